@@ -1,0 +1,46 @@
+"""The ``rlmigrate`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+DESCRIPTION = """\
+rlmigrate moves RLlib code from the legacy ModelV2 / TorchPolicyV2 stack to RLModules.
+
+sub-commands:
+  migrate PATH...   rewrite legacy RLlib code into RLModule code (not available yet)
+  parity            check that a legacy policy and its migrated module agree (not available yet)
+  demo              run the end-to-end demo (today: the specification's examples)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlmigrate", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("migrate", help="rewrite legacy RLlib code (not available yet)")
+    sub.add_parser("parity", help="prove old and new agree (not available yet)")
+    demo = sub.add_parser("demo", help="run the demo: build modules, run forwards, checkpoint")
+    demo.add_argument("--out", default="demo_out", help="output directory (default: demo_out)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from codemods.demo import run_demo
+
+        return run_demo(args.out)
+    if args.command in ("migrate", "parity"):
+        print(f"rlmigrate {args.command}: not available yet in this version", file=sys.stderr)
+        return 2
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The import map: legacy and alpha RLlib import paths -> this project's.
+
+One table, used by the import codemod, printed in MIGRATION.md, and used by the tests
+that run the specification's code blocks. Pure data and stdlib: importing it loads no
+framework.
+
+``MODULE_MAP`` maps a whole module; ``SYMBOL_MAP`` maps single names whose new home
+differs from their module's (checked first).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+MODULE_MAP: Dict[str, str] = {
+    # RLModule core
+    "ray.rllib.core.rl_module": "rlmodule",
+    "ray.rllib.core.rl_module.rl_module": "rlmodule.rl_module",
+    "ray.rllib.core.rl_module.marl_module": "rlmodule.marl_module",
+    "ray.rllib.core.rl_module.multi_rl_module": "rlmodule.marl_module",
+    "ray.rllib.core.rl_module.torch": "rlmodule.torch",
+    "ray.rllib.core.rl_module.torch.torch_rl_module": "rlmodule.torch",
+    "ray.rllib.core.rl_module.tf": "rlmodule.tf",
+    "ray.rllib.core.rl_module.tf.tf_rl_module": "rlmodule.tf",
+    "ray.rllib.core.columns": "rlmodule.columns",
+    "ray.rllib.utils.nested_dict": "rlmodule.nested_dict",
+    "ray.rllib.utils.annotations": "rlmodule.annotations",
+    # I/O specs
+    "ray.rllib.core.models.specs.typing": "rlmodule.specs",
+    "ray.rllib.core.models.specs.specs_base": "rlmodule.specs",
+    "ray.rllib.core.models.specs.specs_dict": "rlmodule.specs",
+    "ray.rllib.core.models.specs.checker": "rlmodule.specs",
+    # distributions (the RLModule-stack ones; legacy ActionDistributions need a rule)
+    "ray.rllib.models.distributions": "rlmodule.distribution",
+    "ray.rllib.models.torch.torch_distributions": "rlmodule.torch.distributions",
+    "ray.rllib.models.tf.tf_distributions": "rlmodule.tf.distributions",
+    # algorithms and configs
+    "ray.rllib.algorithms.algorithm": "rlmodule.algorithms",
+    "ray.rllib.algorithms.algorithm_config": "rlmodule.algorithms",
+    # testing helpers and example envs of the specification
+    "ray.rllib.core.testing.torch.bc_module": "rlmodule.testing",
+    "ray.rllib.core.testing.tf.bc_module": "rlmodule.testing",
+    "ray.rllib.core.testing.bc_algorithm": "rlmodule.testing",
+    "ray.rllib.examples.env.multi_agent": "rlmodule.envs",
+    "ray.rllib.examples.envs.classes.multi_agent": "rlmodule.envs",
+}
+
+SYMBOL_MAP: Dict[Tuple[str, str], Tuple[str, str]] = {
+    ("ray.rllib.models.catalog", "MODEL_DEFAULTS"): ("rlmodule.model_config", "MODEL_DEFAULTS"),
+    ("ray.rllib.policy.sample_batch", "DEFAULT_POLICY_ID"): ("rlmodule", "DEFAULT_POLICY_ID"),
+    ("ray.rllib.core", "DEFAULT_MODULE_ID"): ("rlmodule", "DEFAULT_MODULE_ID"),
+}
+
+
+def map_import(module: str, name: Optional[str] = None) -> Optional[Tuple[str, Optional[str]]]:
+    """Where ``from module import name`` (or ``import module``) points now.
+
+    Returns ``(new_module, new_name)`` or ``None`` when the path has no direct
+    equivalent (a codemod rule or a human decides).
+    """
+    if name is not None and (module, name) in SYMBOL_MAP:
+        return SYMBOL_MAP[(module, name)]
+    if module in MODULE_MAP:
+        return MODULE_MAP[module], name
+    return None

@@ -1,0 +1,50 @@
+"""TorchRLModule: an RLModule that is a ``torch.nn.Module``."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+from torch import nn
+
+from rlmodule.rl_module import RLModule, RLModuleConfig
+
+_set_grad_enabled = torch._C._set_grad_enabled  # no_grad without the context-manager cost
+_is_grad_enabled = torch.is_grad_enabled
+
+
+class TorchRLModule(nn.Module, RLModule):
+    """Base class of torch RLModules.
+
+    ``forward_exploration`` and ``forward_inference`` run without autograd;
+    ``forward_train`` (and ``module(batch)``) record gradients. ``get_state()`` is the
+    ``state_dict()``.
+    """
+
+    framework = "torch"
+
+    def __init__(self, config: Optional[RLModuleConfig] = None) -> None:
+        nn.Module.__init__(self)
+        RLModule.__init__(self, config)
+
+    def forward(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
+        """``module(batch)`` is ``forward_train(batch)``."""
+        return self.forward_train(batch, **kwargs)
+
+    def _checked_forward(self, phase, fn, batch, kwargs):
+        if phase == "train":
+            return RLModule._checked_forward(self, phase, fn, batch, kwargs)
+        previous = _is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
+            return RLModule._checked_forward(self, phase, fn, batch, kwargs)
+        finally:
+            _set_grad_enabled(previous)
+
+    def get_state(self) -> Dict[str, torch.Tensor]:
+        """The ``state_dict()`` (parameter and buffer names -> tensors)."""
+        return self.state_dict()
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Load a ``state_dict`` (torch tensors or numpy arrays), strictly."""
+        self.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=True)
