@@ -32,7 +32,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from codemods.demo import run_demo
+        from rlmodule.demo import run_demo  # the core examples; a later release shows a migration
 
         return run_demo(args.out)
     if args.command in ("migrate", "parity"):

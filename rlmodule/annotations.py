@@ -1,6 +1,6 @@
 """No-op API annotations, spelled as RLlib spells them, so ported code keeps its decorators."""
 
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 F = TypeVar("F", bound=Callable)
 
@@ -19,9 +19,12 @@ def override(parent_cls: type) -> Callable[[F], F]:
     return decorator
 
 
-def _identity(obj: F) -> F:
+def _marker(obj: Any = None, **_options: Any) -> Any:
+    """A no-op decorator usable bare (``@PublicAPI``) or called (``@PublicAPI(stability="alpha")``)."""
+    if obj is None:
+        return lambda target: target
     return obj
 
 
-PublicAPI = DeveloperAPI = ExperimentalAPI = OverrideToImplementCustomLogic = _identity
-OverrideToImplementCustomLogic_CallToSuperRecommended = _identity
+PublicAPI = DeveloperAPI = ExperimentalAPI = OldAPIStack = _marker
+OverrideToImplementCustomLogic = OverrideToImplementCustomLogic_CallToSuperRecommended = _marker

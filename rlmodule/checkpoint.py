@@ -154,11 +154,14 @@ def _write_tf(module: RLModule, file: Path) -> Dict[str, Any]:
             f"{type(module).__name__} has no weights yet (Keras creates them on the first "
             "call); run a forward before saving"
         )
+    from rlmodule.tf.tf_rl_module import stable_weight_names
+
     module.save_weights(str(file))
+    weights = module.weights
     return {
         "tensors": {
-            v.path: {"shape": list(v.shape), "dtype": v.dtype if isinstance(v.dtype, str) else v.dtype.name}
-            for v in module.weights
+            name: {"shape": list(v.shape), "dtype": v.dtype if isinstance(v.dtype, str) else v.dtype.name}
+            for name, v in zip(stable_weight_names(weights), weights)
         },
         "aliases": {},
     }
@@ -317,8 +320,11 @@ def _load_torch(module: RLModule, file: Path, metadata: Mapping[str, Any]) -> No
 
 
 def _load_tf(module: RLModule, file: Path, metadata: Mapping[str, Any]) -> None:
+    from rlmodule.tf.tf_rl_module import stable_weight_names
+
     manifest = metadata.get("tensors") or {}
-    expected = {v.path: tuple(v.shape) for v in module.weights}
+    weights = module.weights
+    expected = {name: tuple(v.shape) for name, v in zip(stable_weight_names(weights), weights)}
     _shape_errors(expected, {k: tuple(v["shape"]) for k, v in manifest.items()}, file)
     try:
         module.load_weights(str(file))

@@ -3,6 +3,8 @@
 ``nd["obs", "global"]`` is ``nd["obs"]["global"]``; iteration yields leaf paths
 (tuples of str). Construction copies the top level only; nested plain dicts are
 converted on first access, so wrapping a batch costs a dict copy, not a deep walk.
+Nested mappings are copied (one level) before they are handed out or written to, so
+writes through a NestedDict never mutate the caller's dicts (copy-on-write).
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ class NestedDict(MutableMapping):
     Leaves are any non-Mapping values (tensors, arrays, numbers, distributions).
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_owned")
 
     def __init__(self, x: Union[Mapping, "NestedDict", None] = None, **kwargs: Any):
+        # Keys whose nested NestedDict this instance created (and may write to); any
+        # other nested mapping belongs to the caller and is copied on first access.
+        self._owned: set = set()
         if isinstance(x, NestedDict):
             self._data = dict(x._data)
         elif x is None:
@@ -41,6 +46,7 @@ class NestedDict(MutableMapping):
                     self[key] = value
                 else:
                     data[key] = value
+                    self._owned.discard(key)
             self._data = data
         else:
             self._data = {}
@@ -48,13 +54,15 @@ class NestedDict(MutableMapping):
                 self[key] = value
         for key, value in kwargs.items():
             self._data[key] = value
+            self._owned.discard(key)
 
     # --- access -----------------------------------------------------------------
     def _child(self, key: str) -> Any:
         value = self._data[key]
-        if isinstance(value, Mapping) and not isinstance(value, NestedDict):
+        if isinstance(value, Mapping) and key not in self._owned:
             value = NestedDict(value)
             self._data[key] = value
+            self._owned.add(key)
         return value
 
     def __getitem__(self, key: NestedKey) -> Any:
@@ -74,26 +82,31 @@ class NestedDict(MutableMapping):
         path = _as_path(key)
         node = self
         for part in path[:-1]:
-            child = node._data.get(part)
-            if child is None:
+            if part not in node._data:
                 child = NestedDict()
                 node._data[part] = child
-            elif isinstance(child, Mapping):
+                node._owned.add(part)
+            elif isinstance(node._data[part], Mapping):
                 child = node._child(part)
             else:
                 raise KeyError(
                     f"cannot set {key!r}: {part!r} holds a leaf of type "
-                    f"{type(child).__name__}, not a dict"
+                    f"{type(node._data[part]).__name__}, not a dict"
                 )
             node = child
         node._data[path[-1]] = value
+        node._owned.discard(path[-1])  # a mapping set here is the caller's
 
     def __delitem__(self, key: NestedKey) -> None:
         path = _as_path(key)
-        parent = self[path[:-1]] if len(path) > 1 else self
-        if not isinstance(parent, NestedDict):
+        try:
+            parent = self[path[:-1]] if len(path) > 1 else self
+        except KeyError:
+            raise KeyError(key) from None
+        if not isinstance(parent, NestedDict) or path[-1] not in parent._data:
             raise KeyError(key)
         del parent._data[path[-1]]
+        parent._owned.discard(path[-1])
 
     def __contains__(self, key: object) -> bool:
         if isinstance(key, tuple):

@@ -53,6 +53,13 @@ def _dtype_name(dtype: Any) -> str:
     name = getattr(dtype, "name", None)
     if isinstance(name, str):
         return name
+    if isinstance(dtype, type):  # a numpy scalar type such as np.float32 (or float, int)
+        import numpy as np
+
+        try:
+            return np.dtype(dtype).name
+        except TypeError:
+            pass
     return str(dtype).rsplit(".", 1)[-1]  # torch.float32 -> float32
 
 
@@ -164,11 +171,10 @@ class TensorSpec:
         head, tail = self.dims[:i], self.dims[i + 1 :]
         if len(shape) < len(head) + len(tail):
             return f"rank is {len(shape)}, expected at least {len(head) + len(tail)}"
-        fixed_head, fixed_tail = self._fixed[:i], self._fixed[i + 1 :]
-        error = self._validate_dims(shape[: len(head)], head, fixed_head)
-        if error is None and tail:
-            error = self._validate_dims(shape[len(shape) - len(tail) :], tail, fixed_tail)
-        return error
+        # Check head and tail together, so a free name repeated on both sides of
+        # '...' ("b, ..., b") must have one size.
+        outer = shape[: len(head)] + shape[len(shape) - len(tail) :]
+        return self._validate_dims(outer, head + tail, self._fixed[:i] + self._fixed[i + 1 :])
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.shape_vals.items())
@@ -290,6 +296,8 @@ class SpecChecker:
             value = data
             try:
                 for part in path:
+                    if not isinstance(value, Mapping):  # a leaf (tensor) has no keys
+                        raise KeyError(part)
                     value = value[part]
             except (KeyError, TypeError, IndexError):
                 raise SpecCheckError(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+import re
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -10,12 +11,22 @@ import tensorflow as tf
 from rlmodule.rl_module import RLModule, RLModuleConfig
 
 
+_KERAS_COUNTER = re.compile(r"_\d+(?=/|$)")
+
+
+def stable_weight_names(variables: List[Any]) -> List[str]:
+    """Names for ``variables`` that do not depend on how many layers the process built
+    before: the weight's index, then its Keras path without Keras' counter suffixes
+    (``sequential_1/dense_2/kernel`` -> ``002/sequential/dense/kernel``)."""
+    return [f"{i:03d}/{_KERAS_COUNTER.sub('', v.path)}" for i, v in enumerate(variables)]
+
+
 class TfRLModule(tf.keras.Model, RLModule):
     """Base class of TensorFlow RLModules.
 
     Keras creates weights on the first call, so a module has weights once it has run
     a forward (``from_checkpoint`` does this with a sample observation).
-    ``get_state()`` maps each variable's Keras path to a numpy array.
+    ``get_state()`` maps each weight's :func:`stable_weight_names` name to a numpy array.
     """
 
     framework = "tf2"
@@ -24,18 +35,26 @@ class TfRLModule(tf.keras.Model, RLModule):
         tf.keras.Model.__init__(self)
         RLModule.__init__(self, config)
 
+    def _checked_forward(self, phase, fn, batch, kwargs):
+        out = RLModule._checked_forward(self, phase, fn, batch, kwargs)
+        if not self.built:  # sub-layers were built by this call; Keras saves built models only
+            self.built = True
+        return out
+
     def call(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
         """``module(batch)`` is ``forward_train(batch)``."""
         return self.forward_train(batch, **kwargs)
 
     def get_state(self) -> Dict[str, np.ndarray]:
-        """``{variable.path: numpy array}`` for every weight (trainable or not)."""
-        return {v.path: v.numpy() for v in self.weights}
+        """``{stable name: numpy array}`` for every weight (trainable or not)."""
+        weights = self.weights
+        return {name: v.numpy() for name, v in zip(stable_weight_names(weights), weights)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Assign weights by path; raises ValueError naming missing, unexpected or
         mis-shaped variables before assigning any."""
-        variables = {v.path: v for v in self.weights}
+        weights = self.weights
+        variables = dict(zip(stable_weight_names(weights), weights))
         missing = sorted(set(variables) - set(state))
         unexpected = sorted(set(state) - set(variables))
         bad_shapes = [

@@ -1,0 +1,161 @@
+"""RLModule forward overhead vs the raw network; prints JSON.
+
+A 2x64 MLP (CartPole-sized: 4 -> 64 -> 64 -> 2) as a TorchRLModule with spec
+checks on (input ``{"obs": TensorSpec("b, h", h=4, framework="torch")}``, output
+``["action_dist_inputs"]``), timed on ``forward_inference`` against the same
+``nn.Sequential`` called directly, at batch sizes 1 and 256. The raw call is timed
+inside ``torch.no_grad()`` (as the module's inference runs), and with autograd on
+for reference. All variants are timed in turn within each repeat.
+When ray[rllib] is installed, RLlib's own TorchRLModule wrapping the same network is
+timed too. Figures are microseconds per call (median of repeats), one thread.
+
+Target: ``ratio_vs_raw_no_grad`` at batch 1 <= 1.3.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from typing import Any, Callable, Dict
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from rlmodule import SingleAgentRLModuleSpec, TensorSpec
+from rlmodule.torch import TorchRLModule
+
+OBS_DIM, HIDDEN, N_ACTIONS = 4, 64, 2
+
+
+def make_net() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(OBS_DIM, HIDDEN), nn.Tanh(), nn.Linear(HIDDEN, HIDDEN), nn.Tanh(), nn.Linear(HIDDEN, N_ACTIONS)
+    )
+
+
+class MLPModule(TorchRLModule):
+    """The benchmark network as an RLModule, with input and output specs."""
+
+    def setup(self) -> None:
+        self.net = make_net()
+
+    def input_specs_inference(self):
+        return {"obs": TensorSpec("b, h", h=OBS_DIM, framework="torch")}
+
+    def output_specs_inference(self):
+        return ["action_dist_inputs"]
+
+    def _forward_inference(self, batch):
+        return {"action_dist_inputs": self.net(batch["obs"])}
+
+    _forward_exploration = _forward_train = _forward_inference
+
+
+def time_calls(fns: Dict[str, Callable[[], Any]], *, target_s: float = 0.2, repeats: int = 9) -> Dict[str, float]:
+    """Median microseconds per call of each function. The functions are timed in
+    turn within every repeat, so drift in machine load hits them alike."""
+    loops = {}
+    for name, fn in fns.items():
+        for _ in range(200):
+            fn()
+        n = 100
+        while True:  # calibrate each loop to about target_s
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            elapsed = time.perf_counter() - start
+            if elapsed > target_s / 4:
+                break
+            n *= 2
+        loops[name] = max(1, int(n * target_s / elapsed))
+    samples: Dict[str, list] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = loops[name]
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - start) / n * 1e6)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def rllib_module_call(net: nn.Module, obs: torch.Tensor) -> Callable[[], Any] | None:
+    """RLlib 2.60's TorchRLModule around the same network, if ray[rllib] is installed."""
+    try:
+        from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+        from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule as RayTorchRLModule
+    except ImportError:
+        return None
+
+    class RayMLP(RayTorchRLModule):
+        def setup(self):
+            self.net = net
+
+        def _forward(self, batch, **kwargs):
+            return {"action_dist_inputs": self.net(batch["obs"])}
+
+    module = RLModuleSpec(
+        module_class=RayMLP,
+        observation_space=gym.spaces.Box(-1, 1, (OBS_DIM,)),
+        action_space=gym.spaces.Discrete(N_ACTIONS),
+    ).build()
+    batch = {"obs": obs}
+    return lambda: module.forward_inference(batch)
+
+
+def main() -> Dict[str, Any]:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    module = SingleAgentRLModuleSpec(
+        module_class=MLPModule,
+        observation_space=gym.spaces.Box(-1, 1, (OBS_DIM,)),
+        action_space=gym.spaces.Discrete(N_ACTIONS),
+    ).build()
+    net = module.net
+    results: Dict[str, Any] = {
+        "benchmark": "forward_overhead",
+        "network": f"MLP {OBS_DIM}-{HIDDEN}-{HIDDEN}-{N_ACTIONS} (tanh)",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "unit": "microseconds per call (median)",
+        "by_batch_size": {},
+    }
+    for batch_size in (1, 256):
+        obs = torch.randn(batch_size, OBS_DIM)
+        batch = {"obs": obs}
+
+        def raw_no_grad() -> Any:
+            with torch.no_grad():
+                return net(obs)
+
+        fns = {
+            "module": lambda: module.forward_inference(batch),
+            "raw_no_grad": raw_no_grad,
+            "raw_with_grad": lambda: net(obs),
+        }
+        rllib_call = rllib_module_call(net, obs)
+        if rllib_call is not None:
+            fns["rllib"] = rllib_call
+        us = time_calls(fns)
+        row = {
+            "rlmodule_forward_inference_us": round(us["module"], 2),
+            "raw_no_grad_us": round(us["raw_no_grad"], 2),
+            "raw_with_grad_us": round(us["raw_with_grad"], 2),
+            "ratio_vs_raw_no_grad": round(us["module"] / us["raw_no_grad"], 3),
+            "ratio_vs_raw_with_grad": round(us["module"] / us["raw_with_grad"], 3),
+        }
+        if "rllib" in us:
+            row["rllib_2_60_forward_inference_us"] = round(us["rllib"], 2)
+            row["rllib_ratio_vs_raw_no_grad"] = round(us["rllib"] / us["raw_no_grad"], 3)
+        results["by_batch_size"][str(batch_size)] = row
+    results["target_batch1_ratio_max"] = 1.3
+    results["meets_target"] = results["by_batch_size"]["1"]["ratio_vs_raw_no_grad"] <= 1.3
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
