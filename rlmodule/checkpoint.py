@@ -48,18 +48,24 @@ def save_module(module: RLModule, checkpoint_dir: PathLike) -> str:
     target = Path(checkpoint_dir).absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    backup = None
     try:
         _write(module, staging)
-        backup = None
         if target.exists():
             backup = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, backup)
-        os.replace(staging, target)
-        if backup is not None:
-            shutil.rmtree(backup)
+        try:
+            os.replace(staging, target)
+        except BaseException:
+            if backup is not None:  # put the previous checkpoint back
+                os.replace(backup, target)
+                backup = None
+            raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if backup is not None:  # the new checkpoint is in place; drop the old one
+        shutil.rmtree(backup, ignore_errors=True)
     return str(target)
 
 

@@ -9,6 +9,12 @@ Shape conventions used throughout (``B`` is the batch dimension, ``S`` the
   ``value`` carrying a sample prefix); diagonal and multi distributions sum over
   their action dimensions / components.
 
+The framework-agnostic bases :class:`Categorical`, :class:`DiagGaussian`,
+:class:`Deterministic`, :class:`MultiCategorical` and :class:`SquashedGaussian`
+hold the parts that need no tensor library (``required_input_dim``, the
+``NotImplementedError`` refusals, ...); ``rlmodule.torch.distributions`` and
+``rlmodule.tf.distributions`` subclass them with the tensor math.
+
 This module never imports torch or tensorflow at import time; the backend module
 is imported inside :func:`get_action_dist_cls` only.
 """
@@ -21,11 +27,17 @@ import operator
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import gymnasium as gym
+import numpy as np
 
 __all__ = [
+    "Categorical",
+    "Deterministic",
+    "DiagGaussian",
     "Distribution",
     "DistributionPartial",
+    "MultiCategorical",
     "MultiDistribution",
+    "SquashedGaussian",
     "get_action_dist_cls",
 ]
 
@@ -82,6 +94,157 @@ class Distribution(abc.ABC):
     @abc.abstractmethod
     def to_deterministic(self) -> "Distribution":
         """A deterministic distribution concentrated on this distribution's mode."""
+
+
+def _box_input_dim(dist_cls: type, space: gym.spaces.Space, per_dim: int) -> int:
+    """``per_dim * prod(space.shape)`` for a ``Box`` space; ``ValueError`` naming ``dist_cls``."""
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"{dist_cls.__name__} needs a Box space, got {space!r}")
+    return per_dim * int(np.prod(space.shape))
+
+
+def _not_reparameterisable(dist: Distribution) -> NotImplementedError:
+    """The error that :meth:`Distribution.rsample` raises for a discrete distribution."""
+    return NotImplementedError(
+        f"{type(dist).__name__} cannot be reparameterised; use sample() instead"
+    )
+
+
+class Categorical(Distribution):
+    """Categorical over ``n`` classes: ``logits`` ``[B, n]``, actions ``[B]`` int64.
+
+    Backends implement ``__init__(logits)`` (``[B, n]``), ``sample`` (``[*S, B]``),
+    ``logp`` / ``entropy`` / ``kl`` (``[B]``) and ``to_deterministic`` (the
+    ``[B]`` argmax).
+    """
+
+    @classmethod
+    def from_logits(cls, logits: TensorType) -> "Categorical":
+        """:param logits: ``[B, n]``."""
+        return cls(logits)
+
+    def rsample(self, *, sample_shape: SampleShape = ()) -> TensorType:
+        """Not available: discrete draws have no reparameterisation.
+
+        :raises NotImplementedError: always; use :meth:`sample` instead.
+        """
+        raise _not_reparameterisable(self)
+
+    @classmethod
+    def required_input_dim(cls, space: gym.spaces.Space) -> int:
+        """``space.n`` for a ``Discrete`` space."""
+        if not isinstance(space, gym.spaces.Discrete):
+            raise ValueError(f"{cls.__name__} needs a Discrete space, got {space!r}")
+        return int(space.n)
+
+
+class DiagGaussian(Distribution):
+    """Diagonal Gaussian: ``loc``/``scale`` ``[B, D]``, actions ``[B, D]`` float.
+
+    ``from_logits`` takes ``[B, 2 * D]`` = ``concat(mean, log_std)``; ``logp``,
+    ``entropy`` and ``kl`` sum over ``D`` and return ``[B]``. Backends implement
+    everything but :meth:`required_input_dim`.
+    """
+
+    @classmethod
+    def required_input_dim(cls, space: gym.spaces.Space) -> int:
+        """``2 * prod(space.shape)`` for a ``Box`` space."""
+        return _box_input_dim(cls, space, per_dim=2)
+
+
+class Deterministic(Distribution):
+    """All mass on ``loc`` (``[B, *event]``); ``logp`` is 0 there and ``-inf`` elsewhere.
+
+    Backends implement ``__init__(loc, event_ndim=None)``, ``sample`` /
+    ``rsample`` (``loc`` broadcast to ``[*S, B, *event]``) and ``logp`` /
+    ``entropy`` / ``kl`` (``[B]``).
+    """
+
+    @classmethod
+    def from_logits(cls, logits: TensorType) -> "Deterministic":
+        """:param logits: ``[B, D]``, used as the point mass itself."""
+        return cls(logits)
+
+    @classmethod
+    def required_input_dim(cls, space: gym.spaces.Space) -> int:
+        """``prod(space.shape)`` (1 for ``Discrete``)."""
+        return int(np.prod(space.shape))
+
+    def to_deterministic(self) -> "Deterministic":
+        """``self``: a point mass is already deterministic."""
+        return self
+
+
+class MultiCategorical(Distribution):
+    """Independent categoricals: logits ``[B, sum(input_lens)]``, actions ``[B, k]`` int64.
+
+    ``logp``, ``entropy`` and ``kl`` sum over the ``k`` components and return
+    ``[B]``. Backends implement ``from_logits(logits, input_lens)`` (splitting
+    the logits into backend categoricals), ``sample`` (``[*S, B, k]``), ``logp``,
+    ``entropy``, ``kl`` and ``to_deterministic`` (the ``[B, k]`` argmax).
+    """
+
+    def __init__(self, categoricals: Sequence[Categorical]) -> None:
+        """:param categoricals: ``k`` categoricals, each with ``[B, n_i]`` logits."""
+        self.categoricals: List[Categorical] = list(categoricals)
+
+    def rsample(self, *, sample_shape: SampleShape = ()) -> TensorType:
+        """Not available: discrete draws have no reparameterisation.
+
+        :raises NotImplementedError: always; use :meth:`sample` instead.
+        """
+        raise _not_reparameterisable(self)
+
+    @classmethod
+    def required_input_dim(
+        cls, space: gym.spaces.Space, input_lens: Optional[Sequence[int]] = None
+    ) -> int:
+        """``sum(input_lens)``, else ``sum(nvec)`` (MultiDiscrete) / ``2 * n`` (MultiBinary)."""
+        if input_lens is not None:
+            return sum(int(n) for n in input_lens)
+        if isinstance(space, gym.spaces.MultiDiscrete):
+            return int(np.sum(space.nvec))
+        if isinstance(space, gym.spaces.MultiBinary):
+            return 2 * int(np.prod(space.shape))
+        raise ValueError(
+            f"{cls.__name__} needs a MultiDiscrete or MultiBinary space, got {space!r}"
+        )
+
+
+class SquashedGaussian(Distribution):
+    """Diagonal Gaussian squashed by ``tanh`` and rescaled into ``[low, high]``.
+
+    ``loc``/``scale`` and actions are ``[B, D]``. ``logp`` is the exact density of
+    the squashed variable: ``Normal.log_prob(u) - log(1 - tanh(u)^2) -
+    log((high - low) / 2)`` summed over ``D``, where ``u = atanh(y)`` and ``y`` is
+    the action mapped back to ``[-1, 1]`` and clamped ``1e-6`` inside the bounds.
+    Entropy and KL have no closed form and raise ``NotImplementedError``.
+
+    Backends implement ``__init__(loc, scale, low=-1.0, high=1.0)``,
+    ``from_logits(logits, low=-1.0, high=1.0)`` (``[B, 2 * D]``), ``sample`` /
+    ``rsample`` (``[*S, B, D]``), ``logp`` (``[B]``) and ``to_deterministic``.
+    """
+
+    def entropy(self) -> TensorType:
+        """Not available in closed form.
+
+        :raises NotImplementedError: always; estimate it as ``-logp(rsample())``.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no closed-form entropy; estimate it as -logp(rsample())"
+        )
+
+    def kl(self, other: Distribution) -> TensorType:
+        """Not available in closed form.
+
+        :raises NotImplementedError: always.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form KL divergence")
+
+    @classmethod
+    def required_input_dim(cls, space: gym.spaces.Space, **kwargs: object) -> int:
+        """``2 * prod(space.shape)`` for a ``Box`` space (``low``/``high`` kwargs ignored)."""
+        return _box_input_dim(cls, space, per_dim=2)
 
 
 class DistributionPartial:

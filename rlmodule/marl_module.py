@@ -213,7 +213,10 @@ class MultiAgentRLModuleSpec:
                     f"MultiAgentRLModuleSpec.build({module_id!r}): unknown module id; "
                     f"module ids: {sorted(specs)}"
                 )
-            return specs[module_id].build()
+            try:
+                return specs[module_id].build()
+            except (ValueError, TypeError) as e:
+                raise _in_module(module_id, e) from e
         if not (isinstance(self.marl_module_class, type) and issubclass(self.marl_module_class, MultiAgentRLModule)):
             raise TypeError(
                 "MultiAgentRLModuleSpec.build(): marl_module_class must be a MultiAgentRLModule "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
 
@@ -21,7 +22,7 @@ from rlmodule.class_path import class_from_path, class_to_path
 from rlmodule.columns import Columns
 from rlmodule.model_config import validate_model_config
 from rlmodule.spaces import space_from_dict, space_to_dict
-from rlmodule.specs import OneOf, SpecChecker, SpecType
+from rlmodule.specs import OneOf, SpecChecker, SpecType, TensorSpec
 
 if TYPE_CHECKING:
     from rlmodule.marl_module import MultiAgentRLModule, MultiAgentRLModuleSpec
@@ -43,11 +44,27 @@ def _check_json_safe(value: Any, where: str) -> None:
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             _check_json_safe(v, f"{where}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise TypeError(
+            f"{where} is {value!r}; strict JSON has no NaN or infinity (write it as a str)"
+        )
     elif not (value is None or isinstance(value, (str, int, float, bool))):
         raise TypeError(
             f"{where} is a {type(value).__name__} ({value!r}); only JSON values "
             "(dict, list, str, int, float, bool, None) can be serialized"
         )
+
+
+def _obs_spec(space: Optional[gym.Space], time_axis: bool) -> Any:
+    """A TensorSpec per Box leaf of ``space`` (nested dict for Dict spaces); ``None``
+    (presence only) where the space says nothing checkable about the shape."""
+    if isinstance(space, gym.spaces.Box):
+        lead = ["b", "t"] if time_axis else ["b"]
+        dims = {f"d{i}": int(n) for i, n in enumerate(space.shape)}
+        return TensorSpec(", ".join(lead + list(dims)), **dims)
+    if isinstance(space, gym.spaces.Dict):
+        return {key: _obs_spec(sub, time_axis) for key, sub in space.spaces.items()}
+    return None
 
 
 @dataclass
@@ -174,9 +191,14 @@ class RLModule(abc.ABC):
 
     # --- I/O specs (override to customise) ------------------------------------------
     def _default_input_specs(self) -> SpecType:
-        if self.is_stateful():
-            return [Columns.OBS, Columns.STATE_IN]
-        return [Columns.OBS]
+        """``obs`` shaped like the observation space (Box leaves; batch and, for
+        stateful modules, time dims free), plus ``state_in`` if stateful."""
+        stateful = self.is_stateful()
+        space = self.config.observation_space if self.config is not None else None
+        specs: Dict[str, Any] = {Columns.OBS: _obs_spec(space, time_axis=stateful)}
+        if stateful:
+            specs[Columns.STATE_IN] = None
+        return specs
 
     def _default_output_specs(self) -> SpecType:
         return OneOf(Columns.ACTION_DIST_INPUTS, Columns.ACTION_DIST, Columns.ACTIONS)

@@ -8,6 +8,7 @@ what was expected vs. what was found.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -176,9 +177,13 @@ def test_nested_key_tuples():
     msg = _err(m, "inference", {"obs": {"global": torch.zeros(2, 3)}})
     assert "SpecModule.forward_inference() input is missing key ['action_mask']" in msg
 
-    # 'obs' is a leaf tensor, so ('obs', 'global') cannot be found inside it.
-    msg = _err(m, "exploration", {"obs": torch.zeros(2, 3), "action_mask": torch.ones(2, 2)})
-    assert "missing key ['obs']['global']" in msg
+    # 'obs' is a leaf tensor, so ('obs', 'global') cannot be found inside it; the checker
+    # must not index the tensor with a str (torch warns and may interpret it).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for leaf in (torch.zeros(2, 3), np.zeros((2, 3)), "text"):
+            msg = _err(m, "exploration", {"obs": leaf, "action_mask": torch.ones(2, 2)})
+            assert "missing key ['obs']['global']" in msg
 
 
 def test_spec_keys_must_be_str_or_str_tuples():

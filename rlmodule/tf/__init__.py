@@ -1,23 +1,7 @@
 """The TensorFlow backend: TfRLModule and the tf action distributions."""
 
-from rlmodule.tf.distributions import (
-    Categorical,
-    TfCategorical,
-    TfDeterministic,
-    TfDiagGaussian,
-    TfMultiCategorical,
-    TfMultiDistribution,
-    TfSquashedGaussian,
-)
+from rlmodule.tf import distributions
+from rlmodule.tf.distributions import *  # noqa: F401,F403  (the Tf* distributions, Categorical)
 from rlmodule.tf.tf_rl_module import TfRLModule
 
-__all__ = [
-    "TfRLModule",
-    "Categorical",
-    "TfCategorical",
-    "TfDeterministic",
-    "TfDiagGaussian",
-    "TfMultiCategorical",
-    "TfMultiDistribution",
-    "TfSquashedGaussian",
-]
+__all__ = ["TfRLModule", *distributions.__all__]

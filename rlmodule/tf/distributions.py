@@ -3,7 +3,11 @@
 Same formulas as :mod:`rlmodule.torch.distributions` (so float32 results agree),
 written with plain TF ops (no tensorflow_probability), eager- and
 ``tf.function``-friendly. ``B`` is the batch dimension, ``S`` the
-``sample_shape`` prefix, ``D`` the action size of a 1-D Box space.
+``sample_shape`` prefix, ``D`` the action size of a 1-D Box space. Each class
+subclasses the framework-agnostic base of the same name in
+:mod:`rlmodule.distribution` (``TfCategorical`` ->
+``rlmodule.distribution.Categorical``, ...), which holds ``required_input_dim``
+and the other tensor-free methods; this module holds only the tensor math.
 
 ``Categorical`` is an alias of :class:`TfCategorical`, standing in for the
 ``tf.distributions.Categorical`` that TF 2 no longer ships.
@@ -14,11 +18,11 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence, Union
 
-import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from rlmodule.distribution import Distribution, MultiDistribution, SampleShape
+from rlmodule import distribution as base
+from rlmodule.distribution import MultiDistribution, SampleShape
 
 __all__ = [
     "Categorical",
@@ -38,12 +42,6 @@ _LOG_SQRT_2PI = math.log(math.sqrt(2.0 * math.pi))
 Bound = Union[float, Sequence[float], np.ndarray, tf.Tensor]
 
 
-def _box_input_dim(dist_cls: type, space: gym.spaces.Space, per_dim: int) -> int:
-    if not isinstance(space, gym.spaces.Box):
-        raise ValueError(f"{dist_cls.__name__} needs a Box space, got {space!r}")
-    return per_dim * int(np.prod(space.shape))
-
-
 def _with_prefix(sample_shape: SampleShape, shape: tf.Tensor) -> tf.Tensor:
     """``[*sample_shape, *shape]`` as an int32 shape tensor."""
     return tf.concat(
@@ -56,8 +54,8 @@ def _normal_log_prob(value: tf.Tensor, loc: tf.Tensor, scale: tf.Tensor) -> tf.T
     return -((value - loc) ** 2) / (2.0 * scale**2) - tf.math.log(scale) - _LOG_SQRT_2PI
 
 
-class TfCategorical(Distribution):
-    """Categorical over ``n`` classes: ``logits`` ``[B, n]``, actions ``[B]`` int64."""
+class TfCategorical(base.Categorical):
+    """TF :class:`~rlmodule.distribution.Categorical` (softmax over ``logits``, plain TF ops)."""
 
     def __init__(self, logits: tf.Tensor) -> None:
         """:param logits: ``[B, n]`` unnormalised log-probabilities."""
@@ -65,22 +63,12 @@ class TfCategorical(Distribution):
         self.log_probs = self.logits - tf.reduce_logsumexp(self.logits, axis=-1, keepdims=True)
         self.probs = tf.nn.softmax(self.log_probs, axis=-1)
 
-    @classmethod
-    def from_logits(cls, logits: tf.Tensor) -> "TfCategorical":
-        """:param logits: ``[B, n]``."""
-        return cls(logits)
-
     def sample(self, *, sample_shape: SampleShape = ()) -> tf.Tensor:
         """``[*S, B]`` int64 class indices."""
         shape = tf.shape(self.log_probs)
         flat = tf.reshape(self.log_probs, [-1, shape[-1]])
         draws = tf.random.categorical(flat, num_samples=math.prod(sample_shape))
         return tf.reshape(tf.transpose(draws), _with_prefix(sample_shape, shape[:-1]))
-
-    def rsample(self, *, sample_shape: SampleShape = ()) -> tf.Tensor:
-        raise NotImplementedError(
-            f"{type(self).__name__} cannot be reparameterised; use sample() instead"
-        )
 
     def logp(self, value: tf.Tensor) -> tf.Tensor:
         """:param value: ``[B]`` class indices. :return: ``[B]``."""
@@ -102,20 +90,13 @@ class TfCategorical(Distribution):
         terms = tf.where(self.probs == 0.0, tf.zeros_like(terms), terms)
         return tf.reduce_sum(terms, axis=-1)
 
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space) -> int:
-        """``space.n`` for a ``Discrete`` space."""
-        if not isinstance(space, gym.spaces.Discrete):
-            raise ValueError(f"{cls.__name__} needs a Discrete space, got {space!r}")
-        return int(space.n)
-
     def to_deterministic(self) -> "TfDeterministic":
         """Deterministic over the ``[B]`` argmax."""
         return TfDeterministic(tf.argmax(self.logits, axis=-1), event_ndim=0)
 
 
-class TfDiagGaussian(Distribution):
-    """Diagonal Gaussian: ``loc``/``scale`` ``[B, D]``, actions ``[B, D]`` float."""
+class TfDiagGaussian(base.DiagGaussian):
+    """TF :class:`~rlmodule.distribution.DiagGaussian` (closed-form Normal, plain TF ops)."""
 
     def __init__(self, loc: tf.Tensor, scale: tf.Tensor) -> None:
         """:param loc: ``[B, D]`` means. :param scale: ``[B, D]`` standard deviations."""
@@ -151,18 +132,13 @@ class TfDiagGaussian(Distribution):
         t1 = ((self.loc - other.loc) / other.scale) ** 2
         return tf.reduce_sum(0.5 * (var_ratio + t1 - 1.0 - tf.math.log(var_ratio)), axis=-1)
 
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space) -> int:
-        """``2 * prod(space.shape)`` for a ``Box`` space."""
-        return _box_input_dim(cls, space, per_dim=2)
-
     def to_deterministic(self) -> "TfDeterministic":
         """Deterministic over the ``[B, D]`` mean."""
         return TfDeterministic(self.loc, event_ndim=1)
 
 
-class TfDeterministic(Distribution):
-    """All mass on ``loc`` (``[B, *event]``); ``logp`` is 0 there and ``-inf`` elsewhere."""
+class TfDeterministic(base.Deterministic):
+    """TF :class:`~rlmodule.distribution.Deterministic` (a point mass on ``loc``)."""
 
     def __init__(self, loc: tf.Tensor, event_ndim: Optional[int] = None) -> None:
         """:param loc: ``[B, *event]``.
@@ -170,11 +146,6 @@ class TfDeterministic(Distribution):
         """
         self.loc = tf.convert_to_tensor(loc)
         self.event_ndim = self.loc.shape.rank - 1 if event_ndim is None else event_ndim
-
-    @classmethod
-    def from_logits(cls, logits: tf.Tensor) -> "TfDeterministic":
-        """:param logits: ``[B, D]``, used as the point mass itself."""
-        return cls(logits)
 
     def _all_equal(self, value: tf.Tensor) -> tf.Tensor:
         equal = tf.equal(tf.cast(value, self.loc.dtype), self.loc)
@@ -212,21 +183,11 @@ class TfDeterministic(Distribution):
             self._all_equal(other.loc), tf.constant(0.0, dtype), tf.constant(math.inf, dtype)
         )
 
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space) -> int:
-        """``prod(space.shape)`` (1 for ``Discrete``)."""
-        return int(np.prod(space.shape))
 
-    def to_deterministic(self) -> "TfDeterministic":
-        return self
+class TfMultiCategorical(base.MultiCategorical):
+    """TF :class:`~rlmodule.distribution.MultiCategorical` (``k`` :class:`TfCategorical`)."""
 
-
-class TfMultiCategorical(Distribution):
-    """Independent categoricals: logits ``[B, sum(input_lens)]``, actions ``[B, k]`` int64."""
-
-    def __init__(self, categoricals: Sequence[TfCategorical]) -> None:
-        """:param categoricals: ``k`` categoricals, each with ``[B, n_i]`` logits."""
-        self.categoricals: List[TfCategorical] = list(categoricals)
+    categoricals: List[TfCategorical]
 
     @classmethod
     def from_logits(cls, logits: tf.Tensor, input_lens: Sequence[int]) -> "TfMultiCategorical":
@@ -237,11 +198,6 @@ class TfMultiCategorical(Distribution):
     def sample(self, *, sample_shape: SampleShape = ()) -> tf.Tensor:
         """``[*S, B, k]`` int64."""
         return tf.stack([c.sample(sample_shape=sample_shape) for c in self.categoricals], axis=-1)
-
-    def rsample(self, *, sample_shape: SampleShape = ()) -> tf.Tensor:
-        raise NotImplementedError(
-            f"{type(self).__name__} cannot be reparameterised; use sample() instead"
-        )
 
     def logp(self, value: tf.Tensor) -> tf.Tensor:
         """:param value: ``[B, k]``. :return: ``[B]`` (summed over components)."""
@@ -254,21 +210,6 @@ class TfMultiCategorical(Distribution):
     def kl(self, other: "TfMultiCategorical") -> tf.Tensor:
         """``[B]`` (summed pairwise KLs)."""
         return tf.add_n([c.kl(o) for c, o in zip(self.categoricals, other.categoricals)])
-
-    @classmethod
-    def required_input_dim(
-        cls, space: gym.spaces.Space, input_lens: Optional[Sequence[int]] = None
-    ) -> int:
-        """``sum(input_lens)``, else ``sum(nvec)`` (MultiDiscrete) / ``2 * n`` (MultiBinary)."""
-        if input_lens is not None:
-            return sum(int(n) for n in input_lens)
-        if isinstance(space, gym.spaces.MultiDiscrete):
-            return int(np.sum(space.nvec))
-        if isinstance(space, gym.spaces.MultiBinary):
-            return 2 * int(np.prod(space.shape))
-        raise ValueError(
-            f"{cls.__name__} needs a MultiDiscrete or MultiBinary space, got {space!r}"
-        )
 
     def to_deterministic(self) -> TfDeterministic:
         """Deterministic over the ``[B, k]`` per-component argmax."""
@@ -286,15 +227,8 @@ class TfMultiDistribution(MultiDistribution):
         return tf.split(logits, sizes, axis=-1)
 
 
-class TfSquashedGaussian(Distribution):
-    """Diagonal Gaussian squashed by ``tanh`` and rescaled into ``[low, high]``.
-
-    ``loc``/``scale`` and actions are ``[B, D]``. ``logp`` is the exact density of
-    the squashed variable: ``Normal.log_prob(u) - log(1 - tanh(u)^2) -
-    log((high - low) / 2)`` summed over ``D``, where ``u = atanh(y)`` and ``y`` is
-    the action mapped back to ``[-1, 1]`` and clamped ``1e-6`` inside the bounds.
-    Entropy and KL have no closed form and raise ``NotImplementedError``.
-    """
+class TfSquashedGaussian(base.SquashedGaussian):
+    """TF :class:`~rlmodule.distribution.SquashedGaussian` (tanh of a Normal, plain TF ops)."""
 
     def __init__(
         self, loc: tf.Tensor, scale: tf.Tensor, low: Bound = -1.0, high: Bound = 1.0
@@ -341,19 +275,6 @@ class TfSquashedGaussian(Distribution):
         return tf.reduce_sum(
             _normal_log_prob(u, self.loc, self.scale) - log_det_tanh - log_det_rescale, axis=-1
         )
-
-    def entropy(self) -> tf.Tensor:
-        raise NotImplementedError(
-            f"{type(self).__name__} has no closed-form entropy; estimate it as -logp(rsample())"
-        )
-
-    def kl(self, other: Distribution) -> tf.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} has no closed-form KL divergence")
-
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space, **kwargs: object) -> int:
-        """``2 * prod(space.shape)`` for a ``Box`` space (``low``/``high`` kwargs ignored)."""
-        return _box_input_dim(cls, space, per_dim=2)
 
     def to_deterministic(self) -> TfDeterministic:
         """Deterministic over ``tanh(loc)`` rescaled into ``[low, high]`` (``[B, D]``)."""

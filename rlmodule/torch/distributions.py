@@ -2,7 +2,10 @@
 
 ``B`` is the batch dimension, ``S`` the ``sample_shape`` prefix, ``D`` the action
 size of a 1-D Box space; see :mod:`rlmodule.distribution` for the shared shape
-conventions.
+conventions. Each class subclasses the framework-agnostic base of the same
+name there (``TorchCategorical`` -> ``rlmodule.distribution.Categorical``, ...),
+which holds ``required_input_dim`` and the other tensor-free methods; this
+module holds only the tensor math.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence, Union
 
-import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.distributions import Categorical, Normal, kl_divergence
 
-from rlmodule.distribution import Distribution, MultiDistribution, SampleShape
+from rlmodule import distribution as base
+from rlmodule.distribution import MultiDistribution, SampleShape
 
 __all__ = [
     "TorchCategorical",
@@ -34,33 +37,17 @@ _LOG_2 = math.log(2.0)
 Bound = Union[float, Sequence[float], np.ndarray, torch.Tensor]
 
 
-def _box_input_dim(dist_cls: type, space: gym.spaces.Space, per_dim: int) -> int:
-    if not isinstance(space, gym.spaces.Box):
-        raise ValueError(f"{dist_cls.__name__} needs a Box space, got {space!r}")
-    return per_dim * int(np.prod(space.shape))
-
-
-class TorchCategorical(Distribution):
-    """Categorical over ``n`` classes: ``logits`` ``[B, n]``, actions ``[B]`` int64."""
+class TorchCategorical(base.Categorical):
+    """Torch :class:`~rlmodule.distribution.Categorical` (a ``torch.distributions.Categorical``)."""
 
     def __init__(self, logits: torch.Tensor) -> None:
         """:param logits: ``[B, n]`` unnormalised log-probabilities."""
         self.logits = logits
         self._dist = Categorical(logits=logits)
 
-    @classmethod
-    def from_logits(cls, logits: torch.Tensor) -> "TorchCategorical":
-        """:param logits: ``[B, n]``."""
-        return cls(logits)
-
     def sample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
         """``[*S, B]`` int64 class indices."""
         return self._dist.sample(torch.Size(sample_shape))
-
-    def rsample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
-        raise NotImplementedError(
-            f"{type(self).__name__} cannot be reparameterised; use sample() instead"
-        )
 
     def logp(self, value: torch.Tensor) -> torch.Tensor:
         """:param value: ``[B]`` class indices. :return: ``[B]``."""
@@ -74,20 +61,13 @@ class TorchCategorical(Distribution):
         """``[B]``."""
         return kl_divergence(self._dist, other._dist)
 
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space) -> int:
-        """``space.n`` for a ``Discrete`` space."""
-        if not isinstance(space, gym.spaces.Discrete):
-            raise ValueError(f"{cls.__name__} needs a Discrete space, got {space!r}")
-        return int(space.n)
-
     def to_deterministic(self) -> "TorchDeterministic":
         """Deterministic over the ``[B]`` argmax."""
         return TorchDeterministic(self.logits.argmax(dim=-1), event_ndim=0)
 
 
-class TorchDiagGaussian(Distribution):
-    """Diagonal Gaussian: ``loc``/``scale`` ``[B, D]``, actions ``[B, D]`` float."""
+class TorchDiagGaussian(base.DiagGaussian):
+    """Torch :class:`~rlmodule.distribution.DiagGaussian` (wraps ``torch.distributions.Normal``)."""
 
     def __init__(self, loc: torch.Tensor, scale: torch.Tensor) -> None:
         """:param loc: ``[B, D]`` means. :param scale: ``[B, D]`` standard deviations."""
@@ -121,18 +101,13 @@ class TorchDiagGaussian(Distribution):
         """``[B]`` (summed over ``D``)."""
         return kl_divergence(self._dist, other._dist).sum(dim=-1)
 
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space) -> int:
-        """``2 * prod(space.shape)`` for a ``Box`` space."""
-        return _box_input_dim(cls, space, per_dim=2)
-
     def to_deterministic(self) -> "TorchDeterministic":
         """Deterministic over the ``[B, D]`` mean."""
         return TorchDeterministic(self.loc, event_ndim=1)
 
 
-class TorchDeterministic(Distribution):
-    """All mass on ``loc`` (``[B, *event]``); ``logp`` is 0 there and ``-inf`` elsewhere."""
+class TorchDeterministic(base.Deterministic):
+    """Torch :class:`~rlmodule.distribution.Deterministic` (a point mass on ``loc``)."""
 
     def __init__(self, loc: torch.Tensor, event_ndim: Optional[int] = None) -> None:
         """:param loc: ``[B, *event]``.
@@ -140,11 +115,6 @@ class TorchDeterministic(Distribution):
         """
         self.loc = loc
         self.event_ndim = loc.dim() - 1 if event_ndim is None else event_ndim
-
-    @classmethod
-    def from_logits(cls, logits: torch.Tensor) -> "TorchDeterministic":
-        """:param logits: ``[B, D]``, used as the point mass itself."""
-        return cls(logits)
 
     def _batch_shape(self) -> torch.Size:
         return self.loc.shape[: self.loc.dim() - self.event_ndim]
@@ -178,21 +148,11 @@ class TorchDeterministic(Distribution):
         zero = torch.zeros((), dtype=self._float_dtype(), device=self.loc.device)
         return torch.where(self._all_equal(other.loc), zero, zero + math.inf)
 
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space) -> int:
-        """``prod(space.shape)`` (1 for ``Discrete``)."""
-        return int(np.prod(space.shape))
 
-    def to_deterministic(self) -> "TorchDeterministic":
-        return self
+class TorchMultiCategorical(base.MultiCategorical):
+    """Torch :class:`~rlmodule.distribution.MultiCategorical` (``k`` :class:`TorchCategorical`)."""
 
-
-class TorchMultiCategorical(Distribution):
-    """Independent categoricals: logits ``[B, sum(input_lens)]``, actions ``[B, k]`` int64."""
-
-    def __init__(self, categoricals: Sequence[TorchCategorical]) -> None:
-        """:param categoricals: ``k`` categoricals, each with ``[B, n_i]`` logits."""
-        self.categoricals: List[TorchCategorical] = list(categoricals)
+    categoricals: List[TorchCategorical]
 
     @classmethod
     def from_logits(
@@ -205,11 +165,6 @@ class TorchMultiCategorical(Distribution):
     def sample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
         """``[*S, B, k]`` int64."""
         return torch.stack([c.sample(sample_shape=sample_shape) for c in self.categoricals], dim=-1)
-
-    def rsample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
-        raise NotImplementedError(
-            f"{type(self).__name__} cannot be reparameterised; use sample() instead"
-        )
 
     def logp(self, value: torch.Tensor) -> torch.Tensor:
         """:param value: ``[B, k]``. :return: ``[B]`` (summed over components)."""
@@ -224,21 +179,6 @@ class TorchMultiCategorical(Distribution):
         """``[B]`` (summed pairwise KLs)."""
         parts = [c.kl(o) for c, o in zip(self.categoricals, other.categoricals)]
         return torch.stack(parts, dim=-1).sum(dim=-1)
-
-    @classmethod
-    def required_input_dim(
-        cls, space: gym.spaces.Space, input_lens: Optional[Sequence[int]] = None
-    ) -> int:
-        """``sum(input_lens)``, else ``sum(nvec)`` (MultiDiscrete) / ``2 * n`` (MultiBinary)."""
-        if input_lens is not None:
-            return sum(int(n) for n in input_lens)
-        if isinstance(space, gym.spaces.MultiDiscrete):
-            return int(np.sum(space.nvec))
-        if isinstance(space, gym.spaces.MultiBinary):
-            return 2 * int(np.prod(space.shape))
-        raise ValueError(
-            f"{cls.__name__} needs a MultiDiscrete or MultiBinary space, got {space!r}"
-        )
 
     def to_deterministic(self) -> TorchDeterministic:
         """Deterministic over the ``[B, k]`` per-component argmax."""
@@ -256,15 +196,8 @@ class TorchMultiDistribution(MultiDistribution):
         return list(torch.split(logits, sizes, dim=-1))
 
 
-class TorchSquashedGaussian(Distribution):
-    """Diagonal Gaussian squashed by ``tanh`` and rescaled into ``[low, high]``.
-
-    ``loc``/``scale`` and actions are ``[B, D]``. ``logp`` is the exact density of
-    the squashed variable: ``Normal.log_prob(u) - log(1 - tanh(u)^2) -
-    log((high - low) / 2)`` summed over ``D``, where ``u = atanh(y)`` and ``y`` is
-    the action mapped back to ``[-1, 1]`` and clamped ``1e-6`` inside the bounds.
-    Entropy and KL have no closed form and raise ``NotImplementedError``.
-    """
+class TorchSquashedGaussian(base.SquashedGaussian):
+    """Torch :class:`~rlmodule.distribution.SquashedGaussian` (tanh of a torch ``Normal``)."""
 
     def __init__(
         self, loc: torch.Tensor, scale: torch.Tensor, low: Bound = -1.0, high: Bound = 1.0
@@ -309,19 +242,6 @@ class TorchSquashedGaussian(Distribution):
         log_det_tanh = 2.0 * (_LOG_2 - u - F.softplus(-2.0 * u))
         log_det_rescale = torch.log((self.high - self.low) / 2.0)
         return (self._normal.log_prob(u) - log_det_tanh - log_det_rescale).sum(dim=-1)
-
-    def entropy(self) -> torch.Tensor:
-        raise NotImplementedError(
-            f"{type(self).__name__} has no closed-form entropy; estimate it as -logp(rsample())"
-        )
-
-    def kl(self, other: Distribution) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} has no closed-form KL divergence")
-
-    @classmethod
-    def required_input_dim(cls, space: gym.spaces.Space, **kwargs: object) -> int:
-        """``2 * prod(space.shape)`` for a ``Box`` space (``low``/``high`` kwargs ignored)."""
-        return _box_input_dim(cls, space, per_dim=2)
 
     def to_deterministic(self) -> TorchDeterministic:
         """Deterministic over ``tanh(loc)`` rescaled into ``[low, high]`` (``[B, D]``)."""
