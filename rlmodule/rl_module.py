@@ -14,7 +14,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type
 
 import gymnasium as gym
 
@@ -134,7 +134,7 @@ class RLModule(abc.ABC):
 
     def __init__(self, config: Optional[RLModuleConfig] = None) -> None:
         self.config = config
-        self._spec_checkers: Optional[Dict[str, SpecChecker]] = None
+        self._spec_checkers: Optional[Dict[str, Tuple[SpecChecker, SpecChecker]]] = None
         self.setup()
 
     def setup(self) -> None:
@@ -156,23 +156,22 @@ class RLModule(abc.ABC):
     def _checked_forward(self, phase: str, fn, batch: Mapping[str, Any], kwargs: dict) -> Dict[str, Any]:
         if not self.check_specs:
             return fn(batch, **kwargs)
-        checkers = self._spec_checkers or self._compile_specs()
-        checkers["in_" + phase].check(batch)
-        out = fn(batch, **kwargs)
-        checkers["out_" + phase].check(out)
+        check_in, check_out = (self._spec_checkers or self._compile_specs())[phase]
+        check_in.check(batch)
+        out = fn(batch, **kwargs) if kwargs else fn(batch)
+        check_out.check(out)
         return out
 
-    def _compile_specs(self) -> Dict[str, SpecChecker]:
-        """Canonicalise the six specs once per instance (they may depend on setup())."""
+    def _compile_specs(self) -> Dict[str, Tuple[SpecChecker, SpecChecker]]:
+        """Canonicalise the six specs once per instance (they may depend on setup()):
+        ``{phase: (input checker, output checker)}``."""
         name = type(self).__name__
         checkers = {}
         for phase in _PHASES:
             where = f"{name}.forward_{phase}()"
-            checkers["in_" + phase] = SpecChecker(
-                getattr(self, f"input_specs_{phase}")(), f"{where} input"
-            )
-            checkers["out_" + phase] = SpecChecker(
-                getattr(self, f"output_specs_{phase}")(), f"{where} output"
+            checkers[phase] = (
+                SpecChecker(getattr(self, f"input_specs_{phase}")(), f"{where} input"),
+                SpecChecker(getattr(self, f"output_specs_{phase}")(), f"{where} output"),
             )
         self._spec_checkers = checkers
         return checkers

@@ -121,6 +121,12 @@ class TensorSpec:
         self._has_ellipsis = "..." in dims
         free = [d for d in dims if d not in self.shape_vals and not d.isdigit() and d != "..."]
         self._free_repeats = len(set(free)) != len(free)
+        # (rank, ((index, size), ...)) when fixed sizes are all there is to check.
+        self._fast = (
+            None
+            if self._has_ellipsis or self._free_repeats
+            else (len(dims), tuple((i, n) for i, n in enumerate(self._fixed) if n is not None))
+        )
 
     def expected(self) -> str:
         parts = [f"{d}={self.shape_vals[d]}" if d in self.shape_vals else d for d in self.dims]
@@ -141,7 +147,18 @@ class TensorSpec:
         shape = getattr(value, "shape", None)
         if shape is None:
             return f"expected a tensor {self.expected()}, got {type(value).__name__} without a shape"
-        shape = tuple(shape)
+        fast = self._fast
+        if fast is not None and len(shape) == fast[0]:  # the common case, without building strings
+            for i, want in fast[1]:
+                if shape[i] != want:
+                    break
+            else:
+                if self._dtype_name is None or _dtype_name(value.dtype) == self._dtype_name:
+                    return None
+        return self._explain(value, tuple(shape))
+
+    def _explain(self, value: Any, shape: tuple) -> Optional[str]:
+        """The full check, with the message (also accepts unknown sizes, ``None``)."""
         if self._has_ellipsis:
             error = self._validate_ellipsis(shape)
         else:
@@ -281,40 +298,61 @@ class SpecChecker:
     :class:`SpecCheckError` whose message starts with that location.
     """
 
-    __slots__ = ("spec", "where", "_entries", "_one_of")
+    __slots__ = ("spec", "where", "_entries", "_one_of", "_one_of_keys")
 
     def __init__(self, spec: SpecType, where: str) -> None:
         self.spec = spec
         self.where = where
-        self._entries, self._one_of = canonicalize(spec)
+        entries, self._one_of = canonicalize(spec)
+        # (top-level key for one-part paths else None, path, validator)
+        self._entries = [(path[0] if len(path) == 1 else None, path, v) for path, v in entries]
+        keys = self._one_of.keys if self._one_of is not None else ()
+        self._one_of_keys = tuple(p[0] for p in keys) if all(len(p) == 1 for p in keys) else None
 
     def check(self, data: Any) -> None:
         """Raise :class:`SpecCheckError` unless ``data`` (a mapping) matches the spec."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise SpecCheckError(f"{self.where} must be a dict, got {type(data).__name__}")
-        for path, validate in self._entries:
-            value = data
-            try:
-                for part in path:
-                    if not isinstance(value, Mapping):  # a leaf (tensor) has no keys
-                        raise KeyError(part)
-                    value = value[part]
-            except (KeyError, TypeError, IndexError):
-                raise SpecCheckError(
-                    f"{self.where} is missing key {_fmt_path(path)} "
-                    f"(found keys: {_found_keys(data, path)}; spec: {self.spec!r})"
-                ) from None
+        for key, path, validate in self._entries:
+            if key is not None:
+                try:
+                    value = data[key]
+                except KeyError:
+                    raise self._missing(data, path) from None
+            else:
+                value = self._walk(data, path)
             if validate is not None:
                 error = validate(value)
                 if error is not None:
                     raise SpecCheckError(f"{self.where}{_fmt_path(path)}: {error}")
-        if self._one_of is not None and not any(
-            _has_path(data, path) for path in self._one_of.keys
-        ):
+        if self._one_of is not None:
+            if self._one_of_keys is not None:
+                for key in self._one_of_keys:
+                    if key in data:
+                        return
+            elif any(_has_path(data, path) for path in self._one_of.keys):
+                return
             raise SpecCheckError(
                 f"{self.where} has none of the keys "
                 f"{', '.join(map(_fmt_path, self._one_of.keys))} (found keys: {_keys_of(data)})"
             )
+
+    def _walk(self, data: Any, path: Path) -> Any:
+        value = data
+        try:
+            for part in path:
+                if not isinstance(value, Mapping):  # a leaf (tensor) has no keys
+                    raise KeyError(part)
+                value = value[part]
+        except (KeyError, TypeError, IndexError):
+            raise self._missing(data, path) from None
+        return value
+
+    def _missing(self, data: Any, path: Path) -> SpecCheckError:
+        return SpecCheckError(
+            f"{self.where} is missing key {_fmt_path(path)} "
+            f"(found keys: {_found_keys(data, path)}; spec: {self.spec!r})"
+        )
 
 
 def _has_path(data: Any, path: Path) -> bool:

@@ -163,7 +163,7 @@ def test_spec_block_obs_and_action_dist():
 
 def test_spec_block_nested_keys():
     module = _spec_override_class("spec_nested_keys")
-    checker = module._compile_specs()["in_exploration"]
+    checker, _ = module._compile_specs()["exploration"]
     good = {"obs": {"global": torch.zeros(1, 2), "local": torch.zeros(1, 3)}, "action_mask": torch.ones(1, 2)}
     checker.check(good)
     with pytest.raises(SpecCheckError, match=r"missing key \['obs'\]\['local'\]"):

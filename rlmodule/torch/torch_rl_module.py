@@ -31,13 +31,21 @@ class TorchRLModule(nn.Module, RLModule):
         """``module(batch)`` is ``forward_train(batch)``."""
         return self.forward_train(batch, **kwargs)
 
-    def _checked_forward(self, phase, fn, batch, kwargs):
-        if phase == "train":
-            return RLModule._checked_forward(self, phase, fn, batch, kwargs)
+    def forward_exploration(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
+        """As :meth:`RLModule.forward_exploration`, without autograd."""
         previous = _is_grad_enabled()
         _set_grad_enabled(False)
         try:
-            return RLModule._checked_forward(self, phase, fn, batch, kwargs)
+            return self._checked_forward("exploration", self._forward_exploration, batch, kwargs)
+        finally:
+            _set_grad_enabled(previous)
+
+    def forward_inference(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
+        """As :meth:`RLModule.forward_inference`, without autograd."""
+        previous = _is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
+            return self._checked_forward("inference", self._forward_inference, batch, kwargs)
         finally:
             _set_grad_enabled(previous)
 
