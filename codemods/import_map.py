@@ -34,9 +34,26 @@ MODULE_MAP: Dict[str, str] = {
     "ray.rllib.models.distributions": "rlmodule.distribution",
     "ray.rllib.models.torch.torch_distributions": "rlmodule.torch.distributions",
     "ray.rllib.models.tf.tf_distributions": "rlmodule.tf.distributions",
-    # algorithms and configs
+    # catalog and model configs
+    "ray.rllib.core.models.catalog": "rlmodule.catalog",
+    "ray.rllib.core.models.base": "rlmodule.models.base",
+    "ray.rllib.core.models.configs": "rlmodule.models",
+    # algorithms, their configs, catalogs and modules
     "ray.rllib.algorithms.algorithm": "rlmodule.algorithms",
     "ray.rllib.algorithms.algorithm_config": "rlmodule.algorithms",
+    "ray.rllib.algorithms.ppo": "rlmodule.algorithms.ppo",
+    "ray.rllib.algorithms.ppo.ppo": "rlmodule.algorithms.ppo",
+    "ray.rllib.algorithms.ppo.ppo_catalog": "rlmodule.algorithms.ppo",
+    "ray.rllib.algorithms.ppo.ppo_rl_module": "rlmodule.algorithms.ppo",
+    "ray.rllib.algorithms.ppo.torch.ppo_torch_rl_module": "rlmodule.algorithms.ppo",
+    "ray.rllib.algorithms.ppo.tf.ppo_tf_rl_module": "rlmodule.algorithms.ppo",
+    "ray.rllib.algorithms.impala": "rlmodule.algorithms.impala",
+    "ray.rllib.algorithms.impala.impala": "rlmodule.algorithms.impala",
+    "ray.rllib.algorithms.appo": "rlmodule.algorithms.appo",
+    "ray.rllib.algorithms.appo.appo": "rlmodule.algorithms.appo",
+    "ray.rllib.algorithms.appo.appo_rl_module": "rlmodule.algorithms.appo",
+    "ray.rllib.algorithms.appo.torch.appo_torch_rl_module": "rlmodule.algorithms.appo",
+    "ray.rllib.algorithms.appo.tf.appo_tf_rl_module": "rlmodule.algorithms.appo",
     # testing helpers and example envs of the specification
     "ray.rllib.core.testing.torch.bc_module": "rlmodule.testing",
     "ray.rllib.core.testing.tf.bc_module": "rlmodule.testing",
@@ -63,3 +80,14 @@ def map_import(module: str, name: Optional[str] = None) -> Optional[Tuple[str, O
     if module in MODULE_MAP:
         return MODULE_MAP[module], name
     return None
+
+
+def markdown_table() -> str:
+    """The map as the Markdown table printed in MIGRATION.md."""
+    rows = ["| legacy / alpha RLlib import | this project |", "|---|---|"]
+    rows += [f"| `{old}` | `{new}` |" for old, new in MODULE_MAP.items()]
+    rows += [
+        f"| `from {old_mod} import {old_name}` | `from {new_mod} import {new_name}` |"
+        for (old_mod, old_name), (new_mod, new_name) in SYMBOL_MAP.items()
+    ]
+    return "\n".join(rows)

@@ -22,8 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
-import numpy as np
-
 from rlmodule.class_path import class_from_path, class_to_path
 from rlmodule.marl_module import MultiAgentRLModule, MultiAgentRLModuleSpec
 from rlmodule.rl_module import RLModule, SingleAgentRLModuleSpec
@@ -339,47 +337,16 @@ def _load_tf(module: RLModule, file: Path, metadata: Mapping[str, Any]) -> None:
 
 
 # --- building Keras weights ---------------------------------------------------------------
-def _sample_obs(space) -> Any:
-    """A batch of one observation sampled from ``space`` (nested for Dict/Tuple)."""
-    import gymnasium as gym
-
-    if isinstance(space, gym.spaces.Dict):
-        return {k: _sample_obs(s) for k, s in space.spaces.items()}
-    if isinstance(space, gym.spaces.Tuple):
-        return tuple(_sample_obs(s) for s in space.spaces)
-    return np.asarray(space.sample())[None]
-
-
 def _build_weights(module: RLModule) -> None:
     """Create Keras weights by running one inference forward on a sampled
     observation (torch modules have their weights from construction)."""
     if isinstance(module, MultiAgentRLModule):
         batch = {
-            mid: _sample_batch(module.config.modules.get(mid) or sub.config, sub)
+            mid: sub.sample_batch(observation_space=(module.config.modules.get(mid) or sub.config).observation_space)
             for mid, sub in module.items()
             if sub.framework == "tf2" and not sub.weights
         }
         if batch:
             module.forward_inference(batch)
     elif module.framework == "tf2" and not module.weights:
-        module.forward_inference(_sample_batch(module.config, module))
-
-
-def _sample_batch(config: Any, module: RLModule) -> Dict[str, Any]:
-    """``{"obs": [1, ...]}``; for stateful modules ``obs`` is ``[1, 1, ...]`` and
-    ``state_in`` holds the initial state with a batch dim."""
-    obs = _sample_obs(config.observation_space)
-    if not module.is_stateful():
-        return {"obs": obs}
-    return {
-        "obs": _map(lambda a: a[None], obs),
-        "state_in": _map(lambda a: np.asarray(a)[None], module.get_initial_state()),
-    }
-
-
-def _map(fn, struct: Any) -> Any:
-    if isinstance(struct, Mapping):
-        return {k: _map(fn, v) for k, v in struct.items()}
-    if isinstance(struct, tuple):
-        return tuple(_map(fn, v) for v in struct)
-    return fn(struct)
+        module.forward_inference(module.sample_batch())

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type
 
 import gymnasium as gym
+import numpy as np
 
 from rlmodule.class_path import class_from_path, class_to_path
 from rlmodule.columns import Columns
 from rlmodule.model_config import validate_model_config
-from rlmodule.spaces import space_from_dict, space_to_dict
+from rlmodule.spaces import map_structure, sample_obs_batch, space_from_dict, space_to_dict
 from rlmodule.specs import OneOf, SpecChecker, SpecType, TensorSpec
 
 if TYPE_CHECKING:
@@ -255,6 +256,21 @@ class RLModule(abc.ABC):
     def is_stateful(self) -> bool:
         """True if the module carries recurrent state between calls."""
         return bool(self.get_initial_state())
+
+    def sample_batch(self, batch_size: int = 1, observation_space: Optional[gym.Space] = None) -> Dict[str, Any]:
+        """Observations sampled from the observation space (default: the config's), as
+        numpy: ``{"obs": [B, ...]}``, or for stateful modules ``{"obs": [B, 1, ...],
+        "state_in": initial state repeated B times}``."""
+        space = observation_space if observation_space is not None else self.config.observation_space
+        obs = sample_obs_batch(space, batch_size)
+        if not self.is_stateful():
+            return {Columns.OBS: obs}
+        return {
+            Columns.OBS: map_structure(lambda a: a[:, None], obs),
+            Columns.STATE_IN: map_structure(
+                lambda s: np.repeat(np.asarray(s)[None], batch_size, axis=0), self.get_initial_state()
+            ),
+        }
 
     # --- weights and checkpoints -------------------------------------------------------
     def get_state(self) -> Dict[str, Any]:

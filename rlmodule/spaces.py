@@ -7,7 +7,7 @@ Box bounds keep their exact values; non-finite bounds are written as the strings
 from __future__ import annotations
 
 import math
-from typing import Any, Dict
+from typing import Any, Dict, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -96,3 +96,22 @@ def space_from_dict(d: Dict[str, Any]) -> gym.Space:
     except (KeyError, TypeError) as e:
         raise ValueError(f"malformed space description {d!r}: {type(e).__name__} {e}") from None
     raise ValueError(f"malformed space description {d!r}: unknown space type {kind!r}")
+
+
+def sample_obs_batch(space: gym.Space, batch_size: int = 1) -> Any:
+    """``batch_size`` observations sampled from ``space``, stacked along a new first
+    axis (numpy; nested dicts/tuples for Dict/Tuple spaces)."""
+    if isinstance(space, gym.spaces.Dict):
+        return {k: sample_obs_batch(s, batch_size) for k, s in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(sample_obs_batch(s, batch_size) for s in space.spaces)
+    return np.stack([np.asarray(space.sample()) for _ in range(batch_size)])
+
+
+def map_structure(fn: Any, struct: Any) -> Any:
+    """``fn`` applied to every leaf of nested dicts/tuples."""
+    if isinstance(struct, Mapping):
+        return {k: map_structure(fn, v) for k, v in struct.items()}
+    if isinstance(struct, tuple):
+        return tuple(map_structure(fn, v) for v in struct)
+    return fn(struct)

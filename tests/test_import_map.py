@@ -5,21 +5,23 @@ from pathlib import Path
 
 import pytest
 
-from codemods.import_map import MODULE_MAP, SYMBOL_MAP, map_import
+from codemods.import_map import MODULE_MAP, SYMBOL_MAP, map_import, markdown_table
 
 MIGRATION = (Path(__file__).resolve().parents[1] / "MIGRATION.md").read_text()
 
 
+def test_migration_guide_prints_the_table_from_code():
+    assert markdown_table() in MIGRATION
+
+
 @pytest.mark.parametrize("legacy,ours", sorted(MODULE_MAP.items()))
-def test_module_targets_import_and_are_documented(legacy, ours):
+def test_module_targets_import(legacy, ours):
     importlib.import_module(ours)
-    assert f"| `{legacy}` | `{ours}` |" in MIGRATION
 
 
 @pytest.mark.parametrize("legacy,ours", sorted(SYMBOL_MAP.items()))
-def test_symbol_targets_exist_and_are_documented(legacy, ours):
+def test_symbol_targets_exist(legacy, ours):
     assert hasattr(importlib.import_module(ours[0]), ours[1])
-    assert f"| `from {legacy[0]} import {legacy[1]}` | `from {ours[0]} import {ours[1]}` |" in MIGRATION
 
 
 def test_map_import_resolves_modules_symbols_and_unknowns():

@@ -206,7 +206,10 @@ class AlgorithmConfig:
     def build(self) -> Any:
         """The configured Algorithm."""
         if self.algo_class is None:
-            raise ValueError(f"{type(self).__name__} has no algorithm class to build")
+            raise NotImplementedError(
+                f"{type(self).__name__}.build(): training this algorithm is not available yet "
+                "(its modules are: see get_default_rl_module_spec())"
+            )
         return self.algo_class(copy.deepcopy(self))
 
     def copy(self) -> "AlgorithmConfig":

@@ -5,19 +5,13 @@ access, so importing this package imports neither torch nor tensorflow.
 """
 
 from rlmodule.testing.bc_algorithm import BCAlgorithmTest, BCConfigTest
+from rlmodule.lazy import lazy_getattr
 
 _LAZY = {
     "DiscreteBCTorchModule": "rlmodule.testing.torch_bc_module",
     "DiscreteBCTfModule": "rlmodule.testing.tf_bc_module",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'rlmodule.testing' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = ["BCAlgorithmTest", "BCConfigTest", "DiscreteBCTfModule", "DiscreteBCTorchModule"]

@@ -1,0 +1,78 @@
+"""PPORLModule: actor-critic encoder, pi head (``action_dist_inputs``), vf head (``vf_preds``).
+
+The forwards are written once for both frameworks; ``PPOTorchRLModule`` and
+``PPOTfRLModule`` add the framework base. Outputs: inference ``action_dist_inputs``
+(``[B, A]``, or ``[B, T, A]`` with ``state_out`` when recurrent); exploration and
+train also ``vf_preds`` (``[B]`` / ``[B, T]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping
+
+from rlmodule.columns import Columns
+from rlmodule.models.actor_critic_logic import encoder_batch
+from rlmodule.models.base import ACTOR, CRITIC, ENCODER_OUT
+from rlmodule.rl_module import RLModule
+from rlmodule.specs import SpecType
+
+
+class PPORLModule(RLModule):
+    """The PPO module layout, built by the config's catalog (a PPOCatalog)."""
+
+    def setup(self) -> None:
+        if self.config is None or self.config.catalog_class is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a catalog_class in its spec "
+                "(e.g. SingleAgentRLModuleSpec(..., catalog_class=PPOCatalog))"
+            )
+        self.catalog = self.config.get_catalog()
+        self.encoder = self.catalog.build_actor_critic_encoder(self.framework)
+        self.pi = self.catalog.build_pi_head(self.framework)
+        self.vf = self.catalog.build_vf_head(self.framework)
+        self.action_dist_cls = self.catalog.get_action_dist_cls(self.framework)
+
+    # --- distributions and state -----------------------------------------------------
+    def get_train_action_dist_cls(self) -> Any:
+        return self.action_dist_cls
+
+    def get_exploration_action_dist_cls(self) -> Any:
+        return self.action_dist_cls
+
+    def get_inference_action_dist_cls(self) -> Any:
+        return self.action_dist_cls
+
+    def get_initial_state(self) -> Dict[str, Any]:
+        return self.encoder.get_initial_state()
+
+    # --- specs ------------------------------------------------------------------------
+    def output_specs_inference(self) -> SpecType:
+        return [Columns.ACTION_DIST_INPUTS]
+
+    def output_specs_exploration(self) -> SpecType:
+        return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS]
+
+    def output_specs_train(self) -> SpecType:
+        return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS]
+
+    # --- forwards ---------------------------------------------------------------------
+    def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        encoded = self.encoder(encoder_batch(batch))
+        out = {Columns.ACTION_DIST_INPUTS: self.pi(encoded[ENCODER_OUT][ACTOR])}
+        if Columns.STATE_OUT in encoded:
+            out[Columns.STATE_OUT] = encoded[Columns.STATE_OUT]
+        return out
+
+    def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        return self._forward_train(batch)
+
+    def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        encoded = self.encoder(encoder_batch(batch))
+        out = {
+            Columns.ACTION_DIST_INPUTS: self.pi(encoded[ENCODER_OUT][ACTOR]),
+            Columns.VF_PREDS: self.vf(encoded[ENCODER_OUT][CRITIC])[..., 0],
+        }
+        if Columns.STATE_OUT in encoded:
+            out[Columns.STATE_OUT] = encoded[Columns.STATE_OUT]
+        return out
+

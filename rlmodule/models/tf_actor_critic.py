@@ -1,0 +1,22 @@
+"""Keras actor-critic encoder (see ``actor_critic``)."""
+
+from typing import Any, Dict, Mapping, Optional
+
+import tensorflow as tf
+
+from rlmodule.models.actor_critic_logic import actor_critic_forward, actor_critic_initial_state
+
+
+class TfActorCriticEncoder(tf.keras.layers.Layer):
+    """``actor_encoder`` (and ``critic_encoder`` unless shared)."""
+
+    def __init__(self, actor: tf.keras.layers.Layer, critic: Optional[tf.keras.layers.Layer]) -> None:
+        super().__init__()
+        self.actor_encoder = actor
+        self.critic_encoder = critic
+
+    def call(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        return actor_critic_forward(self.actor_encoder, self.critic_encoder, batch)
+
+    def get_initial_state(self) -> Dict[str, Any]:
+        return actor_critic_initial_state(self.actor_encoder, self.critic_encoder)
