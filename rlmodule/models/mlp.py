@@ -95,6 +95,19 @@ class MLPHeadConfig(ModelConfig):
         canonical_activation(self.hidden_layer_activation)
         canonical_activation(self.output_layer_activation)
 
+    def mlp_args(self, output_dim: Optional[int] = None) -> Tuple[Any, ...]:
+        """Positional arguments of the backends' MLP classes: input dim, hidden dims,
+        hidden activation, output dim (``output_dim`` overrides ``output_layer_dim``),
+        output activation, output init std."""
+        return (
+            self.input_dims[0],
+            self.hidden_layer_dims,
+            self.hidden_layer_activation,
+            output_dim or self.output_layer_dim,
+            self.output_layer_activation,
+            self.output_init_std,
+        )
+
     @property
     def output_dims(self) -> Tuple[int]:
         return (self.output_layer_dim,)

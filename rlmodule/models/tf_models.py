@@ -77,14 +77,7 @@ class TfMLP(keras.layers.Layer):
     @classmethod
     def from_head_config(cls, config: MLPHeadConfig, output_dim: Optional[int] = None) -> "TfMLP":
         """The MLP of ``config`` (``output_dim`` overrides ``config.output_layer_dim``)."""
-        return cls(
-            config.input_dims[0],
-            config.hidden_layer_dims,
-            config.hidden_layer_activation,
-            output_dim or config.output_layer_dim,
-            config.output_layer_activation,
-            config.output_init_std,
-        )
+        return cls(*config.mlp_args(output_dim))
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         for layer in self.net:

@@ -75,14 +75,7 @@ class TorchMLP(nn.Module):
         cls, config: MLPHeadConfig, output_dim: Optional[int] = None
     ) -> "TorchMLP":
         """The MLP of ``config`` (``output_dim`` overrides ``config.output_layer_dim``)."""
-        return cls(
-            config.input_dims[0],
-            config.hidden_layer_dims,
-            config.hidden_layer_activation,
-            output_dim or config.output_layer_dim,
-            config.output_layer_activation,
-            config.output_init_std,
-        )
+        return cls(*config.mlp_args(output_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
