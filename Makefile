@@ -25,7 +25,7 @@ test: venv
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: venv
-	$(PY) benchmarks/forward_overhead.py
+	cd benchmarks && ../$(PY) forward_overhead.py && ../$(PY) compute_single_action.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

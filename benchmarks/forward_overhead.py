@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
 from typing import Any, Callable, Dict, Tuple
 
 import gymnasium as gym
@@ -28,6 +27,7 @@ from torch import nn
 
 from rlmodule import SingleAgentRLModuleSpec, TensorSpec
 from rlmodule.torch import TorchRLModule
+from timing import time_calls
 
 OBS_DIM, HIDDEN, N_ACTIONS = 4, 64, 2
 
@@ -54,42 +54,6 @@ class MLPModule(TorchRLModule):
         return {"action_dist_inputs": self.net(batch["obs"])}
 
     _forward_exploration = _forward_train = _forward_inference
-
-
-def time_calls(
-    fns: Dict[str, Tuple[Callable[[], Any], bool]], *, target_s: float = 0.03, repeats: int = 60
-) -> Dict[str, float]:
-    """Fastest microseconds per call of each function over ``repeats`` rounds. The
-    functions are timed in turn within every round, so drift in machine load hits
-    them alike. The clock is this thread's CPU time and the figure the minimum, which
-    filters out the host's scheduling noise (as timeit does). ``fns`` maps a name to
-    ``(function, grad_enabled)``: autograd's global mode is set outside the timed loop."""
-    loops = {}
-    for name, (fn, grad) in fns.items():
-        torch.set_grad_enabled(grad)
-        for _ in range(200):
-            fn()
-        n = 100
-        while True:  # calibrate each loop to about target_s
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            elapsed = time.perf_counter() - start
-            if elapsed > target_s / 4:
-                break
-            n *= 2
-        loops[name] = max(1, int(n * target_s / elapsed))
-    samples: Dict[str, list] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, (fn, grad) in fns.items():
-            torch.set_grad_enabled(grad)
-            n = loops[name]
-            start = time.thread_time()
-            for _ in range(n):
-                fn()
-            samples[name].append((time.thread_time() - start) / n * 1e6)
-    torch.set_grad_enabled(True)
-    return {name: min(values) for name, values in samples.items()}
 
 
 def rllib_module_call(net: nn.Module, obs: torch.Tensor) -> Callable[[], Any] | None:

@@ -1,5 +1,10 @@
 """compat: adapters between legacy RLlib (ModelV2 / Policy) and RLModules.
 
-Imports ``rlmodule``; imports ``ray`` only inside the functions that need it, never at
-import time. The adapters, weight porting and the parity harness land here next.
+Imports ``rlmodule`` and torch; imports ``ray`` only inside the functions that need
+it, never at import time (legacy objects are duck-typed).
 """
+
+from compat.modelv2_rl_module import ModelV2RLModule
+from compat.rl_module_policy import RLModulePolicy
+
+__all__ = ["ModelV2RLModule", "RLModulePolicy"]

@@ -35,6 +35,23 @@ def actor_critic_forward(actor: Any, critic: Optional[Any], batch: Mapping[str, 
     return result
 
 
+def actor_forward(actor: Any, critic: Optional[Any], batch: Mapping[str, Any]) -> Dict[str, Any]:
+    """Only the actor side (inference needs no value): ``encoder_out`` holds ``actor``;
+    with separate recurrent encoders the critic's state passes through unchanged."""
+    if critic is None:
+        out = actor(encoder_batch(batch))
+        result = {ENCODER_OUT: {ACTOR: out[ENCODER_OUT]}}
+        if Columns.STATE_OUT in out:
+            result[Columns.STATE_OUT] = out[Columns.STATE_OUT]
+        return result
+    state = batch.get(Columns.STATE_IN)
+    out = actor(encoder_batch(batch, None if state is None else state[ACTOR]))
+    result = {ENCODER_OUT: {ACTOR: out[ENCODER_OUT]}}
+    if Columns.STATE_OUT in out:
+        result[Columns.STATE_OUT] = {ACTOR: out[Columns.STATE_OUT], CRITIC: state[CRITIC]}
+    return result
+
+
 def actor_critic_initial_state(actor: Any, critic: Optional[Any]) -> Dict[str, Any]:
     """``{}`` for feed-forward encoders; the encoder's state, nested per side if separate."""
     if not hasattr(actor, "get_initial_state"):

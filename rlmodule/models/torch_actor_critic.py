@@ -4,7 +4,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from torch import nn
 
-from rlmodule.models.actor_critic_logic import actor_critic_forward, actor_critic_initial_state
+from rlmodule.models.actor_critic_logic import actor_critic_forward, actor_critic_initial_state, actor_forward
 
 
 class TorchActorCriticEncoder(nn.Module):
@@ -17,6 +17,10 @@ class TorchActorCriticEncoder(nn.Module):
 
     def forward(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         return actor_critic_forward(self.actor_encoder, self.critic_encoder, batch)
+
+    def forward_actor(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        """The actor side only (see ``actor_forward``)."""
+        return actor_forward(self.actor_encoder, self.critic_encoder, batch)
 
     def get_initial_state(self) -> Dict[str, Any]:
         return actor_critic_initial_state(self.actor_encoder, self.critic_encoder)

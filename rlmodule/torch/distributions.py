@@ -43,7 +43,15 @@ class TorchCategorical(base.Categorical):
     def __init__(self, logits: torch.Tensor) -> None:
         """:param logits: ``[B, n]`` unnormalised log-probabilities."""
         self.logits = logits
-        self._dist = Categorical(logits=logits)
+        self._torch_dist: Optional[Categorical] = None
+
+    @property
+    def _dist(self) -> Categorical:
+        """The ``torch.distributions.Categorical``, built on first use (``to_deterministic``
+        needs only the argmax) and without argument validation."""
+        if self._torch_dist is None:
+            self._torch_dist = Categorical(logits=self.logits, validate_args=False)
+        return self._torch_dist
 
     def sample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
         """``[*S, B]`` int64 class indices."""
@@ -73,7 +81,14 @@ class TorchDiagGaussian(base.DiagGaussian):
         """:param loc: ``[B, D]`` means. :param scale: ``[B, D]`` standard deviations."""
         self.loc = loc
         self.scale = scale
-        self._dist = Normal(loc, scale)
+        self._torch_dist: Optional[Normal] = None
+
+    @property
+    def _dist(self) -> Normal:
+        """The ``torch.distributions.Normal``, built on first use, without validation."""
+        if self._torch_dist is None:
+            self._torch_dist = Normal(self.loc, self.scale, validate_args=False)
+        return self._torch_dist
 
     @classmethod
     def from_logits(cls, logits: torch.Tensor) -> "TorchDiagGaussian":

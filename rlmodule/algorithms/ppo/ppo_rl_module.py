@@ -57,7 +57,7 @@ class PPORLModule(RLModule):
 
     # --- forwards ---------------------------------------------------------------------
     def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        encoded = self.encoder(encoder_batch(batch))
+        encoded = self.encoder.forward_actor(encoder_batch(batch))
         out = {Columns.ACTION_DIST_INPUTS: self.pi(encoded[ENCODER_OUT][ACTOR])}
         if Columns.STATE_OUT in encoded:
             out[Columns.STATE_OUT] = encoded[Columns.STATE_OUT]

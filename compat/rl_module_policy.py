@@ -1,0 +1,232 @@
+"""RLModulePolicy: an RLModule behind the legacy ``Policy.compute_actions*`` surface.
+
+Serving code keeps calling ``policy.compute_single_action(obs)`` while the model
+underneath is an RLModule. ``explore=True`` runs ``forward_exploration`` and samples;
+``explore=False`` runs ``forward_inference`` and takes the deterministic action
+(logp 0); ``explore=None`` follows ``config["explore"]``. Results have the legacy
+shapes, dtypes (int64 -> int32, float64 -> float32, as legacy ``convert_to_numpy``)
+and keys: ``(actions, state_outs, extra)`` with ``action_dist_inputs``,
+``action_logp``, ``action_prob`` and ``vf_preds`` when the module produces it.
+Observations may be raw (nested for Dict/Tuple spaces) or legacy-preprocessed (flat).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from compat.preprocessing import is_flattened, legacy_obs_size, restore_raw_obs
+from rlmodule.action_sampling import action_dist_from_output
+from rlmodule.columns import Columns
+
+DEFAULT_CONFIG: Dict[str, Any] = {"explore": True}
+
+
+def _to_numpy(x: Any) -> Any:
+    """Legacy ``convert_to_numpy(reduce_type=True)``: int64 -> int32, float64 -> float32."""
+    if isinstance(x, dict):
+        return {k: _to_numpy(v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(_to_numpy(v) for v in x)
+    x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if x.dtype == np.int64:
+        return x.astype(np.int32)
+    if x.dtype == np.float64:
+        return x.astype(np.float32)
+    return x
+
+
+class RLModulePolicy:
+    """The legacy Policy surface over a torch RLModule.
+
+    Attributes:
+        module: the RLModule.
+        observation_space, action_space: default to the module's spaces.
+        config: a dict with at least ``explore`` (default True).
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        observation_space: Optional[gym.Space] = None,
+        action_space: Optional[gym.Space] = None,
+        config: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        if module.framework != "torch":
+            raise TypeError(f"RLModulePolicy needs a torch RLModule, got framework {module.framework!r}")
+        self.module = module
+        module_config = module.config
+        self.observation_space = observation_space or module_config.observation_space
+        self.action_space = action_space or module_config.action_space
+        self.config = {**DEFAULT_CONFIG, **(config or {})}
+        self._stateful = module.is_stateful()
+        self._state_keys = list(module.get_initial_state()) if self._stateful else []
+        self._flat_size = legacy_obs_size(self.observation_space) if is_flattened(self.observation_space) else None
+
+    # --- acting -------------------------------------------------------------------------
+    def compute_actions(
+        self,
+        obs_batch: Any,
+        state_batches: Optional[List[Any]] = None,
+        prev_action_batch: Any = None,
+        prev_reward_batch: Any = None,
+        info_batch: Any = None,
+        episodes: Any = None,
+        explore: Optional[bool] = None,
+        timestep: Optional[int] = None,
+        **kwargs: Any,
+    ) -> Tuple[Any, List[np.ndarray], Dict[str, np.ndarray]]:
+        """``(actions [B, ...], state_outs [[B, ...], ...], extra {key: [B, ...]})``."""
+        return self._compute(obs_batch, state_batches, explore)
+
+    def compute_actions_from_input_dict(
+        self, input_dict: Mapping[str, Any], explore: Optional[bool] = None, timestep: Optional[int] = None,
+        episodes: Any = None, **kwargs: Any,
+    ) -> Tuple[Any, List[np.ndarray], Dict[str, np.ndarray]]:
+        """As :meth:`compute_actions`, reading ``obs`` and ``state_in_<i>`` keys."""
+        states = []
+        while f"state_in_{len(states)}" in input_dict:
+            states.append(input_dict[f"state_in_{len(states)}"])
+        return self._compute(input_dict[Columns.OBS], states or None, explore)
+
+    def compute_single_action(
+        self, obs: Any = None, state: Optional[List[Any]] = None, *, prev_action: Any = None,
+        prev_reward: Any = None, info: Any = None, input_dict: Optional[Mapping[str, Any]] = None,
+        episode: Any = None, explore: Optional[bool] = None, timestep: Optional[int] = None, **kwargs: Any,
+    ) -> Tuple[Any, List[np.ndarray], Dict[str, Any]]:
+        """One observation (no batch dim) -> ``(action, state_outs, extra)`` unbatched.
+        Like legacy ``Policy.compute_single_action``, actions are not unsquashed
+        (legacy ``Algorithm.compute_single_action`` did that, not the policy)."""
+        if input_dict is not None:
+            obs = input_dict[Columns.OBS]
+            state = [input_dict[f"state_in_{i}"] for i in range(len(self._state_keys))] or state
+        obs = _add_batch_dim(obs)
+        batch_state = None if state is None else [np.asarray(s)[None] for s in state]
+        actions, state_out, extra = self._compute(obs, batch_state, explore)
+        return _first(actions), [s[0] for s in state_out], {k: v[0] for k, v in extra.items()}
+
+    def compute_log_likelihoods(
+        self, actions: Any, obs_batch: Any, state_batches: Optional[List[Any]] = None,
+        prev_action_batch: Any = None, prev_reward_batch: Any = None, actions_normalized: bool = True,
+        in_training: bool = True,
+    ) -> torch.Tensor:
+        """``[B]`` log-likelihoods of ``actions`` under the exploration distribution."""
+        batch = self._batch(obs_batch, state_batches)
+        with torch.no_grad():
+            out = self.module.forward_exploration(batch)
+            dist = action_dist_from_output(self.module, out, explore=True)
+            acts = torch.as_tensor(np.asarray(actions))
+            if self._stateful:
+                acts = acts[:, None]
+            logp = dist.logp(acts) if hasattr(dist, "logp") else dist.log_prob(acts)
+        return logp[:, 0] if self._stateful else logp
+
+    def _compute(self, obs_batch: Any, state_batches: Optional[List[Any]], explore: Optional[bool]):
+        if explore is None:
+            explore = self.config["explore"]
+        batch = self._batch(obs_batch, state_batches)
+        module = self.module
+        with torch.no_grad():
+            out = module.forward_exploration(batch) if explore else module.forward_inference(batch)
+            if Columns.ACTIONS in out:
+                actions = out[Columns.ACTIONS]
+                logp = out.get(Columns.ACTION_LOGP, torch.zeros(actions.shape[0]))
+            else:
+                dist = action_dist_from_output(module, out, explore=explore)
+                actions = dist.sample()
+                if not explore:  # deterministic actions have logp 0, as in legacy
+                    logp = torch.zeros(actions.shape[: 2 if self._stateful else 1])
+                else:
+                    logp = dist.logp(actions) if hasattr(dist, "logp") else dist.log_prob(actions)
+        extra: Dict[str, Any] = {}
+        if Columns.ACTION_DIST_INPUTS in out:
+            extra[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS]
+        extra[Columns.ACTION_LOGP] = logp
+        extra[Columns.ACTION_PROB] = torch.exp(logp)
+        if Columns.VF_PREDS in out:
+            extra[Columns.VF_PREDS] = out[Columns.VF_PREDS]
+        state_outs: List[Any] = []
+        if self._stateful:  # drop the time axis of one step
+            actions = _first_step(actions)
+            extra = {k: _first_step(v) for k, v in extra.items()}
+            state_outs = [out[Columns.STATE_OUT][k] for k in self._state_keys]
+        return _to_numpy(actions), [_to_numpy(s) for s in state_outs], {k: _to_numpy(v) for k, v in extra.items()}
+
+    def _batch(self, obs_batch: Any, state_batches: Optional[List[Any]]) -> Dict[str, Any]:
+        obs = obs_batch
+        if self._flat_size is not None and not isinstance(obs, (dict, tuple)):
+            obs = restore_raw_obs(obs, self.observation_space)  # legacy-preprocessed input
+        obs = _tensors(obs)
+        if not self._stateful:
+            return {Columns.OBS: obs}
+        if state_batches is None:
+            initial = self.module.get_initial_state()
+            n = len(_first_leaf(obs))
+            state = {k: initial[k].expand((n,) + tuple(initial[k].shape)) for k in self._state_keys}
+        else:
+            state = {k: torch.as_tensor(np.asarray(s)) for k, s in zip(self._state_keys, state_batches)}
+        return {Columns.OBS: _map(lambda x: x[:, None], obs), Columns.STATE_IN: state}
+
+    # --- state and weights -----------------------------------------------------------------
+    def get_initial_state(self) -> List[np.ndarray]:
+        """The module's initial state as a list (legacy order: the state dict's order)."""
+        initial = self.module.get_initial_state()
+        return [_to_numpy(initial[k]) for k in self._state_keys]
+
+    def is_recurrent(self) -> bool:
+        return self._stateful
+
+    def num_state_tensors(self) -> int:
+        return len(self._state_keys)
+
+    def get_weights(self) -> Dict[str, np.ndarray]:
+        """``{name: numpy array}`` of the module's weights."""
+        return {k: v.detach().cpu().numpy() for k, v in self.module.get_state().items()}
+
+    def set_weights(self, weights: Mapping[str, Any]) -> None:
+        self.module.set_state(weights)
+
+    def get_state(self) -> Dict[str, Any]:
+        """Weights plus the policy's config (legacy ``Policy.get_state`` shape)."""
+        return {"weights": self.get_weights(), "config": dict(self.config)}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.set_weights(state["weights"])
+        self.config.update(state.get("config", {}))
+
+    def export_checkpoint(self, export_dir: str, *args: Any, **kwargs: Any) -> str:
+        """Save the module as an RLModule checkpoint (JSON + safetensors) in ``export_dir``."""
+        return self.module.save_to_checkpoint(export_dir)
+
+
+def _map(fn: Any, x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _map(fn, v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(_map(fn, v) for v in x)
+    return fn(x)
+
+
+def _tensors(x: Any) -> Any:
+    return _map(lambda v: v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)), x)
+
+
+def _add_batch_dim(x: Any) -> Any:
+    return _map(lambda v: v.unsqueeze(0) if isinstance(v, torch.Tensor) else np.asarray(v)[None], x)
+
+
+def _first(x: Any) -> Any:
+    return _map(lambda v: v[0], x)
+
+
+def _first_step(x: Any) -> Any:
+    return _map(lambda v: v[:, 0], x)
+
+
+def _first_leaf(x: Any) -> Any:
+    while isinstance(x, (dict, tuple)):
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    return x
