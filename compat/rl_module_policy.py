@@ -23,6 +23,7 @@ from rlmodule.action_sampling import action_dist_from_output
 from rlmodule.columns import Columns
 
 DEFAULT_CONFIG: Dict[str, Any] = {"explore": True}
+_NOT_EXTRA = (Columns.ACTIONS, Columns.STATE_OUT, Columns.ACTION_DIST)
 
 
 def _to_numpy(x: Any) -> Any:
@@ -141,13 +142,13 @@ class RLModulePolicy:
                     logp = torch.zeros(actions.shape[: 2 if self._stateful else 1])
                 else:
                     logp = dist.logp(actions) if hasattr(dist, "logp") else dist.log_prob(actions)
-        extra: Dict[str, Any] = {}
-        if Columns.ACTION_DIST_INPUTS in out:
-            extra[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS]
+        # Every other per-sample output is an extra (action_dist_inputs, vf_preds, and
+        # whatever a wrapped legacy policy's extra_action_out produced).
+        extra: Dict[str, Any] = {
+            k: v for k, v in out.items() if k not in _NOT_EXTRA and isinstance(v, torch.Tensor)
+        }
         extra[Columns.ACTION_LOGP] = logp
         extra[Columns.ACTION_PROB] = torch.exp(logp)
-        if Columns.VF_PREDS in out:
-            extra[Columns.VF_PREDS] = out[Columns.VF_PREDS]
         state_outs: List[Any] = []
         if self._stateful:  # drop the time axis of one step
             actions = _first_step(actions)

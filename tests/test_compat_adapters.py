@@ -257,3 +257,64 @@ def test_adapter_over_a_ported_ppo_module_agrees_with_the_legacy_policy(case):
     np.testing.assert_allclose(a_o, a_l, atol=1e-6)
     for key in ("action_dist_inputs", "vf_preds", "action_logp", "action_prob"):
         np.testing.assert_allclose(e_o[key], e_l[key], atol=1e-5, err_msg=key)
+
+
+def _custom_policies():
+    """Legacy PPO policies whose behaviour lives in overrides (built lazily: needs ray)."""
+    from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
+    from ray.rllib.models.torch.torch_action_dist import TorchCategorical
+
+    class TemperaturePolicy(PPOTorchPolicy):
+        """action_distribution_fn: logits / 2 (a temperature)."""
+
+        def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+            logits, state = model(obs_batch, state_batches, kwargs.get("seq_lens"))
+            return logits / 2.0, TorchCategorical, state
+
+    class GreedySamplerPolicy(PPOTorchPolicy):
+        """action_sampler_fn: argmax actions with a made-up logp, plus an extra output."""
+
+        def action_sampler_fn(self, model, *, obs_batch, state_batches, **kwargs):
+            logits, state = model(obs_batch, state_batches, kwargs.get("seq_lens"))
+            actions = logits.argmax(-1)
+            return actions, torch.full(actions.shape, -0.5), logits, state
+
+        def extra_action_out(self, input_dict, state_batches, model, action_dist):
+            return {"vf_preds": model.value_function(), "custom": torch.ones(len(input_dict["obs"]))}
+
+    return {"action_distribution_fn": TemperaturePolicy, "action_sampler_fn": GreedySamplerPolicy}
+
+
+@pytest.mark.parametrize("override", ["action_distribution_fn", "action_sampler_fn"])
+@pytest.mark.parametrize("explore", [False, True])
+def test_wrapped_legacy_policy_with_overrides_agrees_with_itself(override, explore):
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from compat import LegacyPolicyRLModule
+
+    obs_space, act_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(3)
+    config = (
+        PPOConfig()
+        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+        .framework("torch")
+        .training(model={"fcnet_hiddens": [16]})
+        .to_dict()
+    )
+    policy = _custom_policies()[override](obs_space, act_space, config)
+    module = LegacyPolicyRLModule.wrap(policy)
+    adapter = RLModulePolicy(module)
+    obs = np.stack(sample_obs(obs_space, 5, seed=6))
+    torch.manual_seed(3)
+    a_l, _, e_l = policy.compute_actions(obs, explore=explore)
+    torch.manual_seed(3)
+    a_o, _, e_o = adapter.compute_actions(obs, explore=explore)
+    np.testing.assert_array_equal(a_o, a_l)
+    assert sorted(e_o) == sorted(e_l)
+    for key in e_l:
+        np.testing.assert_allclose(e_o[key], e_l[key], atol=1e-6, err_msg=key)
+    if override == "action_sampler_fn":
+        assert (e_o["action_logp"] == -0.5).all() and (e_o["custom"] == 1).all()
+    else:  # forward_train reproduces action_distribution_fn with gradients
+        out = module.forward_train({"obs": torch.as_tensor(obs)})
+        assert out["action_dist_inputs"].requires_grad
+        np.testing.assert_allclose(out["action_dist_inputs"].detach().numpy(), e_l["action_dist_inputs"], atol=1e-6)
