@@ -134,27 +134,29 @@ class RLModulePolicy:
             out = module.forward_exploration(batch) if explore else module.forward_inference(batch)
             if Columns.ACTIONS in out:
                 actions = out[Columns.ACTIONS]
-                logp = out.get(Columns.ACTION_LOGP, torch.zeros(actions.shape[0]))
+                logp = out.get(Columns.ACTION_LOGP)
             else:
                 dist = action_dist_from_output(module, out, explore=explore)
                 actions = dist.sample()
-                if not explore:  # deterministic actions have logp 0, as in legacy
-                    logp = torch.zeros(actions.shape[: 2 if self._stateful else 1])
-                else:
-                    logp = dist.logp(actions) if hasattr(dist, "logp") else dist.log_prob(actions)
-        # Every other per-sample output is an extra (action_dist_inputs, vf_preds, and
-        # whatever a wrapped legacy policy's extra_action_out produced).
-        extra: Dict[str, Any] = {
-            k: v for k, v in out.items() if k not in _NOT_EXTRA and isinstance(v, torch.Tensor)
-        }
-        extra[Columns.ACTION_LOGP] = logp
-        extra[Columns.ACTION_PROB] = torch.exp(logp)
-        state_outs: List[Any] = []
+                # deterministic actions have logp 0, as in legacy
+                logp = (dist.logp(actions) if hasattr(dist, "logp") else dist.log_prob(actions)) if explore else None
+        actions = _to_numpy(actions)
         if self._stateful:  # drop the time axis of one step
             actions = _first_step(actions)
-            extra = {k: _first_step(v) for k, v in extra.items()}
-            state_outs = [out[Columns.STATE_OUT][k] for k in self._state_keys]
-        return _to_numpy(actions), [_to_numpy(s) for s in state_outs], {k: _to_numpy(v) for k, v in extra.items()}
+        logp = np.zeros(_first_leaf(actions).shape[:1], np.float32) if logp is None else _to_numpy(logp)
+        if self._stateful and logp.ndim > 1:
+            logp = logp[:, 0]
+        # Every other per-sample output is an extra (action_dist_inputs, vf_preds, and
+        # whatever a wrapped legacy policy's extra_action_out produced).
+        extra: Dict[str, Any] = {}
+        for key, value in out.items():
+            if key not in _NOT_EXTRA and isinstance(value, torch.Tensor):
+                value = _to_numpy(value)
+                extra[key] = value[:, 0] if self._stateful else value
+        extra[Columns.ACTION_LOGP] = logp
+        extra[Columns.ACTION_PROB] = np.exp(logp)
+        state_outs = [_to_numpy(out[Columns.STATE_OUT][k]) for k in self._state_keys] if self._stateful else []
+        return actions, state_outs, extra
 
     def _batch(self, obs_batch: Any, state_batches: Optional[List[Any]]) -> Dict[str, Any]:
         obs = obs_batch

@@ -78,7 +78,11 @@ class TorchMLP(nn.Module):
         return cls(*config.mlp_args(output_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        # Layers' forward() directly: skips nn.Module call dispatch per layer (hooks
+        # registered on the inner layers do not fire; register them on this module).
+        for layer in self.net:
+            x = layer.forward(x)
+        return x
 
 
 class TorchMLPEncoder(nn.Module):

@@ -54,12 +54,23 @@ class TorchCategorical(base.Categorical):
         return self._torch_dist
 
     def sample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
-        """``[*S, B]`` int64 class indices."""
-        return self._dist.sample(torch.Size(sample_shape))
+        """``[*S, B]`` int64 class indices (one ``multinomial`` draw, as
+        ``torch.distributions.Categorical.sample``, without building that object)."""
+        probs = F.softmax(self.logits, dim=-1)
+        if not sample_shape and probs.dim() == 2:  # the common case, in one op
+            return torch.multinomial(probs, 1, True).squeeze(-1)
+        shape = torch.Size(sample_shape)
+        draws = torch.multinomial(probs.reshape(-1, probs.shape[-1]), max(shape.numel(), 1), True).T
+        return draws.reshape(shape + self.logits.shape[:-1])
 
     def logp(self, value: torch.Tensor) -> torch.Tensor:
-        """:param value: ``[B]`` class indices. :return: ``[B]``."""
-        return self._dist.log_prob(value.long())
+        """:param value: ``[*S, B]`` class indices. :return: ``[*S, B]``."""
+        log_probs = F.log_softmax(self.logits, dim=-1)
+        index = value.long().unsqueeze(-1)
+        if index.dim() != log_probs.dim() or index.shape[:-1] != log_probs.shape[:-1]:
+            index, log_probs = torch.broadcast_tensors(index, log_probs)
+            index = index[..., :1]
+        return log_probs.gather(-1, index).squeeze(-1)
 
     def entropy(self) -> torch.Tensor:
         """``[B]``."""
