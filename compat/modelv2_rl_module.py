@@ -72,15 +72,6 @@ class ModelV2RLModule(TorchRLModule):
             return {}
         return {_state_key(i): torch.as_tensor(s) for i, s in enumerate(self.model.get_initial_state())}
 
-    def get_train_action_dist_cls(self) -> Any:
-        return self.action_dist_cls
-
-    def get_exploration_action_dist_cls(self) -> Any:
-        return self.action_dist_cls
-
-    def get_inference_action_dist_cls(self) -> Any:
-        return self.action_dist_cls
-
     def output_specs_inference(self) -> SpecType:
         return [Columns.ACTION_DIST_INPUTS]
 

@@ -643,31 +643,37 @@ def _sampled_actions(
     ok = True
 
     if disc:
+        # a third of the budget each: per-cell TV (exact), mean TV (exact), pooled chi-square
+        a_test = a_family / 3
         m = rows * len(disc)
         tv = np.zeros((rows, len(disc)))
         expect = np.zeros(len(disc))
+        chi2 = 0.0
+        dof = 0
         for j, (x, y, cats) in enumerate(disc):
-            values, codes = np.unique(np.concatenate([x, y], axis=0), return_inverse=True)
-            codes = codes.reshape(2 * k, rows)
-            ncat = len(values)
-            idx = codes + np.arange(rows)[None] * ncat
-            cl = np.bincount(idx[:k].ravel(), minlength=rows * ncat).reshape(rows, ncat)
-            cc = np.bincount(idx[k:].ravel(), minlength=rows * ncat).reshape(rows, ncat)
+            cl, cc = _counts(x, y, rows)
             tv[:, j] = 0.5 * np.abs(cl - cc).sum(axis=1) / k
-            expect[j] = math.sqrt((max(cats, ncat) - 1) / (2 * k))
-        cell_bound = expect[None] + math.sqrt(math.log(2 * m / a_family) / k)
+            expect[j] = math.sqrt((max(cats, cl.shape[1]) - 1) / (2 * k))
+            total = cl + cc
+            with np.errstate(invalid="ignore", divide="ignore"):
+                chi2 += float(np.where(total > 0, (cl - cc) ** 2 / np.where(total > 0, total, 1), 0.0).sum())
+            dof += int(((total > 0).sum(axis=1) - 1).sum())
+        cell_bound = expect[None] + math.sqrt(math.log(m / a_test) / k)
         mean_tv = float(tv.mean())
-        mean_bound = float(expect.mean() + math.sqrt(math.log(2 / a_family) / (k * rows)))
+        mean_bound = float(expect.mean() + math.sqrt(math.log(1 / a_test) / (k * rows)))
         ratios = np.maximum(ratios, (tv / cell_bound).max(axis=1))
         max_abs = max(max_abs, float(tv.max()))
-        d_ok = bool((tv <= cell_bound).all()) and mean_tv <= mean_bound
-        ok &= d_ok
-        statistic, threshold = mean_tv, mean_bound
+        # Conditional on the per-category totals each term has mean (2k-1)/(2k) per degree
+        # of freedom and variance <= 2: the chi-square(dof) quantile is conservative.
+        chi2 *= (2 * k - 1) / (2 * k)
+        chi2_bound = _chi2_upper(dof, a_test) if dof > 0 else math.inf
+        ok &= bool((tv <= cell_bound).all()) and mean_tv <= mean_bound and chi2 <= chi2_bound
+        global_ratio = max(mean_tv / mean_bound, chi2 / chi2_bound if dof > 0 else 0.0)
+        statistic, threshold = chi2, chi2_bound
         notes.append(
-            f"discrete: mean TV {mean_tv:.4f} (bound {mean_bound:.4f}), max TV {tv.max():.4f} "
-            f"(bound {cell_bound.min():.4f})"
+            f"discrete: chi-square {chi2:.1f} on {dof} dof (bound {chi2_bound:.1f}), mean TV {mean_tv:.4f} "
+            f"(bound {mean_bound:.4f}), max TV {tv.max():.4f} (bound {cell_bound.min():.4f})"
         )
-        ratios_mean = mean_tv / mean_bound
     if cont:
         zs, diffs = [], []
         for x, y in cont:
@@ -698,7 +704,7 @@ def _sampled_actions(
     worst_row = int(np.argmax(ratios))
     max_rel = float(ratios.max())
     if disc:
-        max_rel = max(max_rel, ratios_mean)
+        max_rel = max(max_rel, global_ratio)
     note = f"k={k} draws per observation, alpha={alpha:g}; " + "; ".join(notes)
     return QuantityResult(
         max_abs=max_abs,
@@ -710,6 +716,29 @@ def _sampled_actions(
         statistic=statistic,
         threshold=threshold,
     )
+
+
+def _counts(x: np.ndarray, y: np.ndarray, rows: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Per row the counts of each value among ``x`` and ``y`` (``[k, rows]`` integers)."""
+    both = np.concatenate([x, y], axis=0).astype(np.int64)
+    lo, hi = int(both.min()), int(both.max())
+    if hi - lo < 4096:
+        codes, ncat = both - lo, hi - lo + 1
+    else:
+        values, codes = np.unique(both, return_inverse=True)
+        codes, ncat = codes.reshape(both.shape), len(values)
+    idx = codes + np.arange(rows)[None] * ncat
+    k = x.shape[0]
+    cl = np.bincount(idx[:k].ravel(), minlength=rows * ncat).reshape(rows, ncat)
+    cc = np.bincount(idx[k:].ravel(), minlength=rows * ncat).reshape(rows, ncat)
+    return cl, cc
+
+
+def _chi2_upper(dof: int, p: float) -> float:
+    """The upper-``p`` quantile of chi-square(``dof``) (Wilson-Hilferty)."""
+    z = _ndtri_upper(p)
+    c = 2.0 / (9.0 * dof)
+    return dof * (1.0 - c + z * math.sqrt(c)) ** 3
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

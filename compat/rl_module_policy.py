@@ -21,6 +21,7 @@ import torch
 from compat.preprocessing import is_flattened, legacy_obs_size, restore_raw_obs
 from rlmodule.action_sampling import action_dist_from_output
 from rlmodule.columns import Columns
+from rlmodule.spaces import map_structure
 
 DEFAULT_CONFIG: Dict[str, Any] = {"explore": True}
 _NOT_EXTRA = (Columns.ACTIONS, Columns.STATE_OUT, Columns.ACTION_DIST)
@@ -171,7 +172,7 @@ class RLModulePolicy:
             state = {k: initial[k].expand((n,) + tuple(initial[k].shape)) for k in self._state_keys}
         else:
             state = {k: torch.as_tensor(np.asarray(s)) for k, s in zip(self._state_keys, state_batches)}
-        return {Columns.OBS: _map(lambda x: x[:, None], obs), Columns.STATE_IN: state}
+        return {Columns.OBS: map_structure(lambda x: x[:, None], obs), Columns.STATE_IN: state}
 
     # --- state and weights -----------------------------------------------------------------
     def get_initial_state(self) -> List[np.ndarray]:
@@ -205,28 +206,20 @@ class RLModulePolicy:
         return self.module.save_to_checkpoint(export_dir)
 
 
-def _map(fn: Any, x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _map(fn, v) for k, v in x.items()}
-    if isinstance(x, tuple):
-        return tuple(_map(fn, v) for v in x)
-    return fn(x)
-
-
 def _tensors(x: Any) -> Any:
-    return _map(lambda v: v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)), x)
+    return map_structure(lambda v: v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)), x)
 
 
 def _add_batch_dim(x: Any) -> Any:
-    return _map(lambda v: v.unsqueeze(0) if isinstance(v, torch.Tensor) else np.asarray(v)[None], x)
+    return map_structure(lambda v: v.unsqueeze(0) if isinstance(v, torch.Tensor) else np.asarray(v)[None], x)
 
 
 def _first(x: Any) -> Any:
-    return _map(lambda v: v[0], x)
+    return map_structure(lambda v: v[0], x)
 
 
 def _first_step(x: Any) -> Any:
-    return _map(lambda v: v[:, 0], x)
+    return map_structure(lambda v: v[:, 0], x)
 
 
 def _first_leaf(x: Any) -> Any:

@@ -223,6 +223,10 @@ class RLModule(abc.ABC):
 
     # --- action distributions -------------------------------------------------------
     def _default_action_dist_cls(self) -> Any:
+        """``self.action_dist_cls`` if ``setup()`` set one, else the catalog's, else the
+        default distribution for the action space."""
+        if getattr(self, "action_dist_cls", None) is not None:
+            return self.action_dist_cls
         config = self.config
         if config is None or config.action_space is None:
             raise NotImplementedError(

@@ -318,3 +318,14 @@ def test_wrapped_legacy_policy_with_overrides_agrees_with_itself(override, explo
         out = module.forward_train({"obs": torch.as_tensor(obs)})
         assert out["action_dist_inputs"].requires_grad
         np.testing.assert_allclose(out["action_dist_inputs"].detach().numpy(), e_l["action_dist_inputs"], atol=1e-6)
+
+
+@pytest.mark.tf
+def test_wrapping_a_tf_legacy_model_says_tf_is_not_supported():
+    from ray.rllib.models.catalog import MODEL_DEFAULTS, ModelCatalog
+
+    tf_model = ModelCatalog.get_model_v2(
+        gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2), 2, {**MODEL_DEFAULTS, "fcnet_hiddens": [8]}, framework="tf2"
+    )
+    with pytest.raises(TypeError, match="TF ModelV2s are not supported"):
+        ModelV2RLModule.wrap(tf_model)

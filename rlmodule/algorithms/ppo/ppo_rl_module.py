@@ -32,16 +32,7 @@ class PPORLModule(RLModule):
         self.vf = self.catalog.build_vf_head(self.framework)
         self.action_dist_cls = self.catalog.get_action_dist_cls(self.framework)
 
-    # --- distributions and state -----------------------------------------------------
-    def get_train_action_dist_cls(self) -> Any:
-        return self.action_dist_cls
-
-    def get_exploration_action_dist_cls(self) -> Any:
-        return self.action_dist_cls
-
-    def get_inference_action_dist_cls(self) -> Any:
-        return self.action_dist_cls
-
+    # --- recurrent state -------------------------------------------------------------
     def get_initial_state(self) -> Dict[str, Any]:
         return self.encoder.get_initial_state()
 
