@@ -329,3 +329,49 @@ def test_wrapping_a_tf_legacy_model_says_tf_is_not_supported():
     )
     with pytest.raises(TypeError, match="TF ModelV2s are not supported"):
         ModelV2RLModule.wrap(tf_model)
+
+
+def test_recurrent_network_subclass_rollout_agrees_with_the_legacy_policy():
+    from ray.rllib.models import ModelCatalog
+    from ray.rllib.models.torch.recurrent_net import RecurrentNetwork
+    from torch import nn
+
+    class MyGRU(RecurrentNetwork, nn.Module):
+        """A user-style RecurrentNetwork: forward_rnn, list state, value caching."""
+
+        def __init__(self, obs_space, action_space, num_outputs, model_config, name):
+            nn.Module.__init__(self)
+            super().__init__(obs_space, action_space, num_outputs, model_config, name)
+            self.embed = nn.Linear(obs_space.shape[0], 8)
+            self.gru = nn.GRU(8, 6, batch_first=True)
+            self.logits = nn.Linear(6, num_outputs)
+            self.value = nn.Linear(6, 1)
+            self._features = None
+
+        def get_initial_state(self):
+            return [torch.zeros(6)]
+
+        def forward_rnn(self, inputs, state, seq_lens):
+            out, h = self.gru(torch.tanh(self.embed(inputs)), state[0].unsqueeze(0))
+            self._features = out
+            return self.logits(out), [h.squeeze(0)]
+
+        def value_function(self):
+            return self.value(self._features).reshape(-1)
+
+    ModelCatalog.register_custom_model("compat_test_gru", MyGRU)
+    obs_space, act_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32), gym.spaces.Discrete(3)
+    policy = legacy_policy(obs_space, act_space, {"custom_model": "compat_test_gru", "max_seq_len": 4})
+    adapter = RLModulePolicy(ModelV2RLModule.wrap(policy.model, action_dist_class=policy.dist_class))
+    legacy_state = [np.stack([s] * 3) for s in policy.get_initial_state()]
+    our_state = [np.stack([s] * 3) for s in adapter.get_initial_state()]
+    for step in range(5):
+        obs = np.stack(sample_obs(obs_space, 3, seed=20 + step))
+        torch.manual_seed(step)
+        a_l, legacy_state, e_l = policy.compute_actions(obs, state_batches=legacy_state, explore=True)
+        torch.manual_seed(step)
+        a_o, our_state, e_o = adapter.compute_actions(obs, state_batches=our_state, explore=True)
+        np.testing.assert_array_equal(a_o, a_l)
+        for key in ("action_dist_inputs", "vf_preds", "action_logp"):
+            np.testing.assert_allclose(e_o[key], e_l[key], atol=1e-5, err_msg=f"step {step} {key}")
+        np.testing.assert_allclose(our_state[0], legacy_state[0], atol=1e-5)
