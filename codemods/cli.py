@@ -6,12 +6,14 @@ import argparse
 import sys
 from typing import List, Optional
 
+from codemods.parity_cli import add_parity_arguments  # argparse only, no torch/ray
+
 DESCRIPTION = """\
 rlmigrate moves RLlib code from the legacy ModelV2 / TorchPolicyV2 stack to RLModules.
 
 sub-commands:
   migrate PATH...   rewrite legacy RLlib code into RLModule code (not available yet)
-  parity            check that a legacy policy and its migrated module agree (not available yet)
+  parity            prove that a legacy model and its migrated module agree (exit 0 / 1 / 2)
   demo              run the end-to-end demo (today: the specification's examples)
 """
 
@@ -22,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("migrate", help="rewrite legacy RLlib code (not available yet)")
-    sub.add_parser("parity", help="prove old and new agree (not available yet)")
+    parity = sub.add_parser("parity", help="prove that a legacy model and its migrated module agree")
+    add_parity_arguments(parity)
     demo = sub.add_parser("demo", help="run the demo: build modules, run forwards, checkpoint")
     demo.add_argument("--out", default="demo_out", help="output directory (default: demo_out)")
     return parser
@@ -35,7 +38,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         from rlmodule.demo import run_demo  # the core examples; a later release shows a migration
 
         return run_demo(args.out)
-    if args.command in ("migrate", "parity"):
+    if args.command == "parity":
+        from codemods.parity_cli import run_parity  # imports compat (torch) lazily
+
+        return run_parity(args)
+    if args.command == "migrate":
         print(f"rlmigrate {args.command}: not available yet in this version", file=sys.stderr)
         return 2
     parser.print_help()
