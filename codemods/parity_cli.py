@@ -23,7 +23,8 @@ Build --legacy (a legacy ModelV2 class, constructed as legacy RLlib did:
 cls(obs_space, action_space, num_outputs, model_config, name)) and --candidate (an
 RLModule subclass, built with SingleAgentRLModuleSpec, or another ModelV2 class),
 port the legacy weights into the candidate (by name, then by order), and compare
-the two with compat.parity.check. Exit 0 on parity, 1 on a mismatch, 2 on usage errors.
+the two with compat.parity.check. Exit 0 on parity, 1 on a mismatch (or a model that
+crashes on valid observations), 2 on usage errors.
 
 Spaces are JSON (inline or a file) in the form of rlmodule.spaces.space_to_dict, e.g.
   '{"type": "Box", "shape": [4], "dtype": "float32", "low": -1.0, "high": 1.0}'
@@ -137,6 +138,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     except (TypeError, ValueError) as e:
         raise UsageError(str(e)) from None
+    except Exception as e:  # a side crashed on valid observations: no parity
+        print(f"rlmigrate parity: the check could not run the models: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_MISMATCH
     print(report.summary())
     if args.json:
         try:

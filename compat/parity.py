@@ -38,26 +38,30 @@ The sampled-actions test. ``k = action_samples`` draws per observation (and step
 taken from each side, both from one torch stream seeded with ``seed`` (so the two
 samples are independent and the result is reproducible). Its false-failure
 probability - the chance that two identical distributions fail it - is at most
-``alpha`` (default 1e-6), split evenly between the discrete and continuous parts of
+``alpha`` (default 1e-6), split evenly between the discrete and the continuous parts of
 the action space when both exist:
 
-* discrete components (integer actions; per dimension of MultiDiscrete / MultiBinary):
-  per observation the total-variation distance ``TV`` between the two empirical
-  distributions. With ``n`` categories, ``E[TV] <= sqrt((n - 1) / (2k))`` and, by
-  McDiarmid's inequality, ``P(TV >= E[TV] + t) <= exp(-k t^2)``. Fail if any
-  observation's TV exceeds ``sqrt((n-1)/(2k)) + sqrt(ln(2M/a)/k)`` (``M`` cells,
-  Bonferroni) or the mean TV over all ``M`` cells exceeds
-  ``mean sqrt((n-1)/(2k)) + sqrt(ln(2/a)/(k R))`` (``R`` observations). These bounds
-  are exact (non-asymptotic).
+* discrete components (integer actions; each dimension of a MultiDiscrete /
+  MultiBinary on its own), a third of the budget for each of three tests over the
+  ``M`` cells (observation x component): (1) per cell, the total-variation distance
+  ``TV`` of the two empirical distributions; with ``n`` categories ``E[TV] <=
+  sqrt((n-1)/(2k))`` and by McDiarmid's inequality ``P(TV >= E[TV] + t) <= exp(-k t^2)``,
+  so a cell fails above ``sqrt((n-1)/(2k)) + sqrt(ln(3M/a)/k)`` (Bonferroni); (2) the
+  mean TV over all cells against ``mean sqrt((n-1)/(2k)) + sqrt(ln(3/a)/(k R))`` (``R``
+  observations); (3) the pooled two-sample chi-square ``sum (c_l - c_c)^2 / (c_l + c_c)``
+  against the chi-square quantile (its degrees of freedom: the categories seen per cell
+  minus one; each term has variance <= 2, so the quantile is conservative). (1) and (2)
+  are exact bounds; (3) detects small shifts spread over many observations.
 * continuous components: per observation and dimension, Welch's z for the sample
   means and a z for the log ratio of the sample variances (its variance estimated
   from the pooled kurtosis, ``2(kappa - 1)/k``); fail if any ``|z|`` exceeds the
-  two-sided Bonferroni bound ``-ndtri(a / (4M))``. This part relies on the normal
-  approximation (``k >= 1000`` keeps it close).
+  two-sided Bonferroni bound for ``a / (4M)`` (a Student-t quantile, Cornish-Fisher).
+  This part relies on the normal approximation, close for ``k >= 1000``.
 
-With the defaults (256 observations, 1000 draws) a Discrete(2) policy fails if an
-observation's action probabilities differ by ~0.16 or their average differs by ~0.03;
-a Gaussian one if a mean moves by ~0.27 std or a std by ~20%.
+With the defaults (256 observations, 1000 draws) a Discrete(2) policy fails when one
+observation's action probabilities differ by ~0.16, or logits shift by ~0.1-0.2 on
+average over the observations; a Gaussian policy when one mean moves by ~0.27 std or
+one std by ~20%.
 """
 
 from __future__ import annotations
@@ -65,14 +69,16 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+from compat.modelv2_rl_module import ModelV2RLModule
 from compat.preprocessing import is_flattened, preprocess_obs
+from compat.rl_module_policy import RLModulePolicy
 from rlmodule.columns import Columns
 from rlmodule.distribution import Distribution
 from rlmodule.rl_module import RLModule
@@ -270,9 +276,6 @@ class _Side:
     the policy itself (``policy``) for the ``compute_actions`` cross-check."""
 
     def __init__(self, role: str, obj: Any) -> None:
-        from compat.modelv2_rl_module import ModelV2RLModule
-        from compat.rl_module_policy import RLModulePolicy
-
         self.role = role
         self.policy: Any = None
         kind = type(obj).__name__
@@ -693,7 +696,7 @@ def _sampled_actions(
             diffs.append(np.maximum(np.abs(mx - my), np.abs(np.sqrt(vx) - np.sqrt(vy))))
         z = np.concatenate(zs, axis=1)
         m = z.size
-        z_crit = _ndtri_upper(a_family / (4 * m))  # two-sided, Bonferroni over 2m tests
+        z_crit = _t_upper(a_family / (4 * m), 2 * k - 2)  # two-sided, Bonferroni over 2m tests
         ratios = np.maximum(ratios, z.max(axis=1) / z_crit)
         max_abs = max(max_abs, float(np.concatenate(diffs, axis=1).max()))
         c_ok = bool((z <= z_crit).all())
@@ -732,6 +735,12 @@ def _counts(x: np.ndarray, y: np.ndarray, rows: int) -> Tuple[np.ndarray, np.nda
     cl = np.bincount(idx[:k].ravel(), minlength=rows * ncat).reshape(rows, ncat)
     cc = np.bincount(idx[k:].ravel(), minlength=rows * ncat).reshape(rows, ncat)
     return cl, cc
+
+
+def _t_upper(p: float, dof: int) -> float:
+    """The upper-``p`` quantile of Student's t(``dof``) (Cornish-Fisher from the normal's)."""
+    z = _ndtri_upper(p)
+    return z + (z**3 + z) / (4 * dof) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * dof**2)
 
 
 def _chi2_upper(dof: int, p: float) -> float:

@@ -375,3 +375,16 @@ def test_recurrent_network_subclass_rollout_agrees_with_the_legacy_policy():
         for key in ("action_dist_inputs", "vf_preds", "action_logp"):
             np.testing.assert_allclose(e_o[key], e_l[key], atol=1e-5, err_msg=f"step {step} {key}")
         np.testing.assert_allclose(our_state[0], legacy_state[0], atol=1e-5)
+
+
+def test_rlmodule_tf_names_the_cause_when_ray_switched_tf2_off():
+    """ray imported before tensorflow disables TF 2 behaviour; rlmodule.tf says so."""
+    import subprocess
+    import sys
+
+    code = "import ray.rllib.algorithms.ppo\nimport rlmodule.tf\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "import tensorflow (or rlmodule.tf) before ray" in result.stderr
+    ok = subprocess.run([sys.executable, "-c", "import rlmodule.tf\nimport ray.rllib.algorithms.ppo\nimport tensorflow as tf\nassert tf.executing_eagerly()"])
+    assert ok.returncode == 0
