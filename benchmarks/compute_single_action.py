@@ -29,7 +29,7 @@ def main() -> dict:
     from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
 
     from compat import ModelV2RLModule, RLModulePolicy
-    from compat.port_weights import port_weights
+    from compat.port_weights import LEGACY_FCNET_TO_PPO, port_weights
     from rlmodule import SingleAgentRLModuleSpec
     from rlmodule.algorithms.ppo import PPOConfig
 
@@ -51,11 +51,7 @@ def main() -> dict:
         override=False,
     )
     ppo_module = spec.build()
-    port_weights(
-        legacy.model,
-        ppo_module,
-        mapping={"pi.net.0.weight": "_logits._model.0.weight", "pi.net.0.bias": "_logits._model.0.bias"},
-    )
+    port_weights(legacy.model, ppo_module, mapping=LEGACY_FCNET_TO_PPO)
     adapter = RLModulePolicy(ppo_module)
     wrapped = RLModulePolicy(ModelV2RLModule.wrap(legacy.model, action_dist_class=legacy.dist_class))
     obs = obs_space.sample()

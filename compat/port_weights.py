@@ -25,6 +25,14 @@ def _fmt(shape: Shape) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
+
+# A legacy FullyConnectedNetwork (``policy.model``) into our PPO module: legacy registers
+# its logits layer first, so only that needs naming; everything else ports by order.
+LEGACY_FCNET_TO_PPO: Dict[str, str] = {
+    "pi.net.0.weight": "_logits._model.0.weight",
+    "pi.net.0.bias": "_logits._model.0.bias",
+}
+
 class PortEntry(NamedTuple):
     """One copied tensor: ``target_name`` <- ``source_name``, both of ``shape``."""
 

@@ -13,29 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests.legacy_helpers import legacy_policy
+
 from compat import ModelV2RLModule, RLModulePolicy
 
 pytestmark = pytest.mark.legacy
-
-
-def legacy_policy(obs_space, act_space, model):
-    """A standalone legacy policy given the preprocessed observation space (with
-    ``original_space``), as the legacy env runner gives it."""
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
-    from ray.rllib.models.preprocessors import get_preprocessor
-
-    obs_space = get_preprocessor(obs_space)(obs_space).observation_space
-
-    config = (
-        PPOConfig()
-        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
-        .framework("torch")
-        .training(model=model)
-        .to_dict()
-    )
-    torch.manual_seed(0)
-    return PPOTorchPolicy(obs_space, act_space, config)
 
 
 def preprocessed(policy, raw_obs):
@@ -221,14 +203,9 @@ def test_wrap_rejects_objects_that_are_not_torch_modelv2():
         ModelV2RLModule.wrap(object())
 
 
-# Legacy FullyConnectedNetwork -> PPO module: only the logits layer needs naming
-# (legacy registers it first); the rest ports by order (see tests/test_port_weights.py).
-FCNET_TO_PPO = {"pi.net.0.weight": "_logits._model.0.weight", "pi.net.0.bias": "_logits._model.0.bias"}
-
-
 @pytest.mark.parametrize("case", ["fcnet_discrete", "fcnet_separate_vf", "diag_gaussian", "multi_discrete"])
 def test_adapter_over_a_ported_ppo_module_agrees_with_the_legacy_policy(case):
-    from compat.port_weights import port_weights
+    from compat.port_weights import LEGACY_FCNET_TO_PPO, port_weights
     from rlmodule import SingleAgentRLModuleSpec
     from rlmodule.algorithms.ppo import PPOConfig
 
@@ -242,7 +219,7 @@ def test_adapter_over_a_ported_ppo_module_agrees_with_the_legacy_policy(case):
         override=False,
     )
     ours = spec.build()
-    port_weights(policy.model, ours, mapping=FCNET_TO_PPO)
+    port_weights(policy.model, ours, mapping=LEGACY_FCNET_TO_PPO)
     adapter = RLModulePolicy(ours)
     obs = np.stack(sample_obs(obs_space, 6, seed=5))
     a_l, _, e_l = policy.compute_actions(obs, explore=False)

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.legacy_helpers import legacy_policy
+
 from codemods.cli import main
 from compat import ModelV2RLModule, RLModulePolicy
 from compat.parity import ParityReport, check
@@ -24,28 +26,8 @@ BOX4 = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 ALL_QUANTITIES = [
     "action_dist_inputs", "vf_preds", "deterministic_actions", "logp", "sampled_actions", "legacy.compute_actions",
 ]
-# Legacy FullyConnectedNetwork -> PPO module: the logits layer needs naming, the rest ports by order.
-FCNET_TO_PPO = {"pi.net.0.weight": "_logits._model.0.weight", "pi.net.0.bias": "_logits._model.0.bias"}
-
-
-def legacy_policy(obs_space, act_space, model):
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
-    from ray.rllib.models.preprocessors import get_preprocessor
-
-    config = (
-        PPOConfig()
-        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
-        .framework("torch")
-        .training(model=model)
-        .to_dict()
-    )
-    torch.manual_seed(0)
-    return PPOTorchPolicy(get_preprocessor(obs_space)(obs_space).observation_space, act_space, config)
-
-
 def ported_ppo_module(policy, obs_space, act_space):
-    from compat.port_weights import port_weights
+    from compat.port_weights import LEGACY_FCNET_TO_PPO, port_weights
     from rlmodule import SingleAgentRLModuleSpec
     from rlmodule.algorithms.ppo import PPOConfig
 
@@ -57,7 +39,7 @@ def ported_ppo_module(policy, obs_space, act_space):
         override=False,
     )
     module = spec.build()
-    port_weights(policy.model, module, mapping=FCNET_TO_PPO)
+    port_weights(policy.model, module, mapping=LEGACY_FCNET_TO_PPO)
     return module
 
 
