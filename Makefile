@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(VENV)/bin/rlmigrate demo --out demo_out
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/rlmigrate demo --out demo_out
 
 test: venv
-	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: venv
 	cd benchmarks && ../$(PY) forward_overhead.py && ../$(PY) compute_single_action.py
