@@ -16,11 +16,14 @@ class TorchActorCriticEncoder(nn.Module):
         self.critic_encoder = critic
 
     def forward(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        return actor_critic_forward(self.actor_encoder, self.critic_encoder, batch)
+        # Sub-encoders' forward() directly: no per-call nn.Module dispatch (hot path).
+        critic = None if self.critic_encoder is None else self.critic_encoder.forward
+        return actor_critic_forward(self.actor_encoder.forward, critic, batch)
 
     def forward_actor(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         """The actor side only (see ``actor_forward``)."""
-        return actor_forward(self.actor_encoder, self.critic_encoder, batch)
+        critic = None if self.critic_encoder is None else self.critic_encoder.forward
+        return actor_forward(self.actor_encoder.forward, critic, batch)
 
     def get_initial_state(self) -> Dict[str, Any]:
         return actor_critic_initial_state(self.actor_encoder, self.critic_encoder)

@@ -95,7 +95,7 @@ class TorchMLPEncoder(nn.Module):
         )
 
     def forward(self, batch: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
-        return {ENCODER_OUT: self.mlp(batch["obs"].float())}
+        return {ENCODER_OUT: self.mlp.forward(batch["obs"].float())}
 
 
 class TorchFreeLogStdMLPHead(nn.Module):

@@ -44,6 +44,14 @@ class TorchCategorical(base.Categorical):
         """:param logits: ``[B, n]`` unnormalised log-probabilities."""
         self.logits = logits
         self._torch_dist: Optional[Categorical] = None
+        self._log_probs: Optional[torch.Tensor] = None
+
+    @property
+    def log_probs(self) -> torch.Tensor:
+        """``[B, n]`` normalised log-probabilities (computed once, shared by sample and logp)."""
+        if self._log_probs is None:
+            self._log_probs = F.log_softmax(self.logits, dim=-1)
+        return self._log_probs
 
     @property
     def _dist(self) -> Categorical:
@@ -56,7 +64,7 @@ class TorchCategorical(base.Categorical):
     def sample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
         """``[*S, B]`` int64 class indices (one ``multinomial`` draw, as
         ``torch.distributions.Categorical.sample``, without building that object)."""
-        probs = F.softmax(self.logits, dim=-1)
+        probs = self.log_probs.exp()
         if not sample_shape and probs.dim() == 2:  # the common case, in one op
             return torch.multinomial(probs, 1, True).squeeze(-1)
         shape = torch.Size(sample_shape)
@@ -65,7 +73,7 @@ class TorchCategorical(base.Categorical):
 
     def logp(self, value: torch.Tensor) -> torch.Tensor:
         """:param value: ``[*S, B]`` class indices. :return: ``[*S, B]``."""
-        log_probs = F.log_softmax(self.logits, dim=-1)
+        log_probs = self.log_probs
         index = value.long().unsqueeze(-1)
         if index.dim() != log_probs.dim() or index.shape[:-1] != log_probs.shape[:-1]:
             index, log_probs = torch.broadcast_tensors(index, log_probs)
