@@ -675,6 +675,23 @@ class FullyConnectedNetwork(TorchModelV2):
         return self._value_branch(self._features).squeeze(1)
 
 
+def _same_padded_convs(
+    obs_shape: Tuple[int, ...], filters: List[Any], activation: Any
+) -> Tuple[List[nn.Module], int, List[int]]:
+    """Legacy VisionNetwork's conv layers before the last: ``SlimConv2d`` with TF-"same"
+    padding, for a ``(w, h, c)`` observation. Returns the layers, the channels and the
+    ``[w, h]`` size they output."""
+    layers: List[nn.Module] = []
+    (w, h, in_channels) = obs_shape
+    in_size = [w, h]
+    for out_channels, kernel, stride in filters:
+        padding, out_size = same_padding(in_size, kernel, stride)
+        layers.append(SlimConv2d(in_channels, out_channels, kernel, stride, padding, activation_fn=activation))
+        in_channels = out_channels
+        in_size = out_size
+    return layers, in_channels, in_size
+
+
 class VisionNetwork(TorchModelV2):
     """Legacy ``visionnet.VisionNetwork``: ``obs [B, w, h, c] -> [B, num_outputs]``
     (``num_outputs=None``: the flattened last conv output)."""
@@ -705,18 +722,7 @@ class VisionNetwork(TorchModelV2):
         self.last_layer_is_flattened = False
         self._logits = None
 
-        layers = []
-        (w, h, in_channels) = obs_space.shape
-        in_size = [w, h]
-        for out_channels, kernel, stride in filters[:-1]:
-            padding, out_size = same_padding(in_size, kernel, stride)
-            layers.append(
-                SlimConv2d(
-                    in_channels, out_channels, kernel, stride, padding, activation_fn=activation
-                )
-            )
-            in_channels = out_channels
-            in_size = out_size
+        layers, in_channels, in_size = _same_padded_convs(obs_space.shape, filters[:-1], activation)
 
         out_channels, kernel, stride = filters[-1]
 
@@ -793,18 +799,7 @@ class VisionNetwork(TorchModelV2):
                 out_channels, 1, initializer=normc_initializer(0.01), activation_fn=None
             )
         else:
-            vf_layers = []
-            (w, h, in_channels) = obs_space.shape
-            in_size = [w, h]
-            for out_channels, kernel, stride in filters[:-1]:
-                padding, out_size = same_padding(in_size, kernel, stride)
-                vf_layers.append(
-                    SlimConv2d(
-                        in_channels, out_channels, kernel, stride, padding, activation_fn=activation
-                    )
-                )
-                in_channels = out_channels
-                in_size = out_size
+            vf_layers, in_channels, in_size = _same_padded_convs(obs_space.shape, filters[:-1], activation)
             out_channels, kernel, stride = filters[-1]
             vf_layers.append(
                 SlimConv2d(
