@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import platform
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict
 
 import gymnasium as gym
 import torch

@@ -873,6 +873,17 @@ def _sub_model_config(**keys: Any) -> Dict[str, Any]:
     }
 
 
+def _vector_net(size: int, action_space: gym.Space, cfg: Dict[str, Any], name: str) -> "FullyConnectedNetwork":
+    """ComplexInputNetwork's sub-network for a one-hot or flattened component of ``size``
+    features: an ``fcnet_hiddens`` FullyConnectedNetwork without outputs."""
+    config = _sub_model_config(
+        fcnet_hiddens=cfg["fcnet_hiddens"],
+        fcnet_activation=cfg.get("fcnet_activation"),
+        post_fcnet_hiddens=[],
+    )
+    return FullyConnectedNetwork(Box(-1.0, 1.0, (size,), np.float32), action_space, None, config, name)
+
+
 class ComplexInputNetwork(TorchModelV2):
     """Legacy ``complex_input_net.ComplexInputNetwork``: each flattened component of a
     Dict/Tuple obs goes through a VisionNetwork (3D Box), a one-hot + FullyConnectedNetwork
@@ -919,34 +930,12 @@ class ComplexInputNetwork(TorchModelV2):
                 self.add_module("cnn_{}".format(i), self.cnns[i])
             elif isinstance(component, (Discrete, MultiDiscrete)):
                 size = component.n if isinstance(component, Discrete) else np.sum(component.nvec)
-                config = _sub_model_config(
-                    fcnet_hiddens=cfg["fcnet_hiddens"],
-                    fcnet_activation=cfg.get("fcnet_activation"),
-                    post_fcnet_hiddens=[],
-                )
-                self.one_hot[i] = FullyConnectedNetwork(
-                    Box(-1.0, 1.0, (size,), np.float32),
-                    action_space,
-                    None,
-                    config,
-                    "one_hot_{}".format(i),
-                )
+                self.one_hot[i] = _vector_net(size, action_space, cfg, "one_hot_{}".format(i))
                 concat_size += self.one_hot[i].num_outputs
                 self.add_module("one_hot_{}".format(i), self.one_hot[i])
             else:
                 size = int(np.prod(component.shape))
-                config = _sub_model_config(
-                    fcnet_hiddens=cfg["fcnet_hiddens"],
-                    fcnet_activation=cfg.get("fcnet_activation"),
-                    post_fcnet_hiddens=[],
-                )
-                self.flatten[i] = FullyConnectedNetwork(
-                    Box(-1.0, 1.0, (size,), np.float32),
-                    action_space,
-                    None,
-                    config,
-                    "flatten_{}".format(i),
-                )
+                self.flatten[i] = _vector_net(size, action_space, cfg, "flatten_{}".format(i))
                 self.flatten_dims[i] = size
                 concat_size += self.flatten[i].num_outputs
                 self.add_module("flatten_{}".format(i), self.flatten[i])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections import OrderedDict
 from pathlib import Path
 
 import gymnasium as gym

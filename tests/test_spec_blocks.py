@@ -17,7 +17,7 @@ import torch
 from rlmodule import MultiAgentRLModule, RLModule, SpecCheckError
 from rlmodule.specs import SpecType, TensorSpec
 from rlmodule.annotations import override
-from tests.spec_blocks import BLOCKS, Block, UnmappedImport, compile_block, run_block, spec_lines
+from tests.spec_blocks import BLOCKS, Block, compile_block, run_block, spec_lines
 
 FRAMEWORKS = ["torch", "tf"]
 

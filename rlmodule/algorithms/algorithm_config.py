@@ -9,7 +9,7 @@ This file holds what every algorithm shares: framework, environment, module spec
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, Optional, Type, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import gymnasium as gym
 
