@@ -3,10 +3,15 @@
 Typical use: a legacy RLlib ModelV2 torch model (an ``nn.Module``) -> a TorchRLModule, or
 back. :func:`port_weights` pairs every target tensor with a source tensor, validates the
 whole pairing, and only then copies. It never imports ``ray``.
+
+The ``LEGACY_*_TO_PPO`` mappings (and ``LEGACY_LSTM_UNUSED``, for ``ignore=``) port the
+legacy built-in models of ``policy.model`` into our PPO module built from the same
+``model`` dict (see each constant for the spec it expects).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import (
     Any, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Set, Tuple, Union,
@@ -25,7 +30,6 @@ def _fmt(shape: Shape) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
-
 # A legacy FullyConnectedNetwork (``policy.model``) into our PPO module: legacy registers
 # its logits layer first, so only that needs naming; everything else ports by order.
 LEGACY_FCNET_TO_PPO: Dict[str, str] = {
@@ -33,28 +37,59 @@ LEGACY_FCNET_TO_PPO: Dict[str, str] = {
     "pi.net.0.bias": "_logits._model.0.bias",
 }
 
+# A legacy VisionNetwork into our PPO module (same ``model`` dict, either vf_share_layers).
+# Legacy registers its logits layer, a 1x1 conv behind a zero-size ZeroPad2d, first; the
+# rest ports by order: ``_convs`` -> the actor's (shared) CNN, ``_value_branch_separate``'s
+# convs -> the critic's CNN and its final 1x1 conv -> ``vf`` (reshaped), or the shared
+# ``_value_branch`` Linear -> ``vf``. The logits conv is reshaped into ``pi``'s Linear.
+LEGACY_VISIONNET_TO_PPO: Dict[str, str] = {
+    "pi.net.0.weight": "_logits._model.1.weight",
+    "pi.net.0.bias": "_logits._model.1.bias",
+}
+
+# The legacy LSTM wrapper (``use_lstm=True``) around a FullyConnectedNetwork or a
+# VisionNetwork into our PPO module built with ``vf_share_layers=True``: legacy feeds
+# logits and value from one LSTM, whatever ``vf_share_layers`` says. Its value layer may
+# sit before the LSTM, so it is named; the rest ports by order (the wrapped net's layers
+# -> tokenizer, ``lstm`` -> ``rnn``, ``_logits_branch`` -> ``pi``). Pass
+# ``ignore=LEGACY_LSTM_UNUSED``.
+LEGACY_LSTM_TO_PPO: Dict[str, str] = {
+    "vf.net.0.weight": "_value_branch._model.0.weight",
+    "vf.net.0.bias": "_value_branch._model.0.bias",
+}
+
+# Source tensors the legacy LSTM wrapper owns but never uses: the wrapped net's separate
+# value layers (present when vf_share_layers=False).
+LEGACY_LSTM_UNUSED: Tuple[str, ...] = ("_value_branch_separate.*",)
+
+
 class PortEntry(NamedTuple):
-    """One copied tensor: ``target_name`` <- ``source_name``, both of ``shape``."""
+    """One copied tensor: ``target_name`` <- ``source_name``; ``shape`` is the target's.
+    ``how``: "mapping", "name" or "order"; "mapping+reshape" / "order+reshape" when a
+    1x1 conv kernel ``[out, in, 1, 1]`` and a Linear weight ``[out, in]`` were paired."""
 
     target_name: str
     source_name: str
     shape: Shape
-    how: str  # "mapping" | "name" | "order"
+    how: str
 
 
 @dataclass
 class PortReport:
-    """What :func:`port_weights` copied (``entries``, in target order) and, with
+    """What :func:`port_weights` copied (``entries``, in target order), the source
+    tensors it skipped on purpose (``ignored``: matched by ``ignore``) and, with
     ``strict=False`` only, what it left alone: ``target_only`` (unchanged target tensors)
     and ``source_only`` (unused source tensors), as ``(name, shape)``."""
 
     entries: List[PortEntry]
     target_only: List[Tuple[str, Shape]] = field(default_factory=list)
     source_only: List[Tuple[str, Shape]] = field(default_factory=list)
+    ignored: List[Tuple[str, Shape]] = field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready: ``{"entries": [{target, source, shape, how}], "target_only":
-        [{name, shape}], "source_only": [{name, shape}]}`` (shapes as lists)."""
+        [{name, shape}], "source_only": [{name, shape}], "ignored": [{name, shape}]}``
+        (shapes as lists)."""
         return {
             "entries": [
                 {"target": e.target_name, "source": e.source_name, "shape": list(e.shape), "how": e.how}
@@ -62,6 +97,7 @@ class PortReport:
             ],
             "target_only": [{"name": n, "shape": list(s)} for n, s in self.target_only],
             "source_only": [{"name": n, "shape": list(s)} for n, s in self.source_only],
+            "ignored": [{"name": n, "shape": list(s)} for n, s in self.ignored],
         }
 
     def __str__(self) -> str:
@@ -72,6 +108,7 @@ class PortReport:
         lines = ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
         lines += [f"left unchanged (target only): {n} {_fmt(s)}" for n, s in self.target_only]
         lines += [f"not used (source only): {n} {_fmt(s)}" for n, s in self.source_only]
+        lines += [f"ignored (source): {n} {_fmt(s)}" for n, s in self.ignored]
         return "\n".join(lines)
 
 
@@ -100,7 +137,7 @@ class WeightPortError(ValueError):
         if conflicts:
             lines.append("shape conflicts (target <- source):")
             for t, ts, s, ss, how in conflicts:
-                hint = "; needs a transpose, which is never done implicitly" if ts == ss[::-1] else ""
+                hint = _conflict_hint(ts, ss)
                 lines.append(f"  {t} {_fmt(ts)} <- {s} {_fmt(ss)} (by {how}{hint})")
         if order_error:
             lines.append(f"pairing the rest in order failed: {order_error}")
@@ -108,7 +145,8 @@ class WeightPortError(ValueError):
             lines += ["target-only (no source; pass mapping={target: source}):"]
             lines += [f"  {n} {_fmt(s)}" for n, s in target_only]
         if source_only:
-            lines += ["source-only (unused):"] + [f"  {n} {_fmt(s)}" for n, s in source_only]
+            lines += ["source-only (unused; pass ignore=[pattern] if that is intended):"]
+            lines += [f"  {n} {_fmt(s)}" for n, s in source_only]
         super().__init__("\n".join(lines))
 
 
@@ -168,12 +206,38 @@ def _source_items(source: Source) -> List[Tuple[str, ArrayLike]]:
     return items
 
 
+def reshapeable(a: Shape, b: Shape) -> bool:
+    """True when one shape is a 1x1 conv kernel ``[out, in, 1, 1]`` and the other the
+    Linear weight ``[out, in]`` (either way round): the same numbers, the same function
+    (on a 1x1 map, or on its flattened channels). The only reshape port_weights does."""
+    short, long = sorted((tuple(a), tuple(b)), key=len)
+    return len(short) == 2 and len(long) == 4 and long == short + (1, 1)
+
+
+def _fits(target: Shape, source: Shape) -> bool:
+    return target == source or reshapeable(target, source)
+
+
+def _conflicting(how: str, target: Shape, source: Shape) -> bool:
+    """Name pairs need equal shapes; mapping and order pairs may also be reshapeable."""
+    return target != source and (how == "name" or not reshapeable(target, source))
+
+
+def _conflict_hint(target: Shape, source: Shape) -> str:
+    if target == source[::-1]:
+        return "; needs a transpose, which is never done implicitly"
+    if reshapeable(target, source):
+        return "; a 1x1 conv <-> Linear reshape is done only for mapping or order pairs"
+    return ""
+
+
 def _order_error(targets: List[_Group], sources: List[_Group]) -> Optional[str]:
-    """Why ``targets`` and ``sources`` can not be paired position by position, or None."""
+    """Why ``targets`` and ``sources`` can not be paired position by position (equal
+    shapes, or :func:`reshapeable`), or None."""
     if len(targets) != len(sources):
         return f"{len(targets)} target vs {len(sources)} source tensors left"
     for i, (t, s) in enumerate(zip(targets, sources)):
-        if t.shape != s.shape:
+        if not _fits(t.shape, s.shape):
             return (
                 f"{len(targets)} tensors left on each side, but at position {i} target "
                 f"{t.name} {_fmt(t.shape)} vs source {s.name} {_fmt(s.shape)}"
@@ -182,10 +246,18 @@ def _order_error(targets: List[_Group], sources: List[_Group]) -> Optional[str]:
 
 
 def _converted(value: ArrayLike, like: torch.Tensor) -> torch.Tensor:
-    """A fresh copy of ``value`` with ``like``'s dtype and device."""
+    """A fresh copy of ``value`` with ``like``'s dtype, device and shape (same numel)."""
     if isinstance(value, np.ndarray):
-        return torch.tensor(value, dtype=like.dtype, device=like.device)
-    return value.detach().to(device=like.device, dtype=like.dtype, copy=True)
+        return torch.tensor(value, dtype=like.dtype, device=like.device).reshape(like.shape)
+    return value.detach().to(device=like.device, dtype=like.dtype, copy=True).reshape(like.shape)
+
+
+def _ignored(sources: List[_Group], patterns: Tuple[str, ...]) -> Set[int]:
+    """Source groups with a name matching one of the ``fnmatch`` ``patterns``."""
+    return {
+        i for i, group in enumerate(sources)
+        if any(fnmatch.fnmatchcase(n, p) for n in group.names for p in patterns)
+    }
 
 
 def port_weights(
@@ -194,24 +266,34 @@ def port_weights(
     mapping: Optional[Mapping[str, str]] = None,
     *,
     strict: bool = True,
+    ignore: Union[str, Iterable[str]] = (),
 ) -> PortReport:
     """Copy ``source``'s tensors (a module, or a name -> tensor/ndarray mapping) into
-    ``target``'s parameters and buffers, in place; same shapes, target dtype and device.
+    ``target``'s parameters and buffers, in place; target dtype and device.
 
     Pairing, in this order: (1) ``mapping`` ``{target_name: source_name}``; (2) equal
     names (their shapes must agree); (3) the tensors left on both sides, in registration
-    (``state_dict``) order, when both lists have the same length and pairwise-equal
+    (``state_dict``) order, when both lists have the same length and pairwise-fitting
     shapes. Names sharing storage count once. Nothing is transposed. A source tensor may
     feed several targets by mapping or name, but order pairing uses only unused ones.
+    Shapes must be equal, except that a mapping or order pair may join a 1x1 conv kernel
+    ``[out, in, 1, 1]`` and a Linear weight ``[out, in]`` (:func:`reshapeable`); its
+    entry's ``how`` then ends in ``+reshape``.
 
-    Any mapping name that does not exist, any shape conflict, or (with ``strict``) any
-    unpaired tensor raises one :class:`WeightPortError` listing all of them, before
-    anything is written. ``strict=False`` leaves unpaired tensors alone and reports them.
+    ``ignore``: ``fnmatch`` patterns of source names deliberately not ported (e.g. layers
+    the legacy model owns but never uses); they take part in no pairing and are listed in
+    the report's ``ignored``. A pattern matching nothing is no error.
+
+    Any mapping name that does not exist or is ignored, any shape conflict, or (with
+    ``strict``) any unpaired tensor raises one :class:`WeightPortError` listing all of
+    them, before anything is written. ``strict=False`` leaves unpaired tensors alone and
+    reports them.
     """
     sources, source_index = _groups(_source_items(source))
     targets, target_index = _groups(target.state_dict(keep_vars=True).items())
+    ignored = _ignored(sources, (ignore,) if isinstance(ignore, str) else tuple(ignore))
     claimed: Set[int] = set()  # target groups decided by mapping or name
-    used: Set[int] = set()  # source groups read
+    used: Set[int] = set(ignored)  # source groups read (or ignored)
     pairs: List[Tuple[int, int, str, str, str]] = []  # (target, source, t name, s name, how)
     mapping_errors: List[str] = []
 
@@ -223,15 +305,17 @@ def port_weights(
             mapping_errors.append(f"mapping key {t_name!r} shares storage with an already mapped target")
         if s is None:
             mapping_errors.append(f"mapping value {s_name!r} (for {t_name!r}) is not a source tensor")
+        elif s in ignored:
+            mapping_errors.append(f"mapping value {s_name!r} (for {t_name!r}) is ignored (matches ignore=)")
         else:
             used.add(s)
         if t is not None and t not in claimed:
             claimed.add(t)
-            if s is not None:
+            if s is not None and s not in ignored:
                 pairs.append((t, s, t_name, s_name, "mapping"))
 
     for t, group in enumerate(targets):
-        name = next((n for n in group.names if n in source_index), None)
+        name = next((n for n in group.names if n in source_index and source_index[n] not in ignored), None)
         if t not in claimed and name is not None:
             claimed.add(t)
             used.add(source_index[name])
@@ -247,7 +331,7 @@ def port_weights(
     conflicts = [
         (tn, targets[t].shape, sn, sources[s].shape, how)
         for t, s, tn, sn, how in pairs
-        if targets[t].shape != sources[s].shape
+        if _conflicting(how, targets[t].shape, sources[s].shape)
     ]
     target_only = [(targets[t].name, targets[t].shape) for t in rest_t]
     source_only = [(sources[s].name, sources[s].shape) for s in rest_s]
@@ -259,5 +343,9 @@ def port_weights(
     with torch.no_grad():
         for dst, src in copies:
             dst.copy_(src)
-    entries = [PortEntry(tn, sn, targets[t].shape, how) for t, _, tn, sn, how in pairs]
-    return PortReport(entries, target_only, source_only)
+    entries = [
+        PortEntry(tn, sn, targets[t].shape, how if targets[t].shape == sources[s].shape else f"{how}+reshape")
+        for t, s, tn, sn, how in pairs
+    ]
+    ignored_list = [(sources[s].name, sources[s].shape) for s in sorted(ignored)]
+    return PortReport(entries, target_only, source_only, ignored_list)

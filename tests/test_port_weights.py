@@ -349,3 +349,121 @@ def test_module_does_not_import_ray() -> None:
     assert "import ray" not in source and "from ray" not in source
     code = "import sys, compat.port_weights; assert 'ray' not in sys.modules, 'ray imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+# --- the 1x1 conv <-> Linear reshape rule -----------------------------------------------------
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ((3, 6, 1, 1), (3, 6), True),
+        ((3, 6), (3, 6, 1, 1), True),
+        ((3, 6, 1, 1), (6, 3), False),  # a transpose, not a reshape
+        ((3, 6, 2, 2), (3, 6), False),
+        ((3, 6, 1), (3, 6), False),
+        ((1, 1, 3, 6), (3, 6), False),
+        ((3, 6), (3, 6), False),
+    ],
+)
+def test_reshapeable_is_exactly_1x1_conv_kernel_vs_linear_weight(a, b, expected) -> None:
+    from compat.port_weights import reshapeable
+
+    assert reshapeable(a, b) is expected
+
+
+def test_1x1_conv_and_linear_pair_by_order_or_mapping_with_a_reshape() -> None:
+    torch.manual_seed(4)
+    conv = nn.Sequential(nn.Conv2d(6, 3, 1))
+    x = torch.randn(5, 6)
+    linear = nn.Sequential(nn.Identity(), nn.Linear(6, 3))  # names 1.*: no name pairs
+    report = port_weights(conv, linear)
+    torch.testing.assert_close(linear(x), conv(x[:, :, None, None])[:, :, 0, 0])
+    assert [e.how for e in report.entries] == ["order+reshape", "order"]
+
+    head = nn.ModuleDict({"head": nn.Linear(6, 3)})
+    report = port_weights(conv, head, {"head.weight": "0.weight", "head.bias": "0.bias"})
+    torch.testing.assert_close(head["head"](x), linear(x), rtol=0, atol=0)
+    assert report.entries[0] == PortEntry("head.weight", "0.weight", (3, 6), "mapping+reshape")
+    assert re.search(r"^head\.weight\s+\[3, 6\]\s+mapping\+reshape\s+0\.weight$", str(report), re.M)
+    assert report.to_dict()["entries"][0]["how"] == "mapping+reshape"
+
+    back = nn.ModuleDict({"c": nn.Conv2d(6, 3, 1)})  # and the other way round
+    assert [e.how for e in port_weights(head, back).entries] == ["order+reshape", "order"]
+    torch.testing.assert_close(back["c"].weight, conv[0].weight, rtol=0, atol=0)
+
+
+def test_reshape_is_never_done_for_name_pairs_or_other_shapes() -> None:
+    src, dst = nn.ModuleDict({"a": nn.Conv2d(6, 3, 1)}), nn.ModuleDict({"a": nn.Linear(6, 3)})
+    before = snapshot(dst)
+    with pytest.raises(WeightPortError) as info:
+        port_weights(src, dst)
+    assert info.value.conflicts == [("a.weight", (3, 6), "a.weight", (3, 6, 1, 1), "name")]
+    assert "reshape is done only for mapping or order pairs" in str(info.value)
+    with pytest.raises(WeightPortError, match="position 0"):
+        port_weights(nn.Sequential(nn.Conv2d(6, 3, 2)), nn.ModuleDict({"b": nn.Linear(6, 3)}))
+    with pytest.raises(WeightPortError, match="position 0"):
+        port_weights(nn.Sequential(nn.Conv1d(6, 3, 1)), nn.ModuleDict({"b": nn.Linear(6, 3)}))
+    assert_same_state(dst, before)
+
+
+# --- ignore: source tensors left out on purpose ------------------------------------------------
+def test_ignored_source_tensors_take_no_part_and_are_reported() -> None:
+    torch.manual_seed(5)
+    src = nn.ModuleDict({"body": nn.Linear(4, 8), "unused": nn.Linear(4, 8), "head": nn.Linear(8, 2)})
+    dst = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+    before = snapshot(dst)
+    with pytest.raises(WeightPortError) as info:  # silent dropping is never an option
+        port_weights(src, dst)
+    assert "4 target vs 6 source" in str(info.value) and "pass ignore=[pattern]" in str(info.value)
+    assert_same_state(dst, before)
+
+    report = port_weights(src, dst, ignore=["unused.*", "matches_nothing"])
+    assert [(e.target_name, e.source_name, e.how) for e in report.entries] == [
+        ("0.weight", "body.weight", "order"), ("0.bias", "body.bias", "order"),
+        ("1.weight", "head.weight", "order"), ("1.bias", "head.bias", "order"),
+    ]
+    assert report.ignored == [("unused.weight", (8, 4)), ("unused.bias", (8,))]
+    assert "ignored (source): unused.weight [8, 4]" in str(report)
+    assert report.to_dict()["ignored"] == [{"name": "unused.weight", "shape": [8, 4]}, {"name": "unused.bias", "shape": [8]}]
+    torch.testing.assert_close(dst[1].weight, src["head"].weight, rtol=0, atol=0)
+
+
+def test_an_ignored_source_is_not_paired_by_name_nor_mapped() -> None:
+    src, dst = mlp(4, 3), mlp(4, 3)
+    before = snapshot(dst)
+    with pytest.raises(WeightPortError) as info:
+        port_weights(src, dst, ignore="0.bias")
+    assert info.value.target_only == [("0.bias", (3,))] and info.value.source_only == []
+    with pytest.raises(WeightPortError, match="'0.bias' .*is ignored"):
+        port_weights(src, dst, {"0.bias": "0.bias"}, ignore="0.bias")
+    assert_same_state(dst, before)
+
+
+@pytest.mark.legacy
+@pytest.mark.parametrize("vf_share", [True, False])
+def test_legacy_visionnet_round_trip(vf_share: bool) -> None:
+    """Legacy VisionNetwork -> our PPO module -> a fresh VisionNetwork, through the
+    1x1 logits (and separate value) convs; outputs agree at each end."""
+    from ray.rllib.models import catalog
+
+    from compat.port_weights import LEGACY_VISIONNET_TO_PPO
+
+    image = gym.spaces.Box(0.0, 1.0, (16, 16, 3), np.float32)
+    filters = [[8, [4, 4], 2], [16, [3, 3], 2], [32, [4, 4], 1]]
+    config = {**catalog.MODEL_DEFAULTS, "conv_filters": filters, "vf_share_layers": vf_share}
+    torch.manual_seed(6)
+
+    def legacy() -> nn.Module:
+        return catalog.ModelCatalog.get_model_v2(image, gym.spaces.Discrete(3), 3, config, framework="torch")
+
+    spec = PPOConfig().framework("torch").get_default_rl_module_spec()
+    spec.update(
+        SingleAgentRLModuleSpec(observation_space=image, action_space=gym.spaces.Discrete(3), model_config_dict=config),
+        override=False,
+    )
+    source, ours, fresh = legacy(), spec.build(), legacy()
+    x = torch.rand(4, 16, 16, 3)
+    report = port_weights(source, ours, LEGACY_VISIONNET_TO_PPO)
+    assert_parity(source, ours, x)
+    assert sum(e.how.endswith("+reshape") for e in report.entries) == (1 if vf_share else 2)
+    port_weights(ours, fresh, {s: t for t, s in LEGACY_VISIONNET_TO_PPO.items()})
+    assert_parity(fresh, ours, x)
