@@ -24,21 +24,24 @@ from rlmodule.columns import Columns
 from rlmodule.spaces import map_structure
 
 DEFAULT_CONFIG: Dict[str, Any] = {"explore": True}
-_NOT_EXTRA = (Columns.ACTIONS, Columns.STATE_OUT, Columns.ACTION_DIST)
+_NOT_EXTRA = frozenset((Columns.ACTIONS, Columns.STATE_OUT, Columns.ACTION_DIST))
+_REDUCED_DTYPE = {np.dtype(np.int64): np.int32, np.dtype(np.float64): np.float32}
+_set_grad_enabled = torch._C._set_grad_enabled  # no_grad without the context-manager cost
+_is_grad_enabled = torch.is_grad_enabled
 
 
 def _to_numpy(x: Any) -> Any:
     """Legacy ``convert_to_numpy(reduce_type=True)``: int64 -> int32, float64 -> float32."""
-    if isinstance(x, dict):
+    if isinstance(x, torch.Tensor):
+        x = x.numpy(force=True)  # detached, on the CPU
+    elif isinstance(x, dict):
         return {k: _to_numpy(v) for k, v in x.items()}
-    if isinstance(x, tuple):
+    elif isinstance(x, tuple):
         return tuple(_to_numpy(v) for v in x)
-    x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if x.dtype == np.int64:
-        return x.astype(np.int32)
-    if x.dtype == np.float64:
-        return x.astype(np.float32)
-    return x
+    else:
+        x = np.asarray(x)
+    reduced = _REDUCED_DTYPE.get(x.dtype)
+    return x if reduced is None else x.astype(reduced)
 
 
 class RLModulePolicy:
@@ -131,7 +134,9 @@ class RLModulePolicy:
             explore = self.config["explore"]
         batch = self._batch(obs_batch, state_batches)
         module = self.module
-        with torch.no_grad():
+        grad_enabled = _is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
             out = module.forward_exploration(batch) if explore else module.forward_inference(batch)
             if Columns.ACTIONS in out:
                 actions = out[Columns.ACTIONS]
@@ -141,6 +146,8 @@ class RLModulePolicy:
                 actions = dist.sample()
                 # deterministic actions have logp 0, as in legacy
                 logp = (dist.logp(actions) if hasattr(dist, "logp") else dist.log_prob(actions)) if explore else None
+        finally:
+            _set_grad_enabled(grad_enabled)
         actions = _to_numpy(actions)
         if self._stateful:  # drop the time axis of one step
             actions = _first_step(actions)
@@ -206,15 +213,22 @@ class RLModulePolicy:
         return self.module.save_to_checkpoint(export_dir)
 
 
+# The helpers below take a plain array directly, without map_structure's Mapping check.
 def _tensors(x: Any) -> Any:
+    if type(x) is np.ndarray:
+        return torch.from_numpy(x)  # what torch.as_tensor does with it, without its other checks
     return map_structure(lambda v: v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)), x)
 
 
 def _add_batch_dim(x: Any) -> Any:
+    if type(x) is np.ndarray:
+        return x[None]
     return map_structure(lambda v: v.unsqueeze(0) if isinstance(v, torch.Tensor) else np.asarray(v)[None], x)
 
 
 def _first(x: Any) -> Any:
+    if type(x) is np.ndarray:
+        return x[0]
     return map_structure(lambda v: v[0], x)
 
 

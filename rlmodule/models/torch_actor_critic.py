@@ -1,6 +1,6 @@
 """Torch actor-critic encoder (see ``actor_critic``)."""
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import nn
 
@@ -15,15 +15,20 @@ class TorchActorCriticEncoder(nn.Module):
         self.actor_encoder = actor
         self.critic_encoder = critic
 
+    # Hot path: the sub-encoders' forward() directly (no nn.Module call dispatch), read
+    # from ``_modules`` (no nn.Module.__getattr__; see TorchMLP.forward).
     def forward(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        # Sub-encoders' forward() directly: no per-call nn.Module dispatch (hot path).
-        critic = None if self.critic_encoder is None else self.critic_encoder.forward
-        return actor_critic_forward(self.actor_encoder.forward, critic, batch)
+        return actor_critic_forward(*self._forwards(), batch)
 
     def forward_actor(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         """The actor side only (see ``actor_forward``)."""
-        critic = None if self.critic_encoder is None else self.critic_encoder.forward
-        return actor_forward(self.actor_encoder.forward, critic, batch)
+        return actor_forward(*self._forwards(), batch)
+
+    def _forwards(self) -> Tuple[Any, Optional[Any]]:
+        """``(actor forward, critic forward or None if shared)``."""
+        modules = self._modules
+        critic = modules.get("critic_encoder")  # not registered when None
+        return modules["actor_encoder"].forward, None if critic is None else critic.forward
 
     def get_initial_state(self) -> Dict[str, Any]:
         return actor_critic_initial_state(self.actor_encoder, self.critic_encoder)

@@ -62,11 +62,16 @@ class TorchCategorical(base.Categorical):
         return self._torch_dist
 
     def sample(self, *, sample_shape: SampleShape = ()) -> torch.Tensor:
-        """``[*S, B]`` int64 class indices (one ``multinomial`` draw, as
-        ``torch.distributions.Categorical.sample``, without building that object)."""
+        """``[*S, B]`` int64 class indices, drawn as ``torch.distributions.Categorical.sample``
+        (``torch.multinomial``) draws them: the same values from the same RNG state."""
         probs = self.log_probs.exp()
-        if not sample_shape and probs.dim() == 2:  # the common case, in one op
-            return torch.multinomial(probs, 1, True).squeeze(-1)
+        if not sample_shape:
+            # multinomial's own algorithm for one draw, argmax(p / q) with q ~ Exp(1), without
+            # its argument checks (four reductions, two syncs), which cost more than the
+            # draw. A softmax can fail them only by NaN, which the sum carries.
+            if math.isnan(probs.sum().item()):
+                raise RuntimeError(f"{type(self).__name__}.sample(): the logits give NaN probabilities")
+            return (probs / torch.empty_like(probs).exponential_()).argmax(dim=-1)
         shape = torch.Size(sample_shape)
         draws = torch.multinomial(probs.reshape(-1, probs.shape[-1]), max(shape.numel(), 1), True).T
         return draws.reshape(shape + self.logits.shape[:-1])

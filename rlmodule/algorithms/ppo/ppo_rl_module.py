@@ -1,7 +1,8 @@
 """PPORLModule: actor-critic encoder, pi head (``action_dist_inputs``), vf head (``vf_preds``).
 
 The forwards are written once for both frameworks; ``PPOTorchRLModule`` and
-``PPOTfRLModule`` add the framework base. Outputs: inference ``action_dist_inputs``
+``PPOTfRLModule`` add the framework base (the torch one re-states the acting forwards
+without nn.Module call dispatch). Outputs: inference ``action_dist_inputs``
 (``[B, A]``, or ``[B, T, A]`` with ``state_out`` when recurrent); exploration and
 train also ``vf_preds`` (``[B]`` / ``[B, T]``).
 """
@@ -48,22 +49,24 @@ class PPORLModule(RLModule):
 
     # --- forwards ---------------------------------------------------------------------
     def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        encoded = self.encoder.forward_actor(encoder_batch(batch))
-        out = {Columns.ACTION_DIST_INPUTS: self.pi(encoded[ENCODER_OUT][ACTOR])}
-        if Columns.STATE_OUT in encoded:
-            out[Columns.STATE_OUT] = encoded[Columns.STATE_OUT]
-        return out
+        return self._head_outputs(self.encoder.forward_actor(encoder_batch(batch)), self.pi)
 
     def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         return self._forward_train(batch)
 
     def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        encoded = self.encoder(encoder_batch(batch))
-        out = {
-            Columns.ACTION_DIST_INPUTS: self.pi(encoded[ENCODER_OUT][ACTOR]),
-            Columns.VF_PREDS: self.vf(encoded[ENCODER_OUT][CRITIC])[..., 0],
-        }
+        return self._head_outputs(self.encoder(encoder_batch(batch)), self.pi, self.vf)
+
+    @staticmethod
+    def _head_outputs(encoded: Mapping[str, Any], pi: Any, vf: Any = None) -> Dict[str, Any]:
+        """The heads on the encoder's output: ``action_dist_inputs`` ``[B, A]`` (``pi`` of
+        the actor latent), ``vf_preds`` ``[B]`` if ``vf`` is given (of the critic latent,
+        its last axis of size 1 dropped), and the encoder's ``state_out`` if it has one
+        (``[B, T, ...]`` outputs when recurrent)."""
+        latents = encoded[ENCODER_OUT]
+        out = {Columns.ACTION_DIST_INPUTS: pi(latents[ACTOR])}
+        if vf is not None:
+            out[Columns.VF_PREDS] = vf(latents[CRITIC])[..., 0]
         if Columns.STATE_OUT in encoded:
             out[Columns.STATE_OUT] = encoded[Columns.STATE_OUT]
         return out
-
