@@ -56,6 +56,7 @@ import torch
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 from torch import nn
 
+from compat.preprocessing import is_preprocessed, legacy_obs_shape, preprocess_obs, preprocessed_obs_space
 from rlmodule.model_config import MODEL_DEFAULTS
 from rlmodule.models.cnn import get_filter_config
 
@@ -236,93 +237,15 @@ class AppendBiasLayer(nn.Module):
 
 # ---------------------------------------------------------- legacy obs preprocessing
 
-_ATARI_OBS_SHAPE = (210, 160, 3)
-_ATARI_RAM_OBS_SHAPE = (128,)
-
-
-def _check_supported(space: gym.Space) -> None:
-    if space.shape == _ATARI_OBS_SHAPE and not isinstance(space, (Discrete, MultiDiscrete)):
-        raise NotImplementedError(
-            "Legacy RLlib's GenericPixelPreprocessor (an OpenCV resize of (210, 160, 3) "
-            "Atari frames) is not reproduced; resize in an env wrapper instead."
-        )
-
-
-def _is_atari_ram(space: gym.Space) -> bool:
-    return space.shape == _ATARI_RAM_OBS_SHAPE and not isinstance(
-        space, (Discrete, MultiDiscrete)
-    )
-
-
-def _prep_shape(space: gym.Space) -> Tuple[int, ...]:
-    """Shape of legacy ``get_preprocessor(space)(space).shape``."""
-    _check_supported(space)
-    if isinstance(space, Discrete):
-        return (int(space.n),)
-    if isinstance(space, MultiDiscrete):
-        return (int(np.sum(space.nvec)),)
-    if isinstance(space, gym.spaces.Tuple):
-        return (sum(int(np.prod(_prep_shape(s))) for s in space.spaces),)
-    if isinstance(space, gym.spaces.Dict):
-        return (sum(int(np.prod(_prep_shape(s))) for s in space.spaces.values()),)
-    return tuple(space.shape)
-
-
-def preprocessed_obs_space(space: gym.Space) -> gym.Space:
-    """Legacy ``get_preprocessor(space)(space).observation_space``: a float32
-    ``Box(-1, 1, flat_shape)`` carrying ``original_space`` for Discrete, MultiDiscrete,
-    Tuple, Dict and Atari-RAM ``(128,)`` spaces; ``space`` itself otherwise."""
-    shape = _prep_shape(space)
-    if not (
-        isinstance(space, (Discrete, MultiDiscrete, gym.spaces.Tuple, gym.spaces.Dict))
-        or _is_atari_ram(space)
-    ):
-        return space
-    obs_space = Box(-1.0, 1.0, shape, dtype=np.float32)
-    obs_space.original_space = space
-    return obs_space
-
-
-def _write(space: gym.Space, obs: Any, array: np.ndarray, offset: int) -> int:
-    """Legacy ``Preprocessor.write``: fills ``array[offset:]``, returns the new offset."""
-    if isinstance(space, gym.spaces.Tuple):
-        assert len(obs) == len(space.spaces), obs
-        for o, s in zip(obs, space.spaces):
-            offset = _write(s, o, array, offset)
-        return offset
-    if isinstance(space, gym.spaces.Dict):
-        # Legacy sorts a plain dict's items but zips them with the space's key order.
-        if not isinstance(obs, OrderedDict):
-            obs = OrderedDict(sorted(obs.items()))
-        assert len(obs) == len(space.spaces), (len(obs), len(space.spaces))
-        for o, s in zip(obs.values(), space.spaces.values()):
-            offset = _write(s, o, array, offset)
-        return offset
-    size = int(np.prod(_prep_shape(space)))
-    if isinstance(space, (Discrete, MultiDiscrete)) or _is_atari_ram(space):
-        array[offset : offset + size] = flatten_space_obs(space, obs)
-    else:
-        array[offset : offset + size] = np.asarray(obs).ravel()
-    return offset + size
-
 
 def flatten_space_obs(space: gym.Space, obs: Any) -> Any:
-    """Legacy ``get_preprocessor(space)(space).transform(obs)`` for one (unbatched) obs.
-
-    Discrete/MultiDiscrete -> float32 one-hot; Tuple/Dict -> float32 ``[size]`` of the
-    flattened children (one-hot for discrete ones) in the space's order; shape ``(128,)``
-    -> ``(obs - 128) / 128`` (Atari RAM); any other space -> ``obs`` unchanged.
-    """
-    _check_supported(space)
-    if isinstance(space, (Discrete, MultiDiscrete)):
-        return gym.spaces.utils.flatten(space, obs).astype(np.float32)
-    if _is_atari_ram(space):
-        return (np.asarray(obs).astype("float32") - 128) / 128
-    if isinstance(space, (gym.spaces.Tuple, gym.spaces.Dict)):
-        array = np.zeros(_prep_shape(space), dtype=np.float32)
-        _write(space, obs, array, 0)
-        return array
-    return obs
+    """Legacy ``get_preprocessor(space)(space).transform(obs)`` for one (unbatched) obs:
+    a float32 numpy ``[size]`` when ``compat.preprocessing.is_preprocessed(space)``
+    (one-hot, Dict/Tuple flattening, Atari RAM; see that module), else ``obs`` unchanged."""
+    if not is_preprocessed(space):
+        legacy_obs_shape(space)  # raises for the unsupported Atari frames
+        return obs
+    return preprocess_obs(obs, space, batch_dims=0).numpy()
 
 
 def restore_original_dimensions(
@@ -350,7 +273,7 @@ def _unpack_obs(obs: Any, space: gym.Space, lib: Any) -> Any:
         isinstance(space, gym.spaces.Dict) and isinstance(obs, dict)
     ):
         return obs
-    size = _prep_shape(space)[0]
+    size = legacy_obs_shape(space)[0]
     if len(obs.shape) < 2 or obs.shape[-1] != size:
         raise ValueError(
             "Expected flattened obs shape of [..., {}], got {}".format(size, obs.shape)
@@ -364,7 +287,7 @@ def _unpack_obs(obs: Any, space: gym.Space, lib: Any) -> Any:
     unpacked = OrderedDict()
     offset = 0
     for key, child in children:
-        shape = _prep_shape(child)
+        shape = legacy_obs_shape(child)
         child_size = int(np.prod(shape))
         obs_slice = obs[..., offset : offset + child_size]
         offset += child_size

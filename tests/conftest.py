@@ -3,3 +3,8 @@
 # TensorFlow before anything imports ray: ray.rllib's try_import_tf() switches TF 2
 # behaviour off process-wide when tensorflow was not imported yet (see rlmodule.tf).
 import tensorflow  # noqa: F401
+import torch
+
+# The tests run small networks, two pytest workers at a time on two cores: torch's
+# intra-op threads only add contention there (small ops run 10-100x slower).
+torch.set_num_threads(1)

@@ -1,0 +1,187 @@
+"""Helpers for migrated model classes: legacy ``TorchModelV2`` code running as an RLModule.
+
+A migrated class (what ``rlmigrate`` emits for a legacy ``TorchModelV2`` subclass; see
+MIGRATION.md, "Migrated model classes") is a ``TorchRLModule`` that keeps the legacy
+class name, sub-module names and method bodies. Its ``setup()`` starts with
+``legacy_model_args(self)`` (the legacy constructor's arguments); its forwards build the
+legacy ``input_dict`` with ``legacy_input_dict(self, batch)`` and call the legacy
+``forward`` (renamed ``_model_forward``) and ``value_function``. ``RecurrentNetwork``
+subclasses use ``legacy_rnn_inputs`` and ``legacy_state_dict`` around their
+``forward_rnn``. Nothing here imports ray.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from compat.legacy_torch_models import restore_original_dimensions
+from compat.preprocessing import preprocess_obs, preprocessed_obs_space
+from rlmodule.columns import Columns
+from rlmodule.model_config import MODEL_DEFAULTS
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "FLOAT_MAX",
+    "FLOAT_MIN",
+    "LEGACY_ONLY_DEFAULTS",
+    "legacy_input_dict",
+    "legacy_model_args",
+    "legacy_model_config",
+    "legacy_num_outputs",
+    "legacy_rnn_inputs",
+    "legacy_state_dict",
+    "state_key",
+]
+
+#: ``ray.rllib.utils.torch_utils.FLOAT_MIN`` / ``FLOAT_MAX`` (action-masking constants).
+FLOAT_MIN = -3.4e38
+FLOAT_MAX = 3.4e38
+#: The ``name`` a legacy policy gave its model (``ModelCatalog.get_model_v2``'s default).
+DEFAULT_MODEL_NAME = "default_model"
+#: RLlib 2.60 ``MODEL_DEFAULTS`` entries that ``rlmodule.model_config.MODEL_DEFAULTS`` lacks
+#: (internal switches and initializers of models this project does not build).
+LEGACY_ONLY_DEFAULTS: Dict[str, Any] = {
+    "conv_transpose_kernel_initializer": None,
+    "conv_transpose_kernel_initializer_config": None,
+    "conv_transpose_bias_initializer": None,
+    "conv_transpose_bias_initializer_config": None,
+    "lstm_weights_initializer": None,
+    "lstm_weights_initializer_config": None,
+    "lstm_bias_initializer": None,
+    "lstm_bias_initializer_config": None,
+    "always_check_shapes": False,
+    "lstm_use_prev_action_reward": -1,
+    "_use_default_native_models": -1,
+    "_disable_preprocessor_api": False,
+    "_disable_action_flattening": False,
+}
+
+LegacyModelArgs = Tuple[gym.Space, gym.Space, int, Dict[str, Any], str]
+
+
+def legacy_model_config(model_config_dict: Mapping[str, Any]) -> Dict[str, Any]:
+    """The ``model_config`` a legacy model received: a deep copy of RLlib 2.60's
+    ``MODEL_DEFAULTS`` updated with the user's dict (top-level keys replace the
+    defaults), as a legacy ``AlgorithmConfig.training(model=...)`` held it. As in ray
+    2.60, ``custom_options`` is an ordinary key: kept, never turned into kwargs."""
+    defaults = {**MODEL_DEFAULTS, **LEGACY_ONLY_DEFAULTS}
+    return copy.deepcopy({**defaults, **dict(model_config_dict)})
+
+
+def legacy_num_outputs(action_space: gym.Space, model_config: Mapping[str, Any]) -> int:
+    """The ``num_outputs`` a legacy policy built its model with: the input size of the
+    distribution ``ModelCatalog.get_action_dist(action_space, model_config)`` picks."""
+    if model_config.get("custom_action_dist"):
+        raise NotImplementedError(
+            f"custom_action_dist {model_config['custom_action_dist']!r}: its input size lives in ray's "
+            "ModelCatalog registry; bind num_outputs (and the other legacy arguments) yourself in setup()"
+        )
+    if isinstance(action_space, gym.spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, gym.spaces.MultiDiscrete):
+        return int(np.sum(action_space.nvec))
+    if isinstance(action_space, gym.spaces.Box):
+        return _box_num_outputs(action_space)
+    if isinstance(action_space, gym.spaces.Tuple):
+        return sum(legacy_num_outputs(s, model_config) for s in action_space.spaces)
+    if isinstance(action_space, gym.spaces.Dict):
+        return sum(legacy_num_outputs(s, model_config) for s in action_space.spaces.values())
+    raise NotImplementedError(f"legacy RLlib has no default action distribution for {action_space}")
+
+
+def _box_num_outputs(space: gym.spaces.Box) -> int:
+    """Integer Box: a MultiCategorical over ``[low, high]``; float Box: a DiagGaussian."""
+    if space.dtype.name.startswith("int"):
+        return int(np.prod(space.shape)) * int(np.max(space.high) - np.min(space.low) + 1)
+    if len(space.shape) > 1:
+        raise NotImplementedError(f"legacy RLlib supports 1-D Box action spaces only, got shape {space.shape}")
+    return 2 * int(np.prod(space.shape))
+
+
+def legacy_model_args(module: Any) -> LegacyModelArgs:
+    """``(obs_space, action_space, num_outputs, model_config, name)`` as a legacy policy
+    passed them to the model's constructor, from ``module.config``:
+
+    * ``obs_space``: the legacy preprocessed space (a float32 ``Box`` with
+      ``original_space`` for Discrete, MultiDiscrete, Dict, Tuple and Atari-RAM spaces;
+      the observation space itself otherwise);
+    * ``num_outputs``: :func:`legacy_num_outputs`; ``model_config``:
+      :func:`legacy_model_config` of ``model_config_dict``; ``name``: ``"default_model"``.
+
+    Also sets the five as attributes of ``module`` (``obs_space``, ``action_space``,
+    ``num_outputs``, ``model_config``, ``name``): legacy code reads them outside its
+    constructor. Call it first in ``setup()``.
+    """
+    config = module.config
+    model_config = legacy_model_config(config.model_config_dict)
+    if model_config["_disable_preprocessor_api"]:
+        raise NotImplementedError(
+            "_disable_preprocessor_api=True is not supported: migrated models see preprocessed observations"
+        )
+    args = (
+        preprocessed_obs_space(config.observation_space),
+        config.action_space,
+        legacy_num_outputs(config.action_space, model_config),
+        model_config,
+        DEFAULT_MODEL_NAME,
+    )
+    module.obs_space, module.action_space, module.num_outputs, module.model_config, module.name = args
+    return args
+
+
+def legacy_input_dict(module: Any, batch: Mapping[str, Any], is_training: bool = False) -> Dict[str, Any]:
+    """The ``input_dict`` legacy ``forward`` received (``ModelV2.__call__``'s) for the raw
+    ``batch["obs"]`` (``[B, ...]``, nested for Dict/Tuple spaces):
+
+    * ``"obs"``: the preprocessed observation in the space's structure (Dict -> an
+      ``OrderedDict``, Tuple -> a list; discrete leaves one-hot, all leaves float32);
+      a ``Box`` observation as given (float64 cast to float32, as the legacy policy did);
+    * ``"obs_flat"``: ``[B, F]``, the legacy preprocessor's output flattened;
+    * ``"is_training"``: ``is_training``.
+    """
+    space = module.config.observation_space
+    obs = preprocess_obs(batch[Columns.OBS], space)
+    if obs.is_floating_point() and obs.dtype != torch.float16:
+        obs = obs.float()
+    return {
+        Columns.OBS: restore_original_dimensions(obs, space),
+        "obs_flat": torch.flatten(obs, start_dim=1) if obs.dim() > 2 else obs,
+        "is_training": is_training,
+    }
+
+
+def state_key(i: int) -> str:
+    """Key of the ``i``-th legacy state tensor in ``state_in`` / ``state_out`` dicts."""
+    return f"state_{i}"
+
+
+def legacy_state_dict(state: Sequence[Any]) -> Dict[str, torch.Tensor]:
+    """A legacy state list -> ``{"state_0": ..., "state_1": ...}`` (each tensor as it is:
+    without batch dim for ``get_initial_state``, ``[B, ...]`` for ``state_out``)."""
+    return {state_key(i): torch.as_tensor(s) for i, s in enumerate(state)}
+
+
+def legacy_rnn_inputs(module: Any, batch: Mapping[str, Any]) -> Tuple[torch.Tensor, List[torch.Tensor], torch.Tensor]:
+    """``forward_rnn``'s arguments, as legacy ``RecurrentNetwork.forward`` built them:
+
+    * ``inputs``: ``[B, T, F]`` float32, the legacy-preprocessed, flattened ``batch["obs"]``
+      (``[B, T, ...]``);
+    * ``state``: the list of ``batch["state_in"]["state_<i>"]`` tensors, each ``[B, ...]``;
+    * ``seq_lens``: ``[B]`` int32, ``batch["seq_lens"]`` or ``T`` for every row.
+    """
+    if module.model_config.get("_time_major"):
+        raise NotImplementedError("_time_major=True: migrated recurrent models take batch-major [B, T, ...] inputs")
+    obs = preprocess_obs(batch[Columns.OBS], module.config.observation_space, batch_dims=2)
+    b, t = obs.shape[:2]
+    state_in = batch[Columns.STATE_IN]
+    state = [torch.as_tensor(state_in[state_key(i)]) for i in range(len(state_in))]
+    seq_lens = batch.get(Columns.SEQ_LENS)
+    if seq_lens is None:
+        seq_lens = torch.full((b,), t, dtype=torch.int32)
+    seq_lens = torch.as_tensor(seq_lens, dtype=torch.int32)
+    return obs.reshape(b, t, -1).float(), state, seq_lens
