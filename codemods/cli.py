@@ -6,13 +6,14 @@ import argparse
 import sys
 from typing import List, Optional
 
+from codemods import migrate_cli
 from codemods.parity_cli import add_parity_arguments  # argparse only, no torch/ray
 
 DESCRIPTION = """\
 rlmigrate moves RLlib code from the legacy ModelV2 / TorchPolicyV2 stack to RLModules.
 
 sub-commands:
-  migrate PATH...   rewrite legacy RLlib code into RLModule code (not available yet)
+  migrate PATH...   rewrite legacy RLlib code into RLModule code (diff by default)
   parity            prove that a legacy model and its migrated module agree (exit 0 / 1 / 2)
   demo              run the end-to-end demo (today: the specification's examples)
 """
@@ -23,7 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rlmigrate", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("migrate", help="rewrite legacy RLlib code (not available yet)")
+    migrate = sub.add_parser(
+        "migrate", help="rewrite legacy RLlib code into RLModule code",
+        description=migrate_cli.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    migrate_cli.add_migrate_arguments(migrate)
     parity = sub.add_parser("parity", help="prove that a legacy model and its migrated module agree")
     add_parity_arguments(parity)
     demo = sub.add_parser("demo", help="run the demo: build modules, run forwards, checkpoint")
@@ -43,8 +49,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return run_parity(args)
     if args.command == "migrate":
-        print(f"rlmigrate {args.command}: not available yet in this version", file=sys.stderr)
-        return 2
+        return migrate_cli.run_migrate(args)
     parser.print_help()
     return 0
 

@@ -66,6 +66,27 @@ SYMBOL_MAP: Dict[Tuple[str, str], Tuple[str, str]] = {
     ("ray.rllib.models.catalog", "MODEL_DEFAULTS"): ("rlmodule.model_config", "MODEL_DEFAULTS"),
     ("ray.rllib.policy.sample_batch", "DEFAULT_POLICY_ID"): ("rlmodule", "DEFAULT_POLICY_ID"),
     ("ray.rllib.core", "DEFAULT_MODULE_ID"): ("rlmodule", "DEFAULT_MODULE_ID"),
+    # legacy building blocks users nest in their models: ray-free drop-ins in compat
+    **{
+        (legacy, name): ("compat.legacy_torch_models", name)
+        for legacy, names in {
+            "ray.rllib.models.torch.misc": ("SlimFC", "SlimConv2d", "AppendBiasLayer", "normc_initializer", "same_padding"),
+            "ray.rllib.models.torch.fcnet": ("FullyConnectedNetwork",),
+            "ray.rllib.models.torch.visionnet": ("VisionNetwork",),
+            "ray.rllib.models.torch.complex_input_net": ("ComplexInputNetwork",),
+            "ray.rllib.models.modelv2": ("restore_original_dimensions",),
+            "ray.rllib.policy.rnn_sequencing": ("add_time_dimension",),
+        }.items()
+        for name in names
+    },
+    ("ray.rllib.utils.torch_utils", "FLOAT_MIN"): ("compat.migrated_model", "FLOAT_MIN"),
+    ("ray.rllib.utils.torch_utils", "FLOAT_MAX"): ("compat.migrated_model", "FLOAT_MAX"),
+    ("ray.rllib.utils.torch_ops", "FLOAT_MIN"): ("compat.migrated_model", "FLOAT_MIN"),
+    ("ray.rllib.utils.torch_ops", "FLOAT_MAX"): ("compat.migrated_model", "FLOAT_MAX"),
+    # type aliases: plain typing
+    ("ray.rllib.utils.typing", "TensorType"): ("typing", "Any"),
+    ("ray.rllib.utils.typing", "TensorStructType"): ("typing", "Any"),
+    ("ray.rllib.utils.typing", "ModelConfigDict"): ("typing", "Any"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The rlmigrate command: help, the not-yet-available commands, and the demo."""
+"""The rlmigrate command: help, the console script, usage errors and the demo."""
 
 import json
 import subprocess
@@ -22,9 +22,9 @@ def test_console_script_is_installed_and_prints_help():
     assert "rlmigrate" in result.stdout
 
 
-def test_unavailable_commands_say_so_and_fail(capsys):
+def test_migrate_without_a_path_is_a_usage_error(capsys):
     assert main(["migrate"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+    assert "give at least one PATH" in capsys.readouterr().err
 
 
 def test_demo_builds_runs_checkpoints_and_reports(tmp_path, capsys):

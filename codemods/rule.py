@@ -1,0 +1,230 @@
+"""What every codemod rule is: a libcst transformer with a name, a byte pre-filter and
+a way to leave ``# TODO(rlmigrate): ...`` markers on the statement it is visiting.
+
+A rule module under ``codemods/rules/`` defines one :class:`Rule` subclass; the registry
+(``codemods.rules``) finds it. Rules never import torch, tensorflow or ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
+
+import libcst as cst
+
+TODO_PREFIX = "# TODO(rlmigrate): "
+
+# Statements that carry ``leading_lines`` (where a TODO marker goes).
+_STATEMENTS = (
+    cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.If, cst.For, cst.While,
+    cst.With, cst.Try, cst.TryStar, cst.Match,
+)
+_STATEMENT_TYPES = frozenset(_STATEMENTS)
+
+
+def _concrete_subclasses(base: type) -> FrozenSet[type]:
+    found, stack = set(), [base]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            found.add(sub)
+            stack.append(sub)
+    return frozenset(found)
+
+
+#: Node types for ``prune``: expressions, and lines of simple statements.
+EXPRESSIONS = _concrete_subclasses(cst.BaseExpression)
+SIMPLE_LINES = frozenset({cst.SimpleStatementLine})
+#: For ``descend_only``: the statement skeleton (blocks and compound statements).
+SKELETON = frozenset({
+    cst.Module, cst.IndentedBlock, cst.SimpleStatementSuite, cst.FunctionDef, cst.ClassDef, cst.If, cst.Else,
+    cst.For, cst.While, cst.With, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
+    cst.Match, cst.MatchCase,
+})
+
+Statement = Union[
+    cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.If, cst.For, cst.While,
+    cst.With, cst.Try, cst.TryStar, cst.Match,
+]
+
+
+def todo_comment(message: str, anchor: str) -> str:
+    """The marker text: ``# TODO(rlmigrate): <message> - see MIGRATION.md#<anchor>``."""
+    return f"{TODO_PREFIX}{message} - see MIGRATION.md#{anchor}"
+
+
+@dataclass(frozen=True)
+class RepoIndex:
+    """What the pre-pass learned about the whole repository.
+
+    ``legacy_models``: class name -> legacy base kind (``"torch"``, ``"tf"``,
+    ``"recurrent"``) for every class that derives, directly or through other classes
+    of the repository, from a legacy ModelV2 class.
+    """
+
+    legacy_models: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def trigger_names(self) -> FrozenSet[bytes]:
+        return frozenset(name.encode() for name in self.legacy_models)
+
+
+@dataclass
+class FileContext:
+    """Per-file state shared by the rules run on one file."""
+
+    path: str
+    repo: RepoIndex = field(default_factory=RepoIndex)
+    source: bytes = b""
+    changed_by: List[str] = field(default_factory=list)
+
+
+class TodoTransformer(cst.CSTTransformer):
+    """A transformer that records which rule changed the file and can leave TODOs.
+
+    ``flag(message, anchor)`` puts ``# TODO(rlmigrate): message - see
+    MIGRATION.md#anchor`` above the statement being visited (never twice).
+    Subclasses overriding ``on_visit`` / ``on_leave`` must call ``super()``.
+
+    ``prune``: node types whose children are not visited (their own ``visit_`` /
+    ``leave_`` hooks still run). ``descend_only``: if set, the only node types whose
+    children are visited; a transformer that only looks at statements uses ``SKELETON``
+    and skips most of the tree (libcst visits are slow).
+    """
+
+    prune: FrozenSet[type] = frozenset()
+    descend_only: FrozenSet[type] = frozenset()
+
+    def __init__(self, context: FileContext, rule_name: str) -> None:
+        super().__init__()
+        self.context = context
+        self.rule_name = rule_name
+        self._statements: List[cst.CSTNode] = []
+        self._pending: Dict[int, List[str]] = {}
+        self._removed: set = set()
+
+    def changed(self) -> None:
+        if self.rule_name not in self.context.changed_by:
+            self.context.changed_by.append(self.rule_name)
+
+    def flag(self, message: str, anchor: str, statement: Optional[cst.CSTNode] = None) -> None:
+        """Leave a TODO above ``statement`` (default: the innermost one being visited)."""
+        target = statement if statement is not None else self._statements[-1]
+        comments = self._pending.setdefault(id(target), [])
+        text = todo_comment(message, anchor)
+        if text not in comments:
+            comments.append(text)
+
+    def remove(self, statement: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+        """Return this from ``leave_SimpleStatementLine`` to delete the line; comment
+        lines above it move to the next statement (a block never becomes empty)."""
+        placeholder = statement.with_changes(body=[cst.Pass()])
+        self._removed.add(id(placeholder))
+        self.changed()
+        return placeholder
+
+    def _sweep(self, body: Sequence[cst.CSTNode], footer: Sequence[cst.EmptyLine]):
+        """``body`` without removed lines (their leading lines carried forward), and footer."""
+        kept: List[cst.CSTNode] = []
+        carried: List[cst.EmptyLine] = []
+        for statement in body:
+            if id(statement) in self._removed:
+                carried += statement.leading_lines
+                continue
+            if carried:
+                statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
+                carried = []
+            kept.append(statement)
+        return kept, [*carried, *footer]
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        kind = type(node)
+        if kind in _STATEMENT_TYPES:
+            self._statements.append(node)
+        if self.descend_only:
+            return super().on_visit(node) and kind in self.descend_only
+        return super().on_visit(node) and kind not in self.prune
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        result = super().on_leave(original_node, updated_node)
+        if type(original_node) in _STATEMENT_TYPES:
+            self._statements.pop()
+            comments = self._pending.pop(id(original_node), None)
+            if comments:
+                result = self._with_todos(result, comments)
+        if self._removed and type(result) in (cst.Module, cst.IndentedBlock):
+            result = self._swept(result)
+        if type(result) is cst.Module:
+            result = _without_header_duplicates(result)
+        return result
+
+    def _with_todos(self, result, comments: List[str]):
+        nodes = list(result.nodes) if isinstance(result, cst.FlattenSentinel) else [result]
+        if not nodes or not isinstance(nodes[0], _STATEMENTS):
+            return result
+        flagged = with_todos(nodes[0], comments)
+        if flagged is nodes[0]:
+            return result
+        self.changed()
+        return cst.FlattenSentinel([flagged, *nodes[1:]]) if isinstance(result, cst.FlattenSentinel) else flagged
+
+    def _swept(self, block: Union[cst.Module, cst.IndentedBlock]):
+        if not any(id(s) in self._removed for s in block.body):
+            return block
+        body, footer = self._sweep(block.body, block.footer)
+        if not body and isinstance(block, cst.IndentedBlock):
+            body = [cst.SimpleStatementLine([cst.Pass()])]
+        if isinstance(block, cst.Module) and body and id(block.body[0]) in self._removed:
+            # The file's first statement went: do not start the file with blank lines.
+            first = body[0]
+            lines = list(first.leading_lines)
+            while lines and lines[0].comment is None:
+                lines.pop(0)
+            body = [first.with_changes(leading_lines=lines), *body[1:]]
+        return block.with_changes(body=body, footer=footer)
+
+
+class Rule(TodoTransformer):
+    """One migration rule (one module under ``codemods/rules/``).
+
+    Subclasses set ``name`` (for ``--select`` / ``--skip``), ``summary`` (one line for
+    ``--list-rules``), ``order`` (rules run in ascending order) and ``triggers`` (byte
+    strings; the rule runs on a file only if one occurs in it: the cheap pre-filter).
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    order: ClassVar[int] = 100
+    triggers: ClassVar[Tuple[bytes, ...]] = (b"rllib",)
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context, self.name)
+
+    @classmethod
+    def applies_to(cls, source: bytes, repo: RepoIndex) -> bool:
+        """Whether the file's bytes can concern this rule (no parsing)."""
+        return any(t in source for t in cls.triggers)
+
+
+def _without_header_duplicates(module: cst.Module) -> cst.Module:
+    """libcst keeps the comments above a file's first statement in ``module.header``:
+    a TODO already there must not be added again to that statement."""
+    if not module.body or not module.header:
+        return module
+    header = {line.comment.value for line in module.header if line.comment is not None}
+    first = module.body[0]
+    lines = [
+        line for line in first.leading_lines
+        if line.comment is None or not line.comment.value.startswith(TODO_PREFIX) or line.comment.value not in header
+    ]
+    if len(lines) == len(first.leading_lines):
+        return module
+    return module.with_changes(body=[first.with_changes(leading_lines=lines), *module.body[1:]])
+
+
+def with_todos(statement: Statement, comments: List[str]) -> Statement:
+    """``statement`` with each comment as a line above it, unless already there."""
+    present = {line.comment.value for line in statement.leading_lines if line.comment is not None}
+    new = [cst.EmptyLine(indent=True, comment=cst.Comment(c)) for c in comments if c not in present]
+    if not new:
+        return statement
+    return statement.with_changes(leading_lines=[*statement.leading_lines, *new])

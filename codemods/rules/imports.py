@@ -1,0 +1,239 @@
+"""Rule ``imports``: RLlib import paths -> ours, through the import map.
+
+Runs after the other rules, so it sees what they left: a legacy import whose names
+are no longer used is deleted; a used one is rewritten through
+``codemods.import_map`` (keeping the name it binds, ``from new import X as Old`` where
+the name changed); a used one without an equivalent gets a TODO.
+``torch, nn = try_import_torch()`` and ``tf1, tf, tfv = try_import_tf()`` become plain
+imports.
+
+Before::
+
+    from ray.rllib.models.torch.misc import SlimFC, normc_initializer
+    from ray.rllib.utils.framework import try_import_torch
+    torch, nn = try_import_torch()
+
+After::
+
+    from compat.legacy_torch_models import SlimFC, normc_initializer
+    import torch
+    from torch import nn
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Set, Union
+
+import libcst as cst
+
+from codemods.import_edits import ImportSpec, bound_imports, bound_name, dotted, dotted_expr, used_names
+from codemods.import_map import map_import
+from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer
+
+ANCHOR = "imports-without-an-equivalent"
+OWN_PACKAGES = ("rlmodule", "compat")
+LEGACY_PREFIXES = ("ray.rllib.", "ray.rllib")
+
+# try_import_*() result slot -> the import that binds it (``None``: an assignment).
+_TRY_IMPORTS: Dict[str, Sequence[Optional[ImportSpec]]] = {
+    "try_import_torch": (("torch", None, None), ("torch", "nn", None)),
+    "try_import_tf": (("tensorflow.compat.v1", None, None), ("tensorflow", None, None), None),
+}
+
+
+def is_legacy(module: str) -> bool:
+    """RLlib, or OpenAI ``gym`` (legacy RLlib code imports it; RLlib 2.x uses gymnasium)."""
+    return module in ("ray.rllib", "gym") or module.startswith(("ray.rllib.", "gym."))
+
+
+def _gymnasium(spec: ImportSpec) -> ImportSpec:
+    """``gym`` imports -> the same from ``gymnasium``, binding the same name."""
+    module, name, asname = spec
+    new_module = "gymnasium" + module[len("gym"):]
+    if name is None:  # ``import gym`` / ``import gym.spaces`` bind ``gym``
+        return ("gymnasium", None, "gym") if asname is None else (new_module, None, asname)
+    return (new_module, name, asname)
+
+
+class Imports(Rule):
+    name = "imports"
+    summary = "rewrite RLlib imports through the import map; drop unused legacy imports; try_import_*() -> imports"
+    order = 90
+    triggers = (b"rllib", b"try_import_")
+    descend_only = SKELETON  # imports and try_import_* lines are statements
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> Union[cst.SimpleStatementLine, cst.FlattenSentinel]:
+        if len(updated_node.body) != 1:
+            return updated_node
+        lines = _try_import_lines(updated_node.body[0])
+        if lines is None:
+            return updated_node
+        self.changed()
+        lines[0] = lines[0].with_changes(leading_lines=updated_node.leading_lines)
+        return cst.FlattenSentinel(lines)
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        rewriter = _ImportRewriter(self.context, self.name, used_names(updated_node))
+        module = updated_node.visit(rewriter)
+        merged = merge_own_imports(module)
+        if merged is not module:
+            self.changed()
+        return merged
+
+
+def _try_import_lines(small: cst.BaseSmallStatement) -> Optional[List[cst.SimpleStatementLine]]:
+    """``a, b = try_import_torch()`` -> one line per bound name; ``None`` if not that."""
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.value, cst.Call)):
+        return None
+    slots = _TRY_IMPORTS.get(dotted(small.value.func).split(".")[-1])
+    target = small.targets[0].target
+    if slots is None or small.value.args:
+        return None
+    names = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+    if len(names) != len(slots) or not all(isinstance(n, cst.Name) for n in names):
+        return None
+    lines: List[cst.SimpleStatementLine] = []
+    for name, spec in zip(names, slots):
+        if name.value == "_":
+            continue
+        if spec is None:  # tfv: the TensorFlow major version
+            lines.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(name)], cst.Integer("2"))]))
+            continue
+        module, symbol, _ = spec
+        natural = symbol or (module if "." not in module else None)  # what the import binds unaliased
+        lines.append(_line(module, symbol, None if name.value == natural else name.value))
+    return lines or None
+
+
+def _line(module: str, name: Optional[str], asname: Optional[str]) -> cst.SimpleStatementLine:
+    alias = cst.AsName(cst.Name(asname)) if asname else None
+    if name is None:
+        return cst.SimpleStatementLine([cst.Import([cst.ImportAlias(dotted_expr(module), alias)])])
+    return cst.SimpleStatementLine([cst.ImportFrom(dotted_expr(module), [cst.ImportAlias(cst.Name(name), alias)])])
+
+
+class _ImportRewriter(TodoTransformer):
+    """Rewrites, drops or flags each legacy import, knowing the names still in use."""
+
+    descend_only = SKELETON
+
+    def __init__(self, context: FileContext, rule_name: str, used: Set[str]) -> None:
+        super().__init__(context, rule_name)
+        self.used = used
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
+        if len(updated_node.body) != 1 or not isinstance(updated_node.body[0], (cst.Import, cst.ImportFrom)):
+            return updated_node
+        statement = updated_node.body[0]
+        if isinstance(statement, cst.ImportFrom) and isinstance(statement.names, cst.ImportStar):
+            return self._star(updated_node, statement)
+        specs = bound_imports(statement)
+        if not specs or not any(is_legacy(module) for module, _, _ in specs):
+            return updated_node
+        kept: List[ImportSpec] = []  # legacy imports still used, without an equivalent
+        new: Dict[str, List[ImportSpec]] = {}
+        for spec in specs:
+            module, name, asname = spec
+            bound = bound_name(spec)
+            if not is_legacy(module):
+                new.setdefault(module, []).append(spec)
+            elif bound not in self.used and module.startswith("ray."):
+                continue  # an RLlib import the migrated code no longer needs
+            elif (target := self._target(spec)) is not None:
+                new.setdefault(target[0], []).append(target)
+            else:
+                kept.append(spec)
+                what = f"`{name}` from `{module}`" if name else f"`import {module}`"
+                self.flag(f"{what} has no ray-free equivalent; replace its uses", ANCHOR)
+        if kept == specs:
+            return updated_node
+        self.changed()
+        # The kept legacy import goes first, under its TODO.
+        statements = ([_statement(kept)] if kept else []) + [_statement(group) for group in new.values()]
+        if not statements:
+            return self.remove(updated_node)
+        line = updated_node.with_changes(body=[statements[0]])
+        if len(statements) == 1:
+            return line
+        return cst.FlattenSentinel([line, *[cst.SimpleStatementLine([s]) for s in statements[1:]]])
+
+    def _star(self, line: cst.SimpleStatementLine, statement: cst.ImportFrom) -> cst.SimpleStatementLine:
+        module = dotted(statement.module) if statement.module is not None and not statement.relative else ""
+        if not is_legacy(module):
+            return line
+        mapped = map_import(module)
+        if mapped is None:
+            self.flag(f"`from {module} import *` has no ray-free equivalent; import the names you use", ANCHOR)
+            return line
+        self.changed()
+        return line.with_changes(body=[statement.with_changes(module=dotted_expr(mapped[0]))])
+
+    @staticmethod
+    def _target(spec: ImportSpec) -> Optional[ImportSpec]:
+        module, name, asname = spec
+        if module == "gym" or module.startswith("gym."):
+            return _gymnasium(spec)
+        mapped = map_import(module, name)
+        if mapped is None:
+            return None
+        new_module, new_name = mapped
+        if name is None:  # ``import a.b as c`` binds c; plain ``import a.b`` binds ``a``
+            return (new_module, None, asname) if asname else None
+        bound = asname or name
+        return (new_module, new_name, None if bound == new_name else bound)
+
+
+def _name_order(name: str):
+    """isort's default: CONSTANTS, then Classes, then functions, case-insensitively."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name.lower())
+
+
+def merge_own_imports(module: cst.Module) -> cst.Module:
+    """Top-level ``from rlmodule... / compat... import`` lines of one module become one
+    line (at the first), names in isort order; other imports are left as they are."""
+    first: Dict[str, int] = {}
+    names: Dict[str, List[ImportSpec]] = {}
+    drop: Set[int] = set()
+    for index, statement in enumerate(module.body):
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+            continue
+        small = statement.body[0]
+        if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
+            continue
+        specs = bound_imports(small)
+        if not specs or specs[0][0].split(".")[0] not in OWN_PACKAGES:
+            continue
+        key = specs[0][0]
+        if key in first:
+            drop.add(index)
+            if any(line.comment is not None for line in statement.leading_lines):
+                return module  # never lose a comment: leave such files as they are
+        else:
+            first[key] = index
+        names.setdefault(key, []).extend(spec for spec in specs if spec not in names.get(key, []))
+    if not drop:
+        return module
+    body = []
+    for index, statement in enumerate(module.body):
+        if index in drop:
+            continue
+        key = next((k for k, i in first.items() if i == index), None)
+        if key is not None and len(names[key]) > 1:
+            ordered = sorted(names[key], key=lambda spec: _name_order(spec[1] or ""))
+            statement = statement.with_changes(body=[_statement(ordered)])
+        body.append(statement)
+    return module.with_changes(body=body)
+
+
+def _statement(specs: Sequence[ImportSpec]) -> cst.BaseSmallStatement:
+    module, name, _ = specs[0]
+    if name is None:
+        return cst.Import([cst.ImportAlias(dotted_expr(m), cst.AsName(cst.Name(a)) if a else None) for m, _, a in specs])
+    return cst.ImportFrom(
+        dotted_expr(module),
+        [cst.ImportAlias(cst.Name(n), cst.AsName(cst.Name(a)) if a else None) for _, n, a in specs],
+    )

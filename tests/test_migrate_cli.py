@@ -1,0 +1,186 @@
+"""``rlmigrate migrate``: modes, exit codes, reports, file discovery, never corrupting."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codemods.cli import main
+from codemods.files import decode_source, python_files, walk
+
+LEGACY = b"from ray.rllib.models.torch.misc import SlimFC\n\nlayer = SlimFC(2, 2)\n"
+MIGRATED = b"from compat.legacy_torch_models import SlimFC\n\nlayer = SlimFC(2, 2)\n"
+PLAIN = b"import os\n\nprint(os.sep)\n"
+UNMAPPED = b"from ray.rllib.evaluation.postprocessing import compute_advantages\n\ncompute_advantages(None)\n"
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "model.py").write_bytes(LEGACY)
+    (root / "pkg" / "plain.py").write_bytes(PLAIN)
+    (root / "pkg" / "todo.py").write_bytes(UNMAPPED)
+    (root / "README.md").write_bytes(b"# readme\r\n")
+    (root / "data.bin").write_bytes(bytes(range(256)))
+    return root
+
+
+def run(*args):
+    return main(["migrate", *map(str, args)])
+
+
+def test_default_prints_a_diff_and_writes_nothing(repo, capsys):
+    assert run(repo) == 0
+    out = capsys.readouterr()
+    assert "-from ray.rllib.models.torch.misc import SlimFC" in out.out
+    assert "+from compat.legacy_torch_models import SlimFC" in out.out
+    assert (repo / "pkg" / "model.py").read_bytes() == LEGACY
+    assert "3 files: 2 changed, 1 unchanged, 0 errors, 1 TODOs" in out.err
+
+
+def test_write_rewrites_in_place_and_a_second_run_changes_nothing(repo, capsys):
+    assert run(repo, "--write") == 0
+    assert (repo / "pkg" / "model.py").read_bytes() == MIGRATED
+    assert (repo / "pkg" / "plain.py").read_bytes() == PLAIN
+    assert b"# TODO(rlmigrate): `compute_advantages`" in (repo / "pkg" / "todo.py").read_bytes()
+    capsys.readouterr()
+    assert run(repo, "--check") == 0
+    assert "0 changed" in capsys.readouterr().err
+
+
+def test_check_exits_1_when_something_would_change_and_touches_nothing(repo, capsys):
+    assert run(repo, "--check") == 1
+    err = capsys.readouterr().err
+    assert f"would change: {repo / 'pkg' / 'model.py'}" in err
+    assert (repo / "pkg" / "model.py").read_bytes() == LEGACY
+
+
+def test_out_dir_mirrors_every_file_and_migrates_the_python_ones(repo, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(repo, "--out-dir", out) == 0
+    assert (out / "pkg" / "model.py").read_bytes() == MIGRATED
+    assert (out / "pkg" / "plain.py").read_bytes() == PLAIN
+    assert (out / "README.md").read_bytes() == b"# readme\r\n"
+    assert (out / "data.bin").read_bytes() == bytes(range(256))
+    assert (repo / "pkg" / "model.py").read_bytes() == LEGACY
+    assert capsys.readouterr().out == ""  # no diff unless --diff
+
+
+def test_out_dir_inside_the_tree_is_not_migrated_twice(repo, capsys):
+    out = repo / "migrated"
+    assert run(repo, "--out-dir", out) == 0
+    assert run(repo, "--out-dir", out) == 0
+    assert not (out / "migrated").exists()
+    assert (out / "pkg" / "model.py").read_bytes() == MIGRATED
+
+
+def test_reports_in_json_and_markdown(repo, tmp_path, capsys):
+    assert run(repo, "--check", "--report", tmp_path / "r.json") == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["changed"] == 2 and report["summary"]["rules"]["imports"] == 2
+    todo_file = next(f for f in report["files"] if f["path"].endswith("todo.py"))
+    assert todo_file["todos"][0]["line"] == 1
+    assert todo_file["todos"][0]["anchor"] == "imports-without-an-equivalent"
+    assert run(repo, "--report", tmp_path / "r.md") == 0
+    text = (tmp_path / "r.md").read_text()
+    assert "| `imports` | 2 |" in text and "MIGRATION.md#imports-without-an-equivalent" in text
+
+
+def test_select_skip_and_list_rules(repo, capsys):
+    assert run("--list-rules") == 0
+    assert "imports" in capsys.readouterr().out
+    assert run(repo, "--check", "--skip", "imports") == 0
+    assert run(repo, "--check", "--select", "imports") == 1
+    assert run(repo, "--select", "no_such_rule") == 2
+    assert "unknown rule(s) no_such_rule" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((), "give at least one PATH"),
+        (("missing_dir",), "no such file or directory: missing_dir"),
+        (("{repo}", "--report", "r.txt"), "must end in .json or .md"),
+        (("{repo}", "-j", "0"), "-j/--jobs must be >= 1"),
+    ],
+)
+def test_usage_errors_exit_2(repo, capsys, args, message):
+    assert run(*[a.format(repo=repo) for a in args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_write_and_check_are_exclusive(repo):
+    with pytest.raises(SystemExit) as exc:
+        run(repo, "--write", "--check")
+    assert exc.value.code == 2
+
+
+def test_bad_files_are_listed_left_untouched_and_do_not_stop_the_run(repo, capsys):
+    (repo / "pkg" / "broken.py").write_bytes(b"from ray.rllib.models import ModelCatalog\ndef f(:\n")
+    (repo / "pkg" / "latin.py").write_bytes(b"# \xe9\nfrom ray.rllib.models import ModelCatalog\n")
+    assert run(repo, "--write") == 1
+    err = capsys.readouterr().err
+    assert "broken.py: cannot parse" in err and "latin.py: cannot decode" in err
+    assert (repo / "pkg" / "broken.py").read_bytes().endswith(b"def f(:\n")
+    assert (repo / "pkg" / "model.py").read_bytes() == MIGRATED
+
+
+def test_parallel_workers_give_the_same_result(repo, tmp_path, capsys):
+    for i in range(12):
+        (repo / "pkg" / f"copy_{i}.py").write_bytes(LEGACY)
+    assert run(repo, "--out-dir", tmp_path / "one") == 0
+    assert run(repo, "--out-dir", tmp_path / "two", "-j", "2") == 0
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    assert one == two and one[Path("pkg/copy_3.py")] == MIGRATED
+
+
+def test_walk_respects_gitignore_and_skips_venvs_build_and_hidden_dirs(tmp_path):
+    root = tmp_path / "r"
+    for rel in ["a.py", "gen/x.py", "keep/gen.py", "build/b.py", ".hidden/h.py", "env/c.py", "sub/d.log", "sub/keep.log", "sub/e.py"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x = 1\n")
+    (root / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    (root / ".gitignore").write_text("# generated\n/gen/\n*.log\n!keep.log\n")
+    (root / "sub" / ".gitignore").write_text("e.py\n")
+    assert python_files(root) == ["a.py", "keep/gen.py"]
+    assert sorted(walk(root)) == [".gitignore", "a.py", "keep/gen.py", "sub/.gitignore", "sub/keep.log"]
+    everything = sorted(walk(root, everything=True))
+    assert "build/b.py" in everything and ".hidden/h.py" in everything and "env/c.py" not in everything
+
+
+def test_warns_before_write_on_a_dirty_git_tree(repo, capsys):
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
+    (repo / "pkg" / "plain.py").write_bytes(PLAIN + b"# edited\n")
+    assert run(repo, "--write") == 0
+    assert "has uncommitted changes" in capsys.readouterr().err
+
+
+def test_decoding_keeps_bom_cookie_and_line_endings():
+    data = b"\xef\xbb\xbfx = 1\r\n"
+    source = decode_source(data)
+    assert source.bom and source.text == "x = 1\r\n" and source.encode(source.text) == data
+    latin = b"# -*- coding: latin-1 -*-\n# \xe9\n"
+    source = decode_source(latin)
+    assert source.encoding == "iso-8859-1" and source.encode(source.text) == latin
+
+
+def test_write_is_atomic_when_the_write_fails(repo, monkeypatch, capsys):
+    import codemods.files as files
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.os, "replace", fail)
+    with pytest.raises(OSError):
+        files.write_atomic(repo / "pkg" / "model.py", MIGRATED)
+    assert (repo / "pkg" / "model.py").read_bytes() == LEGACY
+    assert sorted(p.name for p in (repo / "pkg").iterdir()) == ["model.py", "plain.py", "todo.py"]
