@@ -77,7 +77,7 @@ import numpy as np
 import torch
 
 from compat.modelv2_rl_module import ModelV2RLModule
-from compat.preprocessing import is_flattened, preprocess_obs
+from compat.preprocessing import is_preprocessed, preprocess_obs
 from compat.rl_module_policy import RLModulePolicy
 from rlmodule.columns import Columns
 from rlmodule.distribution import Distribution
@@ -931,7 +931,7 @@ def _policy_check(
     state = [np.repeat(np.asarray(s)[None], n, axis=0) for s in policy.get_initial_state()] if side.stateful else None
     actions, dist_inputs, values, states = [], [], [], []
     for obs in obs_steps:
-        flat = _np(preprocess_obs(obs, space, batch_dims=1)) if is_flattened(space) else _np(obs)
+        flat = _np(preprocess_obs(obs, space, batch_dims=1)) if is_preprocessed(space) else _np(obs)
         a, state_out, extra = policy.compute_actions(flat, state_batches=state, explore=False)
         actions.append(a)
         dist_inputs.append(extra.get(Columns.ACTION_DIST_INPUTS))

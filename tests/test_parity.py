@@ -232,3 +232,12 @@ def test_cli_exit_2_for_usage_errors(cli_args, tmp_path, capsys):
         bad[bad.index("--candidate") + 1] = path
         assert main(bad) == 2
         assert "--candidate" in capsys.readouterr().err
+
+
+def test_atari_ram_observations_are_preprocessed_for_the_legacy_policy():
+    """A (128,) Box is Atari RAM to legacy RLlib: (x - 128) / 128 before the model."""
+    ram = gym.spaces.Box(0, 255, (128,), np.uint8)
+    policy = legacy_policy(ram, gym.spaces.Discrete(3), {"fcnet_hiddens": [16]})
+    module = ModelV2RLModule.wrap(policy.model, action_dist_class=policy.dist_class)
+    report = check(policy, module, num_samples=32)
+    assert report.ok, report.summary()

@@ -24,6 +24,8 @@ LEGACY_POLICY_BASES = (
     "Policy", "TorchPolicy", "TorchPolicyV2", "EagerTFPolicy", "EagerTFPolicyV2", "DynamicTFPolicyV2", "TFPolicy",
 )
 
+LEGACY_DISTRIBUTIONS = frozenset({"TorchDistributionWrapper", "ActionDistribution", "TFActionDistribution"})
+
 HOOKS = {
     "make_model": "the RLModule replaces make_model: build the model in the module's setup() "
     "(rl_module_spec=SingleAgentRLModuleSpec(module_class={model}))",
@@ -48,9 +50,12 @@ HOOKS = {
 
 class Policies(Rule):
     name = "policies"
-    summary = "custom policy classes and build_*_policy / with_updates: TODOs that say what moves where"
+    summary = "custom policy classes, build_*_policy / with_updates, legacy distribution classes: TODOs that say what moves where"
     order = 30
-    triggers = (b"TorchPolicy", b"TFPolicy", b"PolicyV2", b"rllib.policy", b"build_torch_policy", b"build_tf_policy")
+    triggers = (
+        b"TorchPolicy", b"TFPolicy", b"PolicyV2", b"rllib.policy", b"build_torch_policy", b"build_tf_policy",
+        b"ActionDistribution", b"DistributionWrapper",
+    )
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module = node
@@ -66,6 +71,16 @@ class Policies(Rule):
         return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        bases = {dotted(arg.value).split(".")[-1] for arg in node.bases}
+        if bases & LEGACY_DISTRIBUTIONS:
+            self.flag(
+                f"{node.name.value} is a legacy ActionDistribution: rewrite it as an rlmodule.distribution "
+                "Distribution (from_logits, sample, logp, entropy, kl, to_deterministic) and return it from "
+                "the module's get_*_action_dist_cls()",
+                ANCHOR,
+                node,
+            )
+            return
         if not self._is_policy_class(node) or not isinstance(node.body, cst.IndentedBlock):
             return
         for statement in node.body.body:
