@@ -173,12 +173,15 @@ class RLModulePolicy:
         obs = _tensors(obs)
         if not self._stateful:
             return {Columns.OBS: obs}
+        initial = self.module.get_initial_state()
         if state_batches is None:
-            initial = self.module.get_initial_state()
             n = len(_first_leaf(obs))
             state = {k: initial[k].expand((n,) + tuple(initial[k].shape)) for k in self._state_keys}
-        else:
-            state = {k: torch.as_tensor(np.asarray(s)) for k, s in zip(self._state_keys, state_batches)}
+        else:  # legacy-shaped states ([B, cell] for [B, layers=1, cell]) are reshaped
+            state = {
+                k: torch.as_tensor(np.asarray(s)).reshape((len(s),) + tuple(initial[k].shape))
+                for k, s in zip(self._state_keys, state_batches)
+            }
         return {Columns.OBS: map_structure(lambda x: x[:, None], obs), Columns.STATE_IN: state}
 
     # --- state and weights -----------------------------------------------------------------

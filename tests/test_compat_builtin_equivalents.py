@@ -197,3 +197,25 @@ def test_a_perturbed_weight_fails_naming_the_quantity(case, parameter, diverged)
         assert report.failed == ["vf_preds"]
     if "rnn" in parameter:  # a recurrent weight moves everything downstream of the state
         assert {"state_out", "action_dist_inputs", "vf_preds"} <= set(report.failed)
+
+
+def test_adapter_accepts_legacy_shaped_lstm_state():
+    """Serving code that carries the legacy policy's [B, cell] states can feed them in."""
+    from rlmodule import SingleAgentRLModuleSpec
+    from rlmodule.algorithms.ppo import PPOCatalog, PPOTorchRLModule
+
+    obs_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    module = SingleAgentRLModuleSpec(
+        module_class=PPOTorchRLModule, observation_space=obs_space, action_space=gym.spaces.Discrete(2),
+        model_config_dict={"use_lstm": True, "lstm_cell_size": 8, "fcnet_hiddens": [16], "vf_share_layers": True},
+        catalog_class=PPOCatalog,
+    ).build()
+    adapter = RLModulePolicy(module)
+    obs = np.random.default_rng(0).uniform(-1, 1, (3, 4)).astype(np.float32)
+    _, state, first = adapter.compute_actions(obs, explore=False)
+    legacy_shaped = [s.reshape(3, -1) for s in state]
+    _, _, a = adapter.compute_actions(obs, state_batches=state, explore=False)
+    _, _, b = adapter.compute_actions(obs, state_batches=legacy_shaped, explore=False)
+    assert legacy_shaped[0].shape == (3, 8)
+    np.testing.assert_array_equal(a["action_dist_inputs"], b["action_dist_inputs"])
+    assert not np.allclose(a["action_dist_inputs"], first["action_dist_inputs"])
