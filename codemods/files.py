@@ -15,7 +15,7 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Sequence, Tuple
 
 SKIPPED_DIRS = frozenset({"build", "__pycache__", "node_modules"})
 PYTHON_SUFFIXES = (".py", ".pyi")
@@ -169,7 +169,3 @@ def python_files(root: Path) -> List[str]:
 def is_python(path: Path) -> bool:
     return path.suffix in PYTHON_SUFFIXES
 
-
-def common_root(path: Path) -> Optional[Path]:
-    """The tree a path belongs to: itself for a directory, its parent for a file."""
-    return path if path.is_dir() else path.parent

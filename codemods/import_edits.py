@@ -77,7 +77,8 @@ def _is_import_line(statement: cst.CSTNode) -> bool:
     )
 
 
-def _is_docstring(statement: cst.CSTNode) -> bool:
+def is_docstring(statement: cst.CSTNode) -> bool:
+    """Whether a statement is a lone string expression (a docstring)."""
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return False
     small = statement.body[0]
@@ -92,7 +93,7 @@ def add_imports(module: cst.Module, specs: Sequence[ImportSpec]) -> cst.Module:
         return module
     body = list(module.body)
     index = 0
-    while index < len(body) and (_is_docstring(body[index]) or _is_import_line(body[index])):
+    while index < len(body) and (is_docstring(body[index]) or _is_import_line(body[index])):
         index += 1
     return module.with_changes(body=[*body[:index], *new, *body[index:]])
 

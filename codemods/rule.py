@@ -31,7 +31,7 @@ def _concrete_subclasses(base: type) -> FrozenSet[type]:
     return frozenset(found)
 
 
-#: Node types for ``prune``: expressions, and lines of simple statements.
+#: Expressions, and lines of simple statements (what a statement-level pass skips).
 EXPRESSIONS = _concrete_subclasses(cst.BaseExpression)
 SIMPLE_LINES = frozenset({cst.SimpleStatementLine})
 #: For ``descend_only``: the statement skeleton (blocks and compound statements).
@@ -85,13 +85,11 @@ class TodoTransformer(cst.CSTTransformer):
     MIGRATION.md#anchor`` above the statement being visited (never twice).
     Subclasses overriding ``on_visit`` / ``on_leave`` must call ``super()``.
 
-    ``prune``: node types whose children are not visited (their own ``visit_`` /
-    ``leave_`` hooks still run). ``descend_only``: if set, the only node types whose
-    children are visited; a transformer that only looks at statements uses ``SKELETON``
-    and skips most of the tree (libcst visits are slow).
+    ``descend_only``: if set, the only node types whose children are visited (the
+    ``visit_`` / ``leave_`` hooks of the others still run); a transformer that only looks
+    at statements uses ``SKELETON`` and skips most of the tree (libcst visits are slow).
     """
 
-    prune: FrozenSet[type] = frozenset()
     descend_only: FrozenSet[type] = frozenset()
 
     def __init__(self, context: FileContext, rule_name: str) -> None:
@@ -140,9 +138,7 @@ class TodoTransformer(cst.CSTTransformer):
         kind = type(node)
         if kind in _STATEMENT_TYPES:
             self._statements.append(node)
-        if self.descend_only:
-            return super().on_visit(node) and kind in self.descend_only
-        return super().on_visit(node) and kind not in self.prune
+        return super().on_visit(node) and (not self.descend_only or kind in self.descend_only)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
         result = super().on_leave(original_node, updated_node)

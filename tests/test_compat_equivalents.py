@@ -26,6 +26,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.legacy_helpers import ray_preprocessed, stack_observations
+
 from compat import LegacyPolicyRLModule, RLModulePolicy
 from compat.parity import check
 from rlmodule import SingleAgentRLModuleSpec
@@ -159,24 +161,6 @@ def sample_raw(space: gym.Space, n: int, seed: int) -> List[Any]:
     return obs
 
 
-def stack(raw: List[Any]) -> Any:
-    """A list of raw observations -> one batch (dict / tuple of ``[B, ...]``)."""
-    first = raw[0]
-    if isinstance(first, dict):
-        return {k: stack([o[k] for o in raw]) for k in first}
-    if isinstance(first, tuple):
-        return tuple(stack([o[i] for o in raw]) for i in range(len(first)))
-    return np.stack(raw)
-
-
-def preprocessed(space: gym.Space, raw: List[Any]) -> np.ndarray:
-    """What a legacy policy receives: ray's own preprocessor applied per observation."""
-    from ray.rllib.models.preprocessors import get_preprocessor
-
-    prep = get_preprocessor(space)(space)
-    return np.stack([prep.transform(o) for o in raw])
-
-
 def assert_extras_agree(ours: Dict[str, np.ndarray], legacy: Dict[str, np.ndarray], explore: bool) -> None:
     # The migrated inference forward computes no value (as the built-in PPO module);
     # legacy PPO reported vf_preds in both modes.
@@ -243,9 +227,9 @@ def test_adapter_acts_like_the_legacy_policy_deterministically(name):
     case, policy = CASES[name], legacy_policy(name)
     adapter = RLModulePolicy(migrated_module(name))
     raw = sample_raw(case.obs_space, 16, seed=1)
-    flat = preprocessed(case.obs_space, raw)
+    flat = ray_preprocessed(case.obs_space, raw)
     a_legacy, s_legacy, e_legacy = policy.compute_actions(flat, explore=False)
-    for obs in (stack(raw), flat):  # raw observations, or legacy-preprocessed ones
+    for obs in (stack_observations(raw), flat):  # raw observations, or legacy-preprocessed ones
         a_ours, s_ours, e_ours = adapter.compute_actions(obs, explore=False)
         assert a_ours.dtype == a_legacy.dtype and a_ours.shape == a_legacy.shape
         np.testing.assert_allclose(a_ours, a_legacy, rtol=1e-6, atol=1e-6)
@@ -258,7 +242,7 @@ def test_adapter_acts_like_the_legacy_policy_deterministically(name):
 def test_adapter_samples_like_the_legacy_policy_under_the_same_seed(name):
     case, policy = CASES[name], legacy_policy(name)
     adapter = RLModulePolicy(migrated_module(name))
-    flat = preprocessed(case.obs_space, sample_raw(case.obs_space, 16, seed=2))
+    flat = ray_preprocessed(case.obs_space, sample_raw(case.obs_space, 16, seed=2))
     torch.manual_seed(7)
     a_legacy, _, e_legacy = policy.compute_actions(flat, explore=True)
     torch.manual_seed(7)
@@ -271,7 +255,7 @@ def test_adapter_samples_like_the_legacy_policy_under_the_same_seed(name):
 def test_log_likelihoods_agree(name):
     case, policy = CASES[name], legacy_policy(name)
     adapter = RLModulePolicy(migrated_module(name))
-    flat = preprocessed(case.obs_space, sample_raw(case.obs_space, 16, seed=3))
+    flat = ray_preprocessed(case.obs_space, sample_raw(case.obs_space, 16, seed=3))
     states = [np.stack([s] * 16) for s in policy.get_initial_state()] or None
     torch.manual_seed(3)
     actions = policy.compute_actions(flat, state_batches=states, explore=True)[0]  # valid (unmasked) actions

@@ -13,6 +13,8 @@ import pytest
 import torch
 from gymnasium.spaces import Box, Dict as DictSpace, Discrete, MultiBinary, MultiDiscrete, Tuple as TupleSpace
 
+from tests.legacy_helpers import ray_preprocessed, stack_observations
+
 from compat.legacy_torch_models import flatten_space_obs
 from compat.migrated_model import (
     FLOAT_MAX,
@@ -52,22 +54,6 @@ def _samples(space: gym.Space, n: int, seed: int = 0) -> List[Any]:
     return [space.sample() for _ in range(n)]
 
 
-def _stack(samples: List[Any]) -> Any:
-    first = samples[0]
-    if isinstance(first, dict):
-        return {k: _stack([s[k] for s in samples]) for k in first}
-    if isinstance(first, tuple):
-        return tuple(_stack([s[i] for s in samples]) for i in range(len(first)))
-    return np.stack(samples)
-
-
-def _ray_transform(space: gym.Space, samples: List[Any]) -> np.ndarray:
-    from ray.rllib.models.preprocessors import get_preprocessor
-
-    prep = get_preprocessor(space)(space)
-    return np.stack([np.asarray(prep.transform(s)) for s in samples])
-
-
 def _leaves(x: Any) -> List[Any]:
     if isinstance(x, dict):
         return [leaf for v in x.values() for leaf in _leaves(v)]
@@ -103,12 +89,12 @@ def _probe(obs_space: gym.Space, action_space: gym.Space = Discrete(2), model_co
 def test_preprocess_obs_matches_rays_get_preprocessor(name):
     space = PREP_SPACES[name]
     samples = _samples(space, 6)
-    theirs = _ray_transform(space, samples)
-    batched = preprocess_obs(_stack(samples), space)
+    theirs = ray_preprocessed(space, samples)
+    batched = preprocess_obs(stack_observations(samples), space)
     np.testing.assert_array_equal(batched.numpy(), theirs)
     assert batched.dtype == torch.from_numpy(theirs).dtype
     # a time axis, and one observation at a time (the per-sample numpy form)
-    np.testing.assert_array_equal(preprocess_obs(_stack([_stack(samples)]), space, batch_dims=2)[0].numpy(), theirs)
+    np.testing.assert_array_equal(preprocess_obs(stack_observations([stack_observations(samples)]), space, batch_dims=2)[0].numpy(), theirs)
     for sample, row in zip(samples, theirs):
         np.testing.assert_array_equal(flatten_space_obs(space, sample), row)
 
@@ -134,7 +120,7 @@ def test_a_plain_dict_is_read_in_sorted_key_order_as_legacy_did():
     sample = {"b": np.array([1.0, 2.0], np.float32), "a": np.array([3.0, 4.0], np.float32)}
     results = []
     for obs in (sample, OrderedDict(sample)):
-        theirs = _ray_transform(space, [obs])
+        theirs = ray_preprocessed(space, [obs])
         batch = type(obs)((key, value[None]) for key, value in obs.items())
         np.testing.assert_array_equal(preprocess_obs(batch, space).numpy(), theirs)
         np.testing.assert_array_equal(flatten_space_obs(space, obs), theirs[0])
@@ -145,7 +131,7 @@ def test_a_plain_dict_is_read_in_sorted_key_order_as_legacy_did():
 @pytest.mark.parametrize("name", sorted(n for n in PREP_SPACES if n not in ("box", "box_image", "atari_ram")))
 def test_restore_raw_obs_inverts_preprocess_obs(name):
     space = PREP_SPACES[name]
-    raw = _stack(_samples(space, 5))
+    raw = stack_observations(_samples(space, 5))
     flat = preprocess_obs(raw, space).numpy()
     restored = restore_raw_obs(flat, space)
     for ours, theirs in zip(_leaves(restored), _leaves(raw)):
@@ -285,7 +271,7 @@ def _ray_forward_inputs(space: gym.Space, samples: List[Any], recurrent: bool = 
 
     obs_space = get_preprocessor(space)(space).observation_space
     model = (Recurrent if recurrent else FeedForward)(obs_space, Discrete(2), 2, {**MODEL_DEFAULTS}, "default_model")
-    model({"obs": convert_to_torch_tensor(_ray_transform(space, samples)), "is_training": False}, state or [], seq_lens)
+    model({"obs": convert_to_torch_tensor(ray_preprocessed(space, samples)), "is_training": False}, state or [], seq_lens)
     return seen["inputs"]
 
 
@@ -295,7 +281,7 @@ def test_legacy_input_dict_is_what_legacy_forward_received(name):
     space = PREP_SPACES[name]
     samples = _samples(space, 5, seed=1)
     theirs = _ray_forward_inputs(space, samples)
-    ours = legacy_input_dict(_probe(space), {"obs": _stack(samples)})
+    ours = legacy_input_dict(_probe(space), {"obs": stack_observations(samples)})
     assert sorted(ours) == ["is_training", "obs", "obs_flat"] and ours["is_training"] is False
     torch.testing.assert_close(ours["obs_flat"], theirs["obs_flat"], rtol=0, atol=0)
 
@@ -310,7 +296,7 @@ def test_legacy_input_dict_is_what_legacy_forward_received(name):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
 
     same_structure(ours["obs"], theirs["obs"])
-    assert legacy_input_dict(_probe(space), {"obs": _stack(samples)}, is_training=True)["is_training"] is True
+    assert legacy_input_dict(_probe(space), {"obs": stack_observations(samples)}, is_training=True)["is_training"] is True
 
 
 def test_legacy_input_dict_casts_float64_boxes_as_the_legacy_policy_did():
@@ -328,7 +314,7 @@ def test_legacy_rnn_inputs_are_what_forward_rnn_received(name):
     state = [torch.randn(b, 5), torch.randn(b, 6)]
     seq_lens = torch.tensor([4, 2, 1], dtype=torch.int32)
     theirs = _ray_forward_inputs(space, samples, recurrent=True, state=state, seq_lens=seq_lens)
-    obs = _stack([_stack(samples[i * t : (i + 1) * t]) for i in range(b)])  # [B, T, ...]
+    obs = stack_observations([stack_observations(samples[i * t : (i + 1) * t]) for i in range(b)])  # [B, T, ...]
     batch = {"obs": obs, "state_in": legacy_state_dict(state), "seq_lens": seq_lens}
     inputs, state_list, lens = legacy_rnn_inputs(_probe(space), batch)
     torch.testing.assert_close(inputs, theirs[0], rtol=0, atol=0)

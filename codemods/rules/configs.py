@@ -88,7 +88,6 @@ class Configs(Rule):
         node.visit(survey)
         self.classes, self.uses = survey.classes, survey.uses
         self.rewritten: List[str] = []
-        self.unresolved: Set[str] = set()
         self.spec_names: Set[str] = set()
         self.in_multi_agent = 0
         self.has_rl_module: Set[int] = set()
@@ -138,15 +137,11 @@ class Configs(Rule):
 
     def _single_spec(self, model: cst.BaseExpression) -> Optional[str]:
         name = _custom_model(model)
-        if name is None:
-            return None
-        cls = self.classes.get(name)
-        if cls is None:
-            self.unresolved.add(name)
+        if name not in self.classes:  # no custom model, or registered elsewhere
             return None
         self.rewritten.append(name)
         self.spec_names.add("SingleAgentRLModuleSpec")
-        return f"SingleAgentRLModuleSpec(module_class={cls})"
+        return f"SingleAgentRLModuleSpec(module_class={self.classes[name]})"
 
     def _multi_spec(self, policies: cst.Dict) -> Optional[str]:
         entries: List[Tuple[str, str]] = []
@@ -162,7 +157,6 @@ class Configs(Rule):
             if name is not None:
                 cls = self.classes.get(name)
                 if cls is None:
-                    self.unresolved.add(name)
                     return None
                 any_custom = True
                 self.rewritten.append(name)

@@ -26,13 +26,12 @@ from typing import Dict, List, Optional, Sequence, Set, Union
 
 import libcst as cst
 
-from codemods.import_edits import ImportSpec, bound_imports, bound_name, dotted, dotted_expr, used_names
+from codemods.import_edits import ImportSpec, bound_imports, bound_name, dotted, dotted_expr, import_statement, used_names
 from codemods.import_map import map_import
 from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer
 
 ANCHOR = "imports-without-an-equivalent"
 OWN_PACKAGES = ("rlmodule", "compat")
-LEGACY_PREFIXES = ("ray.rllib.", "ray.rllib")
 
 # try_import_*() result slot -> the import that binds it (``None``: an assignment).
 _TRY_IMPORTS: Dict[str, Sequence[Optional[ImportSpec]]] = {
@@ -103,15 +102,8 @@ def _try_import_lines(small: cst.BaseSmallStatement) -> Optional[List[cst.Simple
             continue
         module, symbol, _ = spec
         natural = symbol or (module if "." not in module else None)  # what the import binds unaliased
-        lines.append(_line(module, symbol, None if name.value == natural else name.value))
+        lines.append(import_statement((module, symbol, None if name.value == natural else name.value)))
     return lines or None
-
-
-def _line(module: str, name: Optional[str], asname: Optional[str]) -> cst.SimpleStatementLine:
-    alias = cst.AsName(cst.Name(asname)) if asname else None
-    if name is None:
-        return cst.SimpleStatementLine([cst.Import([cst.ImportAlias(dotted_expr(module), alias)])])
-    return cst.SimpleStatementLine([cst.ImportFrom(dotted_expr(module), [cst.ImportAlias(cst.Name(name), alias)])])
 
 
 class _ImportRewriter(TodoTransformer):

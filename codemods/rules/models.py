@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from codemods.import_edits import ImportSpec, add_imports, bound_imports, dotted, used_names
+from codemods.import_edits import ImportSpec, add_imports, bound_imports, dotted, is_docstring, used_names
 from codemods.repo_index import LEGACY_MODEL_BASES
 from codemods.rule import EXPRESSIONS, SIMPLE_LINES, SKELETON, RepoIndex, Rule, todo_comment, with_todos
 
@@ -102,8 +102,8 @@ class Models(Rule):
                 for small in statement.body:
                     for module, name, asname in bound_imports(small):
                         if name in LEGACY_MODEL_BASES and module.startswith("ray.rllib"):
-                            kind = "tf" if ".tf." in module and name != "RecurrentNetwork" else LEGACY_MODEL_BASES[name]
-                            self.legacy_bases[asname or name] = "tf-recurrent" if kind == "recurrent" and ".tf." in module else kind
+                            # Every base from a ``.tf.`` module (TFModelV2, the TF RecurrentNetwork) is TF.
+                            self.legacy_bases[asname or name] = "tf" if ".tf." in module else LEGACY_MODEL_BASES[name]
 
     def _kind(self, node: cst.ClassDef) -> Tuple[Optional[str], bool]:
         """(kind, direct): the legacy kind of a class, and whether a legacy base is direct."""
@@ -122,7 +122,7 @@ class Models(Rule):
         kind, direct = self._kind(updated_node)
         if kind is None:
             return updated_node
-        if kind in ("tf", "tf-recurrent"):
+        if kind == "tf":
             self.flag(
                 "a TFModelV2 has no automatic migration (Keras 3 models differ); rewrite it as a TfRLModule",
                 ANCHOR_TF, original_node,
@@ -248,7 +248,7 @@ class _ClassMethods:
             was = cst.EmptyLine(comment=cst.Comment(f"# was __init__({signature})"))
             head[0] = head[0].with_changes(leading_lines=[was])
         statements = list(body.body)
-        docstring = statements[:1] if statements and _is_docstring(statements[0]) else []
+        docstring = statements[:1] if statements and is_docstring(statements[0]) else []
         new_body = body.with_changes(body=[*docstring, *head, *statements[len(docstring):]])
         return init.with_changes(
             name=cst.Name("setup"),
@@ -328,17 +328,8 @@ def _replace_expr(line: cst.SimpleStatementLine, code: str) -> cst.SimpleStateme
     return line.with_changes(body=[cst.Expr(cst.parse_expression(code))])
 
 
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
 def _after_docstring(body: Sequence[cst.CSTNode]) -> int:
-    return 1 if body and _is_docstring(body[0]) else 0
+    return 1 if body and is_docstring(body[0]) else 0
 
 
 def _parse_methods(text: str, module: cst.Module) -> List[cst.BaseStatement]:
