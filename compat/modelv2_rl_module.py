@@ -31,6 +31,8 @@ class ModelV2RLModule(TorchRLModule):
     """The legacy model lives in ``self.model`` (so its ``state_dict`` keys are
     ``model.<legacy key>``). Build it with :meth:`wrap`."""
 
+    _has_value = True  # False for a model without ``value_function`` (no ``vf_preds``)
+
     @classmethod
     def wrap(
         cls,
@@ -59,6 +61,8 @@ class ModelV2RLModule(TorchRLModule):
         module = cls(RLModuleConfig(obs_space, act_space, dict(getattr(legacy_model, "model_config", {}) or {})))
         module.model = legacy_model
         module._num_states = len(legacy_model.get_initial_state())
+        # ModelV2's own value_function() raises NotImplementedError: such a model has no critic.
+        module._has_value = type(legacy_model).value_function.__qualname__ != "ModelV2.value_function"
         if action_dist_class is None:
             from ray.rllib.models.catalog import ModelCatalog  # the legacy default, as legacy picks it
 
@@ -76,10 +80,10 @@ class ModelV2RLModule(TorchRLModule):
         return [Columns.ACTION_DIST_INPUTS]
 
     def output_specs_exploration(self) -> SpecType:
-        return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS]
+        return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS] if self._has_value else [Columns.ACTION_DIST_INPUTS]
 
     def output_specs_train(self) -> SpecType:
-        return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS]
+        return self.output_specs_exploration()
 
     def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         return self._call_model(batch, training=False)
@@ -91,12 +95,16 @@ class ModelV2RLModule(TorchRLModule):
         return self._call_model(batch, training=True)
 
     def _call_model(self, batch: Mapping[str, Any], training: bool) -> Dict[str, Any]:
-        """Every forward also reports ``vf_preds`` (legacy policies did, in every mode)."""
+        """Every forward also reports ``vf_preds`` (legacy policies did, in every mode),
+        unless the model has no ``value_function``."""
         space = self.config.observation_space
         if not self._num_states:
             obs = preprocess_obs(batch[Columns.OBS], space, batch_dims=1)
             logits, _ = self.model({Columns.OBS: obs, "is_training": training}, [], None)
-            return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.model.value_function()}
+            out = {Columns.ACTION_DIST_INPUTS: logits}
+            if self._has_value:
+                out[Columns.VF_PREDS] = self.model.value_function()
+            return out
         obs = preprocess_obs(batch[Columns.OBS], space, batch_dims=2)
         b, t = obs.shape[:2]
         state_in = batch[Columns.STATE_IN]
@@ -105,8 +113,10 @@ class ModelV2RLModule(TorchRLModule):
         seq_lens = torch.full((b,), t, dtype=torch.int32) if seq_lens is None else torch.as_tensor(seq_lens, dtype=torch.int32)
         flat = obs.reshape((b * t,) + tuple(obs.shape[2:]))
         logits, state_out = self.model({Columns.OBS: flat, "is_training": training}, state, seq_lens)
-        return {
+        out = {
             Columns.ACTION_DIST_INPUTS: logits.reshape((b, t) + tuple(logits.shape[1:])),
-            Columns.VF_PREDS: self.model.value_function().reshape(b, t),
             Columns.STATE_OUT: {_state_key(i): s for i, s in enumerate(state_out)},
         }
+        if self._has_value:
+            out[Columns.VF_PREDS] = self.model.value_function().reshape(b, t)
+        return out

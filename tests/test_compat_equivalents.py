@@ -26,11 +26,18 @@ import numpy as np
 import pytest
 import torch
 
-from tests.legacy_helpers import ray_preprocessed, stack_observations
+from tests.legacy_helpers import (
+    assert_legacy_attributes_match,
+    assert_parity_fails_on,
+    legacy_custom_model_policy,
+    migrated_module as build_migrated_module,
+    perturb_parameter,
+    ray_preprocessed,
+    stack_observations,
+)
 
 from compat import LegacyPolicyRLModule, RLModulePolicy
 from compat.parity import check
-from rlmodule import SingleAgentRLModuleSpec
 
 pytestmark = pytest.mark.legacy
 
@@ -108,38 +115,19 @@ def fixture_module(side: str, name: str) -> Any:
 @functools.lru_cache(maxsize=None)
 def legacy_policy(name: str) -> Any:
     """The legacy policy of case ``name`` (weights seeded; built once per process)."""
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
-    from ray.rllib.models import ModelCatalog
-    from ray.rllib.models.preprocessors import get_preprocessor
-
     case, legacy = CASES[name], fixture_module("legacy", name)
-    ModelCatalog.register_custom_model(f"equivalents_{name}", getattr(legacy, case.model))
-    config = (
-        PPOConfig()
-        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
-        .framework("torch")
-        .training(model={"custom_model": f"equivalents_{name}", **case.model_config})
-        .to_dict()
+    return legacy_custom_model_policy(
+        f"equivalents_{name}", getattr(legacy, case.model), case.obs_space, case.action_space, case.model_config,
+        getattr(legacy, case.policy) if case.policy else None,
     )
-    policy_cls = getattr(legacy, case.policy) if case.policy else PPOTorchPolicy
-    torch.manual_seed(0)
-    return policy_cls(get_preprocessor(case.obs_space)(case.obs_space).observation_space, case.action_space, config)
 
 
 def migrated_module(name: str) -> Any:
     """The migrated class of case ``name``, built from the legacy policy's model config,
     holding the legacy weights."""
-    case, policy = CASES[name], legacy_policy(name)
-    spec = SingleAgentRLModuleSpec(
-        module_class=getattr(fixture_module(case.migration, name), case.model),
-        observation_space=case.obs_space,
-        action_space=case.action_space,
-        model_config_dict=dict(policy.config["model"]),
-    )
-    module = spec.build()
-    module.load_state_dict(policy.model.state_dict(), strict=True)
-    return module
+    case = CASES[name]
+    module_class = getattr(fixture_module(case.migration, name), case.model)
+    return build_migrated_module(module_class, case.obs_space, case.action_space, legacy_policy(name))
 
 
 def legacy_side(name: str) -> Any:
@@ -210,15 +198,7 @@ def test_migrations_import_nothing_from_ray(name):
 # --- weights and constructor arguments -----------------------------------------------------
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_legacy_state_dict_loads_strictly_and_the_legacy_attributes_match(name):
-    policy, module = legacy_policy(name), migrated_module(name)
-    legacy_model = policy.model
-    assert list(module.state_dict()) == list(legacy_model.state_dict())
-    assert type(module).__name__ == type(legacy_model).__name__
-    assert module.num_outputs == legacy_model.num_outputs
-    assert module.model_config == legacy_model.model_config
-    assert module.name == legacy_model.name
-    assert module.obs_space == legacy_model.obs_space
-    assert getattr(module.obs_space, "original_space", None) == getattr(legacy_model.obs_space, "original_space", None)
+    assert_legacy_attributes_match(migrated_module(name), legacy_policy(name).model)
 
 
 # --- the adapter policy against the legacy policy ------------------------------------------
@@ -306,11 +286,5 @@ def test_parity_check_passes(name):
 def test_parity_check_names_a_perturbed_weight(name):
     parameter, quantity = CASES[name].perturb
     module = migrated_module(name)
-    with torch.no_grad():
-        module.get_parameter(parameter).view(-1)[0] += 0.1
-    report = parity(name, module)
-    assert not report.ok and quantity in report.failed
-    assert quantity in report.summary().splitlines()[0]  # "PARITY FAILED: <quantities> diverged"
-    assert report.quantities[quantity].max_abs > 1e-3
-    if quantity == "vf_preds":  # a value-head weight moves nothing else
-        assert report.failed == ["vf_preds"]
+    perturb_parameter(module, parameter)
+    assert_parity_fails_on(parity(name, module), quantity)

@@ -622,3 +622,34 @@ def test_importing_the_package_loads_no_framework():
 def test_rl_module_is_abstract():
     with pytest.raises(TypeError):
         RLModule()
+
+
+class DropoutTorchModule(TorchRLModule):
+    """A Linear after dropout (p=0.5): only eval mode is deterministic."""
+
+    def setup(self) -> None:
+        self.drop, self.lin = nn.Dropout(0.5), nn.Linear(4, 2)
+
+    def _forward_any(self, batch):
+        return {"action_dist_inputs": self.lin(self.drop(batch["obs"])), "mode": self.training}
+
+    _forward_inference = _forward_exploration = _forward_train = _forward_any
+
+
+@pytest.mark.parametrize("forward", ["forward_exploration", "forward_inference"])
+def test_acting_forwards_run_in_eval_mode_and_restore_the_mode(forward):
+    module = DropoutTorchModule(None)
+    obs = torch.ones(64, 4)
+    for training in (True, False):
+        module.train(training)
+        out = getattr(module, forward)({"obs": obs})
+        assert out["mode"] is False
+        assert torch.equal(out["action_dist_inputs"], module.lin(obs).detach())
+        assert module.training is training and module.drop.training is training
+
+
+def test_forward_train_runs_in_train_mode():
+    module = DropoutTorchModule(None).eval()
+    out = module.forward_train({"obs": torch.ones(64, 4)})
+    assert out["mode"] is True and module.drop.training
+    assert out["action_dist_inputs"].requires_grad

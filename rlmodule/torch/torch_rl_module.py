@@ -16,9 +16,11 @@ _is_grad_enabled = torch.is_grad_enabled
 class TorchRLModule(nn.Module, RLModule):
     """Base class of torch RLModules.
 
-    ``forward_exploration`` and ``forward_inference`` run without autograd;
-    ``forward_train`` (and ``module(batch)``) record gradients. ``get_state()`` is the
-    ``state_dict()``.
+    ``forward_exploration`` and ``forward_inference`` run without autograd and in eval
+    mode (dropout off, batch-norm running statistics; the mode is restored after);
+    ``forward_train`` (and ``module(batch)``) switch to train mode and record
+    gradients, as RLlib's ``TorchRLModule`` and legacy ``TorchPolicyV2`` do.
+    ``get_state()`` is the ``state_dict()``.
     """
 
     framework = "torch"
@@ -32,22 +34,36 @@ class TorchRLModule(nn.Module, RLModule):
         return self.forward_train(batch, **kwargs)
 
     def forward_exploration(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
-        """As :meth:`RLModule.forward_exploration`, without autograd."""
-        previous = _is_grad_enabled()
+        """As :meth:`RLModule.forward_exploration`, without autograd, in eval mode."""
+        previous, was_training = _is_grad_enabled(), self.training
         _set_grad_enabled(False)
+        if was_training:
+            self.train(False)
         try:
             return self._checked_forward("exploration", self._forward_exploration, batch, kwargs)
         finally:
             _set_grad_enabled(previous)
+            if was_training:
+                self.train(True)
 
     def forward_inference(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
-        """As :meth:`RLModule.forward_inference`, without autograd."""
-        previous = _is_grad_enabled()
+        """As :meth:`RLModule.forward_inference`, without autograd, in eval mode."""
+        previous, was_training = _is_grad_enabled(), self.training
         _set_grad_enabled(False)
+        if was_training:
+            self.train(False)
         try:
             return self._checked_forward("inference", self._forward_inference, batch, kwargs)
         finally:
             _set_grad_enabled(previous)
+            if was_training:
+                self.train(True)
+
+    def forward_train(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
+        """As :meth:`RLModule.forward_train`, in train mode."""
+        if not self.training:
+            self.train(True)
+        return self._checked_forward("train", self._forward_train, batch, kwargs)
 
     def get_state(self) -> Dict[str, torch.Tensor]:
         """The ``state_dict()`` (parameter and buffer names -> tensors)."""
