@@ -7,10 +7,11 @@ names a module reads outside import statements.
 
 from __future__ import annotations
 
-import ast
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
+
+from codemods.rule import walk
 
 # (module, name or None for ``import module``, asname or None)
 ImportSpec = Tuple[str, Optional[str], Optional[str]]
@@ -98,21 +99,35 @@ def add_imports(module: cst.Module, specs: Sequence[ImportSpec]) -> cst.Module:
     return module.with_changes(body=[*body[:index], *new, *body[index:]])
 
 
-def used_names(node: cst.CSTNode, module: Optional[cst.Module] = None) -> Set[str]:
-    """Every identifier read in ``node`` outside import statements (also string
-    annotations and ``__all__`` entries that are identifiers).
+# Identifiers that ``ast`` does not list as names (attribute, keyword, definition and
+# parameter names, ``global`` names, ``except ... as x``, match-pattern captures), and
+# what ``used_names`` must not enter (imports; the parts of a concatenated string).
+_NOT_READ: Dict[type, FrozenSet[str]] = {
+    cst.Attribute: frozenset({"attr"}), cst.Arg: frozenset({"keyword"}), cst.FunctionDef: frozenset({"name"}),
+    cst.ClassDef: frozenset({"name"}), cst.Param: frozenset({"name"}), cst.Global: frozenset({"names"}),
+    cst.Nonlocal: frozenset({"names"}), cst.ExceptHandler: frozenset({"name"}),
+    cst.ExceptStarHandler: frozenset({"name"}), cst.MatchAs: frozenset({"name"}), cst.MatchStar: frozenset({"name"}),
+    cst.MatchMapping: frozenset({"rest"}), cst.MatchKeywordElement: frozenset({"key"}),
+    cst.Import: frozenset({"names"}), cst.ImportFrom: frozenset({"module", "names", "relative"}),
+    cst.ConcatenatedString: frozenset({"left", "right"}),
+}
+_CONSTANTS = frozenset({"None", "True", "False"})  # libcst Names, ``ast`` Constants
 
-    ``node`` is a module or a statement (a statement renders as top-level code). Walks
-    Python's ``ast`` of the generated code: an order of magnitude faster than a libcst
-    visitor. ``module`` gives the code style for a statement.
-    """
-    code = node.code if isinstance(node, cst.Module) else (module or cst.Module(body=[])).code_for_node(node)
+
+def used_names(node: cst.CSTNode) -> Set[str]:
+    """Every identifier read or stored in ``node`` outside import statements, as
+    ``ast.Name`` would list them, plus string constants that are identifiers (string
+    annotations, ``__all__`` entries). A :func:`walk`, no codegen."""
     names: Set[str] = set()
-    for item in ast.walk(ast.parse(code)):
-        if isinstance(item, ast.Name):
-            names.add(item.id)
-        elif isinstance(item, ast.Constant) and isinstance(item.value, str) and item.value.isidentifier():
-            names.add(item.value)
+    for item in walk(node, _NOT_READ):
+        kind = type(item)
+        if kind is cst.Name:
+            if item.value not in _CONSTANTS:
+                names.add(item.value)
+        elif kind is cst.SimpleString or kind is cst.ConcatenatedString:
+            value = item.evaluated_value
+            if isinstance(value, str) and value.isidentifier():
+                names.add(value)
     return names
 
 

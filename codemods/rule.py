@@ -7,8 +7,9 @@ A rule module under ``codemods/rules/`` defines one :class:`Rule` subclass; the 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
@@ -22,7 +23,8 @@ _STATEMENTS = (
 _STATEMENT_TYPES = frozenset(_STATEMENTS)
 
 
-def _concrete_subclasses(base: type) -> FrozenSet[type]:
+def concrete_subclasses(base: type) -> FrozenSet[type]:
+    """Every subclass of ``base``, at any depth."""
     found, stack = set(), [base]
     while stack:
         for sub in stack.pop().__subclasses__():
@@ -31,8 +33,45 @@ def _concrete_subclasses(base: type) -> FrozenSet[type]:
     return frozenset(found)
 
 
+# Fields that only hold layout (whitespace, parentheses, commas): ``walk`` skips them.
+_LAYOUT = frozenset({
+    "whitespace", "whitespace_before", "whitespace_after", "leading_lines", "lines_after_decorators", "header",
+    "footer", "semicolon", "comma", "lpar", "rpar",
+})
+_NO_SKIP: Mapping[type, FrozenSet[str]] = {}
+_FIELDS: Dict[int, Dict[type, Tuple[str, ...]]] = {}  # id(skip) -> node type -> fields to enter
+
+
+def walk(node: cst.CSTNode, skip: Mapping[type, FrozenSet[str]] = _NO_SKIP) -> Iterator[cst.CSTNode]:
+    """Every node under ``node`` (itself first), in source order, without descending
+    into layout fields nor into the fields ``skip[type(node)]`` names (``skip``: a
+    module-level constant; its fields are cached by identity).
+
+    For read-only surveys: a plain walk over the node fields, several times faster
+    than a ``CSTVisitor`` (which rebuilds every node it visits).
+    """
+    cache = _FIELDS.setdefault(id(skip), {})
+    stack: List[Any] = [node]
+    while stack:
+        item = stack.pop()
+        yield item
+        kind = type(item)
+        names = cache.get(kind)
+        if names is None:
+            skipped = _LAYOUT | skip.get(kind, frozenset())
+            names = cache[kind] = tuple(f.name for f in reversed(dataclasses.fields(kind)) if f.name not in skipped)
+        for name in names:
+            value = getattr(item, name)
+            if type(value) in NODE_TYPES:
+                stack.append(value)
+            elif type(value) is tuple or type(value) is list:
+                stack.extend(reversed(value))
+
+
 #: Expressions, and lines of simple statements (what a statement-level pass skips).
-EXPRESSIONS = _concrete_subclasses(cst.BaseExpression)
+EXPRESSIONS = concrete_subclasses(cst.BaseExpression)
+#: Every node class (a set lookup: ``isinstance`` on libcst's abstract bases is slow).
+NODE_TYPES = concrete_subclasses(cst.CSTNode)
 SIMPLE_LINES = frozenset({cst.SimpleStatementLine})
 #: For ``descend_only``: the statement skeleton (blocks and compound statements).
 SKELETON = frozenset({

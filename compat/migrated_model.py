@@ -8,11 +8,17 @@ legacy ``input_dict`` with ``legacy_input_dict(self, batch)`` and call the legac
 ``forward`` (renamed ``_model_forward``) and ``value_function``. ``RecurrentNetwork``
 subclasses use ``legacy_rnn_inputs`` and ``legacy_state_dict`` around their
 ``forward_rnn``. Nothing here imports ray.
+
+A legacy ``TFModelV2`` subclass becomes a ``TfRLModule`` (a ``tf.keras.Model``) of the
+same shape: ``legacy_model_args`` is framework-agnostic and ``legacy_input_dict`` builds
+tf tensors for a module whose ``framework`` is ``"tf2"``. TensorFlow is imported inside
+those functions only, never when this module is imported.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import gymnasium as gym
@@ -20,7 +26,7 @@ import numpy as np
 import torch
 
 from compat.legacy_torch_models import restore_original_dimensions
-from compat.preprocessing import preprocess_obs, preprocessed_obs_space
+from compat.preprocessing import is_atari_ram, is_preprocessed, legacy_obs_shape, preprocess_obs, preprocessed_obs_space
 from rlmodule.columns import Columns
 from rlmodule.model_config import MODEL_DEFAULTS
 
@@ -143,7 +149,13 @@ def legacy_input_dict(module: Any, batch: Mapping[str, Any], is_training: bool =
       a ``Box`` observation as given (float64 cast to float32, as the legacy policy did);
     * ``"obs_flat"``: ``[B, F]``, the legacy preprocessor's output flattened;
     * ``"is_training"``: ``is_training``.
+
+    Torch tensors for a ``TorchRLModule``; for a ``TfRLModule`` (``module.framework ==
+    "tf2"``) the same values as tf tensors, computed with tf ops only (so the forwards
+    also trace under ``tf.function``), as legacy ``TFModelV2.__call__`` received them.
     """
+    if _is_tf(module):
+        return _tf_input_dict(module.config.observation_space, batch[Columns.OBS], is_training)
     space = module.config.observation_space
     obs = preprocess_obs(batch[Columns.OBS], space)
     if obs.is_floating_point() and obs.dtype != torch.float16:
@@ -185,3 +197,83 @@ def legacy_rnn_inputs(module: Any, batch: Mapping[str, Any]) -> Tuple[torch.Tens
         seq_lens = torch.full((b,), t, dtype=torch.int32)
     seq_lens = torch.as_tensor(seq_lens, dtype=torch.int32)
     return obs.reshape(b, t, -1).float(), state, seq_lens
+
+
+# --- TensorFlow (TfRLModule) ------------------------------------------------------------
+# The torch helpers above have the same semantics; compat.preprocessing is the reference
+# implementation (checked against ray's get_preprocessor), these are its tf-op mirror.
+
+
+def _is_tf(module: Any) -> bool:
+    return getattr(module, "framework", None) in ("tf", "tf2")
+
+
+def _tf_input_dict(space: gym.Space, raw_obs: Any, is_training: bool) -> Dict[str, Any]:
+    import tensorflow as tf
+
+    obs = _tf_preprocess(raw_obs, space)
+    if obs.dtype.is_floating and obs.dtype != tf.float16:
+        obs = tf.cast(obs, tf.float32)
+    if obs.shape.rank is not None and obs.shape.rank > 2:
+        size = obs.shape[1:].num_elements()
+        flat = tf.reshape(obs, [-1, size] if size is not None else tf.concat([tf.shape(obs)[:1], [-1]], axis=0))
+    else:
+        flat = obs
+    return {Columns.OBS: _tf_unpack(obs, space), "obs_flat": flat, "is_training": is_training}
+
+
+def _tf_preprocess(obs: Any, space: gym.Space) -> Any:
+    """``compat.preprocessing.preprocess_obs`` (one batch dim) with tf ops."""
+    import tensorflow as tf
+
+    legacy_obs_shape(space)  # raises for the unsupported spaces, as preprocess_obs does
+    if not is_preprocessed(space):
+        return tf.convert_to_tensor(obs)
+    return _tf_flatten(obs, space)
+
+
+def _tf_flatten(obs: Any, space: gym.Space) -> Any:
+    """``[B, legacy_obs_size(space)]`` float32 (the feature size static, for tracing)."""
+    import tensorflow as tf
+
+    if isinstance(space, gym.spaces.Dict):
+        keys = list(space.spaces) if isinstance(obs, OrderedDict) else sorted(space.spaces)
+        return tf.concat([_tf_flatten(obs[key], sub) for key, sub in zip(keys, space.spaces.values())], axis=-1)
+    if isinstance(space, gym.spaces.Tuple):
+        return tf.concat([_tf_flatten(obs[i], sub) for i, sub in enumerate(space.spaces)], axis=-1)
+    x = tf.convert_to_tensor(obs)
+    if isinstance(space, gym.spaces.Discrete):
+        x = tf.reshape(tf.cast(x, tf.int64), [-1]) - int(space.start)
+        return tf.one_hot(x, int(space.n), dtype=tf.float32)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        x = tf.reshape(tf.cast(x, tf.int64), [-1, int(space.nvec.size)])
+        x = x - tf.constant(space.start.reshape(-1), dtype=tf.int64)
+        hots = [tf.one_hot(x[..., i], int(n), dtype=tf.float32) for i, n in enumerate(space.nvec.reshape(-1))]
+        return tf.concat(hots, axis=-1)
+    size = x.shape[1:].num_elements()
+    if size is not None and size != int(np.prod(space.shape)):
+        raise ValueError(f"observation of shape {list(x.shape[1:])} does not fit {space}")
+    x = tf.reshape(tf.cast(x, tf.float32), [-1, int(np.prod(space.shape))])
+    return (x - 128) / 128 if is_atari_ram(space) else x
+
+
+def _tf_unpack(obs: Any, space: gym.Space) -> Any:
+    """``restore_original_dimensions`` with tf ops: ``[B, F]`` -> the Dict (an
+    ``OrderedDict``) / Tuple (a list) structure, each leaf ``[B, *its preprocessed shape]``."""
+    import tensorflow as tf
+
+    if not isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
+        return obs
+    size = legacy_obs_shape(space)[0]
+    if obs.shape.rank != 2 or obs.shape[-1] != size:
+        raise ValueError(f"Expected flattened obs shape of [..., {size}], got {obs.shape}")
+    children = list(enumerate(space.spaces)) if isinstance(space, gym.spaces.Tuple) else list(space.spaces.items())
+    unpacked: Dict[Any, Any] = OrderedDict()
+    offset = 0
+    for key, child in children:
+        shape = legacy_obs_shape(child)
+        child_size = int(np.prod(shape))
+        part = tf.reshape(obs[:, offset : offset + child_size], [-1, *shape])
+        unpacked[key] = _tf_unpack(part, child)
+        offset += child_size
+    return list(unpacked.values()) if isinstance(space, gym.spaces.Tuple) else unpacked

@@ -26,6 +26,7 @@ from rlmodule.class_path import class_from_path, class_to_path
 from rlmodule.marl_module import MultiAgentRLModule, MultiAgentRLModuleSpec
 from rlmodule.rl_module import RLModule, SingleAgentRLModuleSpec
 from rlmodule.spaces import space_to_dict
+from rlmodule.specs import SpecCheckError
 
 FORMAT_VERSION = 1
 METADATA_FILE = "rl_module_metadata.json"
@@ -338,15 +339,21 @@ def _load_tf(module: RLModule, file: Path, metadata: Mapping[str, Any]) -> None:
 
 # --- building Keras weights ---------------------------------------------------------------
 def _build_weights(module: RLModule) -> None:
-    """Create Keras weights by running one inference forward on a sampled
-    observation (torch modules have their weights from construction)."""
+    """Create every Keras weight of not-yet-built TF modules by running one forward on
+    sampled observations (torch modules have their weights from construction):
+    ``forward_train``, which also runs the layers acting does not use (value heads),
+    or ``forward_inference`` when the train forward needs inputs beyond observations."""
     if isinstance(module, MultiAgentRLModule):
-        batch = {
-            mid: sub.sample_batch(observation_space=(module.config.modules.get(mid) or sub.config).observation_space)
-            for mid, sub in module.items()
-            if sub.framework == "tf2" and not sub.weights
-        }
-        if batch:
-            module.forward_inference(batch)
-    elif module.framework == "tf2" and not module.weights:
-        module.forward_inference(module.sample_batch())
+        for mid, sub in module.items():
+            if sub.framework == "tf2" and not sub.built:
+                space = (module.config.modules.get(mid) or sub.config).observation_space
+                _run_sample_forward(sub, sub.sample_batch(observation_space=space))
+    elif module.framework == "tf2" and not module.built:
+        _run_sample_forward(module, module.sample_batch())
+
+
+def _run_sample_forward(module: RLModule, batch: Mapping[str, Any]) -> None:
+    try:
+        module.forward_train(batch)
+    except (KeyError, SpecCheckError):
+        module.forward_inference(batch)

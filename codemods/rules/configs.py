@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from codemods.import_edits import add_imports, dotted
-from codemods.rule import SKELETON, Rule, TodoTransformer
+from codemods.rule import SKELETON, Rule, TodoTransformer, walk
 
 ANCHOR = "registrations-and-configs"
 SPEC_MODULE = "rlmodule"
@@ -55,26 +55,21 @@ def _is_registration(call: cst.Call) -> bool:
     return dotted(call.func).endswith("ModelCatalog.register_custom_model") and len(call.args) >= 2
 
 
-class _Survey(cst.CSTVisitor):
-    """One pass over the file: registrations (name -> class expression code) and every
-    ``"custom_model": "<name>"`` entry (to know what stays unrewritten)."""
-
-    def __init__(self, module: cst.Module) -> None:
-        self.module = module
-        self.classes: Dict[str, str] = {}
-        self.uses: List[str] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if _is_registration(node):
+def _survey(module: cst.Module) -> Tuple[Dict[str, str], List[str]]:
+    """Registrations (name -> class expression code) and every ``"custom_model":
+    "<name>"`` entry of the file (to know what stays unrewritten)."""
+    classes: Dict[str, str] = {}
+    uses: List[str] = []
+    for node in walk(module):
+        if type(node) is cst.Call and _is_registration(node):
             name = _string(node.args[0].value)
             if name is not None:
-                self.classes[name] = self.module.code_for_node(node.args[1].value)
-
-    def visit_DictElement(self, node: cst.DictElement) -> None:
-        if _string(node.key) == "custom_model":
+                classes[name] = module.code_for_node(node.args[1].value)
+        elif type(node) is cst.DictElement and _string(node.key) == "custom_model":
             name = _string(node.value)
             if name is not None:
-                self.uses.append(name)
+                uses.append(name)
+    return classes, uses
 
 
 class Configs(Rule):
@@ -84,9 +79,7 @@ class Configs(Rule):
     triggers = (b'"custom_model"', b"'custom_model'", b"register_custom_model")
 
     def visit_Module(self, node: cst.Module) -> None:
-        survey = _Survey(node)
-        node.visit(survey)
-        self.classes, self.uses = survey.classes, survey.uses
+        self.classes, self.uses = _survey(node)
         self.rewritten: List[str] = []
         self.spec_names: Set[str] = set()
         self.in_multi_agent = 0

@@ -5,8 +5,8 @@ The class keeps its name, its sub-module attributes and its method bodies, so th
 legacy ``state_dict`` loads with ``strict=True``:
 
 - bases: ``TorchModelV2`` / ``ModelV2`` / ``nn.Module`` / ``RecurrentNetwork`` ->
-  ``TorchRLModule`` (``TFModelV2`` -> ``TfRLModule``); subclasses of other legacy models
-  of the repository keep their base;
+  ``TorchRLModule``; ``TFModelV2`` (and a ``tf.keras.Model`` base beside it) ->
+  ``TfRLModule``; subclasses of other legacy models of the repository keep their base;
 - ``__init__(self, obs_space, action_space, num_outputs, model_config, name, **custom)``
   -> ``setup(self)``, whose first line binds the same names from
   ``legacy_model_args(self)``; custom keyword arguments are read from
@@ -17,6 +17,12 @@ legacy ``state_dict`` loads with ``strict=True``:
   call it (and ``value_function()`` for ``vf_preds``; ``forward_rnn`` with the carried
   state for recurrent models);
 - ``@override(<legacy base>)`` decorators go.
+
+A ``TFModelV2`` takes the same path (the helpers build tf tensors for a ``TfRLModule``);
+only TF-specific lines differ: ``self.register_variables(...)`` calls (a TF1
+requirement) go, and what a Keras 3 ``TfRLModule`` cannot run keeps a TODO (TF1 graph
+code, ``self.context()``, ``update_ops``, attributes and methods that clash with
+``tf.keras.Model``). The TF ``RecurrentNetwork`` stays flagged, not rewritten.
 """
 
 from __future__ import annotations
@@ -35,8 +41,27 @@ ANCHOR_TF = "tensorflow-models"
 ANCHOR_EXTRAS = "model-extras"
 LEGACY_ARGS = ("obs_space", "action_space", "num_outputs", "model_config", "name")
 NN_MODULE = {"nn.Module", "torch.nn.Module", "Module"}
+KERAS_MODEL = {"tf.keras.Model", "tf.keras.models.Model", "keras.Model", "keras.models.Model"}
 _BASE_BY_KIND = {"torch": ("rlmodule.torch", "TorchRLModule"), "recurrent": ("rlmodule.torch", "TorchRLModule"),
                  "tf": ("rlmodule.tf", "TfRLModule")}
+
+TF_RECURRENT = (
+    "the TF RecurrentNetwork is not migrated automatically: port forward_rnn into a TfRLModule by hand "
+    "(state_in/state_out dicts, as the torch RecurrentNetwork migration does)"
+)
+# TFModelV2 API a TfRLModule lacks (method name -> what to do).
+TF_EXTRAS = {
+    "update_ops": "RLModules have no update_ops(): Keras layers called with training=True update their own statistics",
+    "context": "TFModelV2.context() (the TF1 graph) is gone: TfRLModules run eagerly or under tf.function",
+}
+# tf.keras.Model attributes a legacy TFModelV2 could use freely; a TfRLModule (a
+# tf.keras.Model) cannot assign them, and methods of these names shadow Keras' own.
+KERAS_RESERVED = frozenset({
+    "input", "output", "layers", "variables", "trainable_variables", "non_trainable_variables", "weights",
+    "trainable_weights", "non_trainable_weights", "losses", "dtype", "config",
+})
+# Names bound to the TF1 API besides the ``tf1`` of ``tf1, tf, tfv = try_import_tf()``.
+TF1_PATHS = ("tf.compat.v1", "tensorflow.compat.v1")
 
 # Legacy ModelV2 hooks nothing calls any more.
 MODEL_EXTRAS = {
@@ -97,13 +122,17 @@ class Models(Rule):
         self.module = node
         self.imports: Set[ImportSpec] = set()
         self.legacy_bases: Dict[str, str] = {}
+        self.tf1_names: Set[str] = set()  # what this file binds to tensorflow.compat.v1
         for statement in node.body:
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
+                    self.tf1_names.update(_tf1_bindings(small))
                     for module, name, asname in bound_imports(small):
                         if name in LEGACY_MODEL_BASES and module.startswith("ray.rllib"):
-                            # Every base from a ``.tf.`` module (TFModelV2, the TF RecurrentNetwork) is TF.
-                            self.legacy_bases[asname or name] = "tf" if ".tf." in module else LEGACY_MODEL_BASES[name]
+                            kind = LEGACY_MODEL_BASES[name]
+                            if ".tf." in module + ".":  # every base of a ``tf`` module is TF
+                                kind = "tf_recurrent" if kind == "recurrent" else "tf"
+                            self.legacy_bases[asname or name] = kind
 
     def _kind(self, node: cst.ClassDef) -> Tuple[Optional[str], bool]:
         """(kind, direct): the legacy kind of a class, and whether a legacy base is direct."""
@@ -122,11 +151,8 @@ class Models(Rule):
         kind, direct = self._kind(updated_node)
         if kind is None:
             return updated_node
-        if kind == "tf":
-            self.flag(
-                "a TFModelV2 has no automatic migration (Keras 3 models differ); rewrite it as a TfRLModule",
-                ANCHOR_TF, original_node,
-            )
+        if kind == "tf_recurrent":
+            self.flag(TF_RECURRENT, ANCHOR_TF, original_node)
             return updated_node
         self.changed()
         node = updated_node
@@ -143,7 +169,8 @@ class Models(Rule):
         for arg in node.bases:
             name = dotted(arg.value)
             legacy = arg.keyword is None and (name in self.legacy_bases or name.split(".")[-1] in self.legacy_bases)
-            if legacy or (arg.keyword is None and name in NN_MODULE):
+            framework_base = NN_MODULE if kind != "tf" else KERAS_MODEL
+            if legacy or (arg.keyword is None and name in framework_base):
                 if not placed:
                     bases.append(new_base.with_changes(comma=arg.comma))
                     placed = True
@@ -191,6 +218,8 @@ class _ClassMethods:
         name = method.name.value
         if name in MODEL_EXTRAS:
             method = with_todos(method, [todo_comment(MODEL_EXTRAS[name], ANCHOR_EXTRAS)])
+        if self.kind == "tf":
+            method = self._tf_method(method)
         if name == "__init__":
             method = self._setup(method)
         elif name == "forward":
@@ -200,6 +229,33 @@ class _ClassMethods:
         if b".forward(" in self.rule.context.source:
             method = method.visit(_SelfCalls(self.rule.context.repo.legacy_models))
         return method
+
+    def _tf_method(self, method: cst.FunctionDef) -> cst.FunctionDef:
+        """The TF-only part: drop ``self.register_variables(...)``; flag what a Keras 3
+        ``TfRLModule`` cannot run."""
+        if b"register_variables" in self.rule.context.source:
+            method = method.with_changes(body=method.body.visit(_RegisterVariables()))
+        name = method.name.value
+        todos = []
+        if name in TF_EXTRAS:
+            todos.append(TF_EXTRAS[name])
+        elif name in KERAS_RESERVED:
+            todos.append(f"{name}() shadows tf.keras.Model.{name} (a TfRLModule is a Keras model): rename it")
+        finder = _TfLegacyUses(self.rule.tf1_names)
+        method.body.visit(finder)
+        if finder.tf1:
+            found = ", ".join(sorted(finder.tf1))
+            todos.append(
+                f"TF1 graph code ({found}) does not run in a Keras 3 TfRLModule: create the variables "
+                "as Keras layers (or self.add_weight()) in setup()"
+            )
+        if finder.context:
+            todos.append(TF_EXTRAS["context"])
+        for attribute in sorted(finder.reserved):
+            todos.append(
+                f"self.{attribute} is a read-only attribute of tf.keras.Model (a TfRLModule is one): rename it"
+            )
+        return with_todos(method, [todo_comment(t, ANCHOR_TF) for t in todos]) if todos else method
 
     def _legacy_override(self, decorator: cst.Decorator) -> bool:
         call = decorator.decorator
@@ -213,8 +269,8 @@ class _ClassMethods:
         positional = [p.name.value for p in params.params][1:]  # drop self
         legacy_names = positional[: len(LEGACY_ARGS)]
         custom: List[cst.Param] = list(params.params[1 + len(LEGACY_ARGS):]) + list(params.kwonly_params)
-        body = init.body.visit(_BaseInitCalls(self.direct, set(self.rule.legacy_bases)))
-        rest_used = used_names(init.with_changes(body=body, decorators=[]), self.module)
+        body = init.body.visit(_BaseInitCalls(self.direct, set(self.rule.legacy_bases), self.kind))
+        rest_used = used_names(init.with_changes(body=body, decorators=[]))
         config = f'{legacy_names[3]}["custom_model_config"]' if len(legacy_names) > 3 else 'self.model_config["custom_model_config"]'
         lines: List[str] = []
         for param in custom:
@@ -296,10 +352,11 @@ class _SelfCalls(cst.CSTTransformer):
 class _BaseInitCalls(cst.CSTTransformer):
     """Drops legacy base ``__init__`` calls; for a repository base they become ``setup``."""
 
-    def __init__(self, direct: bool, legacy_names: Set[str]) -> None:
+    def __init__(self, direct: bool, legacy_names: Set[str], kind: str) -> None:
         super().__init__()
         self.direct = direct
         self.legacy_names = legacy_names  # legacy bases as this file spells them (aliases too)
+        self.framework_bases = KERAS_MODEL if kind == "tf" else NN_MODULE
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         kind = type(node)  # the calls are whole lines: skip everything below a line
@@ -317,11 +374,96 @@ class _BaseInitCalls(cst.CSTTransformer):
                 return cst.RemoveFromParent()
             return _replace_expr(updated_node, "super().setup()")
         base = dotted(owner)
-        if base in NN_MODULE or base in self.legacy_names or base.split(".")[-1] in LEGACY_MODEL_BASES:
+        if base in self.framework_bases or base in self.legacy_names or base.split(".")[-1] in LEGACY_MODEL_BASES:
             return cst.RemoveFromParent()
         if not self.direct and base:
             return _replace_expr(updated_node, f"{base}.setup(self)")
         return updated_node
+
+
+class _RegisterVariables(cst.CSTTransformer):
+    """Drops ``self.register_variables(...)`` lines (TF1 needed them; Keras tracks
+    variables itself); a block left empty gets ``pass``."""
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        kind = type(node)
+        return kind not in EXPRESSIONS and kind not in SIMPLE_LINES and super().on_visit(node)
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        if len(updated_node.body) != 1 or not isinstance(updated_node.body[0], cst.Expr):
+            return updated_node
+        call = updated_node.body[0].value
+        if isinstance(call, cst.Call) and dotted(call.func) == "self.register_variables":
+            return cst.RemoveFromParent()
+        return updated_node
+
+    def leave_IndentedBlock(self, original_node, updated_node):
+        if updated_node.body:
+            return updated_node
+        return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+
+
+class _TfLegacyUses(cst.CSTVisitor):
+    """What a TFModelV2 method uses that a TfRLModule cannot run: the TF1 API (names bound
+    to ``tensorflow.compat.v1``), ``self.context()``, assignments to Keras' reserved
+    attributes."""
+
+    def __init__(self, tf1_names: Set[str]) -> None:
+        super().__init__()
+        self.tf1_names = tf1_names
+        self.tf1: Set[str] = set()
+        self.reserved: Set[str] = set()
+        self.context = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> Optional[bool]:
+        parts = dotted(node).split(".")
+        for prefix in TF1_PATHS:  # ``tf.compat.v1.get_variable`` -> that name
+            n = prefix.count(".") + 1
+            if len(parts) > n and ".".join(parts[:n]) == prefix:
+                self.tf1.add(".".join(parts[: n + 1]))
+                return False
+        if len(parts) > 1 and parts[0] in self.tf1_names:  # ``tf1.variable_scope``
+            self.tf1.add(".".join(parts[:2]))
+            return False
+        if parts == ["self", "context"]:
+            self.context = True
+        return True
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._assigned(target.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._assigned(node.target)
+
+    def _assigned(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._assigned(element.value)
+            return
+        path = dotted(target)
+        if path.count(".") == 1 and path.startswith("self.") and path[5:] in KERAS_RESERVED:
+            self.reserved.add(path[5:])
+
+
+def _tf1_bindings(small: cst.BaseSmallStatement) -> List[str]:
+    """Names a module-level statement binds to the TF1 API: ``import tensorflow.compat.v1
+    as tf1``, ``from tensorflow.compat import v1``, the first name of
+    ``tf1, tf, tfv = try_import_tf()``."""
+    names = []
+    for module, name, asname in bound_imports(small):
+        if module == "tensorflow.compat.v1" and name is None and asname:
+            names.append(asname)
+        elif module == "tensorflow.compat" and name == "v1":
+            names.append(asname or name)
+    if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
+        if dotted(small.value.func).split(".")[-1] == "try_import_tf":
+            target = small.targets[0].target
+            if isinstance(target, (cst.Tuple, cst.List)) and target.elements:
+                first = target.elements[0].value
+                if isinstance(first, cst.Name):
+                    names.append(first.value)
+    return names
 
 
 def _replace_expr(line: cst.SimpleStatementLine, code: str) -> cst.SimpleStatementLine:

@@ -11,12 +11,12 @@ policy class overrides gets a TODO saying exactly what to move where, and
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
 
 import libcst as cst
 
 from codemods.import_edits import dotted
-from codemods.rule import SKELETON, Rule
+from codemods.rule import SKELETON, Rule, walk
 
 ANCHOR = "custom-policies"
 
@@ -105,26 +105,20 @@ class Policies(Rule):
 
 
 def _returned_class(method: cst.FunctionDef) -> Optional[str]:
-    """``Cls`` when the method returns ``Cls(...)`` or ``(Cls(...), dist)``."""
-    finder = _ReturnFinder()
-    method.visit(finder)
-    return finder.name
-
-
-class _ReturnFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.name: Optional[str] = None
-        self.calls = {}
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if isinstance(node.value, cst.Call) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            self.calls[node.targets[0].target.value] = dotted(node.value.func)
-
-    def visit_Return(self, node: cst.Return) -> None:
-        value = node.value
-        if isinstance(value, cst.Tuple) and value.elements:
-            value = value.elements[0].value
-        if isinstance(value, cst.Call) and dotted(value.func):
-            self.name = dotted(value.func)
-        elif isinstance(value, cst.Name) and value.value in self.calls:
-            self.name = self.calls[value.value]
+    """``Cls`` when the method returns ``Cls(...)`` or ``(Cls(...), dist)`` (the last
+    such ``return``), or a name assigned ``Cls(...)`` before."""
+    name: Optional[str] = None
+    calls: Dict[str, str] = {}
+    for node in walk(method):
+        if type(node) is cst.Assign:
+            if isinstance(node.value, cst.Call) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                calls[node.targets[0].target.value] = dotted(node.value.func)
+        elif type(node) is cst.Return:
+            value = node.value
+            if isinstance(value, cst.Tuple) and value.elements:
+                value = value.elements[0].value
+            if isinstance(value, cst.Call) and dotted(value.func):
+                name = dotted(value.func)
+            elif isinstance(value, cst.Name) and value.value in calls:
+                name = calls[value.value]
+    return name
