@@ -60,6 +60,11 @@ def add_parity_arguments(parser: argparse.ArgumentParser) -> None:
         help="explicit {candidate_name: legacy_name} pairs for port_weights (the rest by name, then order)",
     )
     parser.add_argument(
+        "--ignore", metavar="PATTERN", action="append", default=[],
+        help="legacy tensor names (fnmatch patterns) the candidate has no use for, e.g. the LSTM "
+        "wrapper's unused value branch; repeatable",
+    )
+    parser.add_argument(
         "--catalog", metavar="MODULE:CLASS",
         help="catalog_class for an RLModule candidate (default: PPOCatalog for PPO-family modules)",
     )
@@ -118,10 +123,11 @@ def _run(args: argparse.Namespace) -> int:
         if not isinstance(legacy, torch.nn.Module) or not isinstance(candidate, torch.nn.Module):
             raise UsageError("--weights-from legacy needs torch models on both sides (or pass --weights-from none)")
         try:
-            ported = port_weights(legacy, candidate, mapping=weight_map)
+            ported = port_weights(legacy, candidate, mapping=weight_map, ignore=args.ignore)
         except (WeightPortError, TypeError) as e:
             raise UsageError(
-                f"cannot port the legacy weights into {args.candidate} (pass --weight-map or --weights-from none):\n{e}"
+                f"cannot port the legacy weights into {args.candidate} (pass --weight-map, --ignore or "
+                f"--weights-from none):\n{e}"
             ) from None
         hows: Dict[str, int] = {}
         for entry in ported.entries:
@@ -130,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
             f"ported {len(ported.entries)} tensors from {args.legacy} into {args.candidate} ("
             + ", ".join(f"{v} by {k}" for k, v in hows.items())
             + ")"
+            + (f"; ignored {len(ported.ignored)}: {', '.join(name for name, _ in ported.ignored)}" if ported.ignored else "")
         )
     try:
         report = check(

@@ -216,6 +216,14 @@ def test_cli_exit_1_for_a_candidate_with_a_perturbed_init(cli_args, capsys):
     assert main(cli_args("TwoLayerModel", "PerturbedInitModel")) == 0
 
 
+def test_cli_ignore_skips_legacy_tensors_the_candidate_does_not_use(cli_args, capsys):
+    assert main(cli_args("WithUnusedHeadModel", "TwoLayerRLModule")) == 2
+    assert "unused_head" in capsys.readouterr().err
+    assert main(cli_args("WithUnusedHeadModel", "TwoLayerRLModule", "--ignore", "unused_head.*")) == 0
+    printed = capsys.readouterr().out
+    assert "ignored 2: unused_head.weight, unused_head.bias" in printed and "PARITY OK" in printed
+
+
 def test_cli_exit_2_for_usage_errors(cli_args, tmp_path, capsys):
     assert main(cli_args("NoSuchModel", "TwoLayerModel")) == 2
     err = capsys.readouterr().err

@@ -46,6 +46,14 @@ class PerturbedInitModel(TwoLayerModel):
             self.logits.bias[0] += 0.1
 
 
+class WithUnusedHeadModel(TwoLayerModel):
+    """TwoLayerModel plus a head nothing reads (like the LSTM wrapper's value branch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unused_head = nn.Linear(4, 4)
+
+
 class TwoLayerRLModule(TorchRLModule):
     """The same network as an RLModule (same tensor names: ports by name)."""
 
