@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Optional
+from typing import Any, Optional
 
 
 def class_to_path(cls: Optional[type]) -> Optional[str]:
@@ -25,6 +25,14 @@ def class_from_path(path: Optional[str], what: str = "class") -> Optional[type]:
     """Import the class at ``path``; errors name the path and what was wrong."""
     if path is None:
         return None
+    obj = object_from_path(path, what)
+    if not isinstance(obj, type):
+        raise ValueError(f"{what} {path!r} is a {type(obj).__name__}, not a class")
+    return obj
+
+
+def object_from_path(path: str, what: str = "object") -> Any:
+    """Import the module-level class or function at ``path`` (``"pkg.mod:Name"``)."""
     if not isinstance(path, str) or ":" not in path:
         raise ValueError(f"{what} path {path!r} is not of the form 'package.module:ClassName'")
     module_name, qualname = path.split(":", 1)
@@ -39,6 +47,4 @@ def class_from_path(path: Optional[str], what: str = "class") -> Optional[type]:
             raise ValueError(
                 f"{what} {path!r}: module {module_name!r} has no attribute {qualname!r}"
             ) from None
-    if not isinstance(obj, type):
-        raise ValueError(f"{what} {path!r} is a {type(obj).__name__}, not a class")
     return obj

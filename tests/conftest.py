@@ -1,5 +1,8 @@
 """Session set-up shared by all tests."""
 
+import os
+import tempfile
+
 # TensorFlow before anything imports ray: ray.rllib's try_import_tf() switches TF 2
 # behaviour off process-wide when tensorflow was not imported yet (see rlmodule.tf).
 import tensorflow  # noqa: F401
@@ -8,3 +11,7 @@ import torch
 # The tests run small networks, two pytest workers at a time on two cores: torch's
 # intra-op threads only add contention there (small ops run 10-100x slower).
 torch.set_num_threads(1)
+
+# Algorithms log every result under $RLMODULE_RESULTS_DIR (default ~/rlmodule_results);
+# tests that do not pass a log_dir write to a throw-away directory instead.
+os.environ.setdefault("RLMODULE_RESULTS_DIR", tempfile.mkdtemp(prefix="rlmodule-test-results-"))

@@ -274,8 +274,11 @@ def test_extend_ppo_catalog_block_puts_the_catalog_in_the_spec():
         spec.build()
 
 
-# PPO training lands with issue 6; strict=True turns this red once build() works, so it
-# must then become a real test.
-@pytest.mark.xfail(strict=True, raises=NotImplementedError, reason="PPO training lands with issue 6")
-def test_enable_rl_modules_ppo_block():
-    run_block("enable_rl_modules_ppo", {})
+def test_enable_rl_modules_ppo_block(capsys):
+    ns = run_block("enable_rl_modules_ppo", {})
+    printed = capsys.readouterr().out
+    result = ns["result"]
+    assert result["training_iteration"] == 2 and "episode_return_mean" in printed
+    assert result["num_env_steps_sampled"] >= 2 * ns["config"].train_batch_size
+    assert result["learners"]["default_policy"]["num_steps_trained"] > 0
+    ns["algorithm"].stop()

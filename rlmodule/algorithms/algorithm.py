@@ -1,10 +1,43 @@
-"""Algorithm: owns the environment and the module, and runs ``training_step``."""
+"""Algorithm: the training loop shared by every algorithm.
+
+``config.build()`` makes one. It owns the module, an env runner (sampling in this
+process), one learner per module id and the counters. ``train()`` runs the
+algorithm's ``training_step`` (sample, then update) and returns a nested result::
+
+    {"env_runners": {"episode_return_mean", "episode_return_min", "episode_return_max",
+                     "episode_len_mean", "num_episodes", "num_env_steps_sampled", ...},
+     "learners": {module_id: {"total_loss", "policy_loss", ...}},
+     "num_env_steps_sampled", "num_env_steps_trained" (lifetime),
+     "num_env_steps_sampled_this_iter", "num_env_steps_trained_this_iter",
+     "training_iteration", "time_this_iter_s", "time_total_s",
+     "timers": {"env_runner_sampling_s", "learner_update_s"},
+     "evaluation": {...} (on evaluation iterations)}
+
+Same seed and config give identical results on CPU (timings aside).
+"""
 
 from __future__ import annotations
 
+import copy
+import random
+import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
+import numpy as np
+
+from rlmodule.algorithms.algorithm_checkpoint import (
+    MODULE_DIR,
+    AlgorithmCheckpointError,
+    algorithm_class,
+    algorithm_class_path,
+    config_from_json,
+    config_to_json,
+    read_checkpoint,
+    write_checkpoint,
+)
+from rlmodule.algorithms.result_logger import ResultLogger, default_log_dir
+from rlmodule.env_runners.fragment import Fragment
 from rlmodule.marl_module import MultiAgentRLModule
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
 
@@ -13,24 +46,146 @@ class Algorithm:
     """Built by ``config.build()``; ``train()`` runs one ``training_step``."""
 
     def __init__(self, config: Any) -> None:
+        if getattr(config, "num_env_runners", 0) > 0:
+            raise NotImplementedError(
+                f"env_runners(num_env_runners={config.num_env_runners}): remote env runners need Ray and "
+                "are not available yet; use num_env_runners=0 (sampling in this process)"
+            )
         self.config = config
-        self.env = config.make_env()
-        self.module_spec = config.get_rl_module_spec(self.env)
+        seed_everything(config.seed, config.framework_str)
+        probe = config.make_env()
+        try:
+            self.module_spec = config.get_rl_module_spec(probe)
+        finally:
+            _close(probe)
         self.module: RLModule = self.module_spec.build()
         self.iteration = 0
+        self.counters: Dict[str, int] = {"num_env_steps_sampled": 0, "num_env_steps_trained": 0}
+        self.time_total_s = 0.0
+        self.setup()
+        self._logger: Optional[ResultLogger] = None
+        self._progress: Optional[Any] = None
+        self._evaluations = 0
+
+    # --- pieces an algorithm may replace -------------------------------------------------
+    def setup(self) -> None:
+        """Make the env runner and the learners (called once by ``__init__``)."""
+        from rlmodule.env_runners import make_env_runner
+
+        self.env_runner = make_env_runner(self.config, module=self.module, worker_index=0)
+        self.learners = {module_id: self.make_learner(module, module_id) for module_id, module in self.modules().items()}
+
+    def make_learner(self, module: RLModule, module_id: str) -> Any:
+        """The learner of one module (algorithms override this)."""
+        raise NotImplementedError(f"{type(self).__name__}.make_learner()")
 
     def training_step(self) -> Dict[str, Any]:
-        """One iteration of sampling and learning; algorithms override this."""
+        """One iteration of sampling and learning; algorithms override this. Returns
+        ``{"learners": {module_id: stats}}``, plus ``"num_env_steps_trained_this_iter"``
+        when not every sampled step was trained on."""
         raise NotImplementedError(f"{type(self).__name__}.training_step()")
 
+    # --- the loop ---------------------------------------------------------------------------
     def train(self) -> Dict[str, Any]:
-        """Run one ``training_step`` and return its results with counters and timing."""
+        """Run one ``training_step``; log and return its result (see module docstring)."""
         start = time.perf_counter()
-        result = dict(self.training_step())
+        self._timers = {"env_runner_sampling_s": 0.0, "learner_update_s": 0.0}
+        step = self.training_step()
+        metrics = self.env_runner.get_metrics()
+        sampled = int(metrics.get("num_env_steps_sampled", 0))
+        trained = int(step.get("num_env_steps_trained_this_iter", sampled))
+        self.counters["num_env_steps_sampled"] += sampled
+        self.counters["num_env_steps_trained"] += trained
         self.iteration += 1
-        result["training_iteration"] = self.iteration
-        result["time_this_iter_s"] = time.perf_counter() - start
+        result: Dict[str, Any] = {
+            "env_runners": metrics,
+            "learners": step.get("learners", {}),
+            "num_env_steps_sampled": self.counters["num_env_steps_sampled"],
+            "num_env_steps_trained": self.counters["num_env_steps_trained"],
+            "num_env_steps_sampled_this_iter": sampled,
+            "num_env_steps_trained_this_iter": trained,
+            "training_iteration": self.iteration,
+        }
+        result.update({k: v for k, v in step.items() if k not in ("learners", "num_env_steps_trained_this_iter")})
+        interval = self.config.evaluation_interval
+        if interval and self.iteration % interval == 0:
+            result["evaluation"] = self.evaluate()
+        elapsed = time.perf_counter() - start
+        self.time_total_s += elapsed
+        result.update(time_this_iter_s=elapsed, time_total_s=self.time_total_s, timers=dict(self._timers))
+        self._report(result)
         return result
+
+    def sample(self, num_timesteps: int) -> List[Fragment]:
+        """``num_timesteps`` env steps from the env runner (timed)."""
+        start = time.perf_counter()
+        fragments = self.env_runner.sample(num_timesteps=num_timesteps)
+        self._timers["env_runner_sampling_s"] += time.perf_counter() - start
+        return fragments
+
+    def update(self, fragments: List[Fragment]) -> Dict[str, Dict[str, float]]:
+        """Each module's learner updates on its fragments (timed); ``{module_id: stats}``."""
+        start = time.perf_counter()
+        by_module: Dict[str, List[Fragment]] = {}
+        for fragment in fragments:
+            by_module.setdefault(fragment.module_id, []).append(fragment)
+        timestep = self.counters["num_env_steps_sampled"]
+        stats = {
+            module_id: self.learners[module_id].update(by_module[module_id], timestep=timestep)
+            for module_id in self.learners if module_id in by_module
+        }
+        self._timers["learner_update_s"] += time.perf_counter() - start
+        return stats
+
+    def evaluate(self) -> Dict[str, Any]:
+        """Run ``evaluation_duration`` episodes with fresh envs (``forward_inference``
+        unless ``evaluation_explore``); ``{"env_runners": episode statistics}``."""
+        from rlmodule.env_runners import make_env_runner
+
+        config = copy.copy(self.config)
+        config.metrics_num_episodes_for_smoothing = self.config.evaluation_duration
+        config.num_envs_per_env_runner = min(self.config.num_envs_per_env_runner, self.config.evaluation_duration)
+        self._evaluations += 1
+        runner = make_env_runner(config, module=self.module, worker_index=10_000 + self._evaluations)
+        try:
+            episodes = 0
+            while episodes < self.config.evaluation_duration:
+                runner.sample(num_timesteps=config.num_envs_per_env_runner * 100, explore=self.config.evaluation_explore)
+                metrics = runner.get_metrics()
+                episodes += int(metrics.get("num_episodes", 0))
+        finally:
+            runner.stop()
+        return {"env_runners": metrics}
+
+    def _report(self, result: Dict[str, Any]) -> None:
+        if self._logger is None:
+            log_dir = self.config.log_dir or default_log_dir(type(self).__name__, self.config.env)
+            self._logger = ResultLogger(log_dir)
+        self._logger.log(result, step=self.counters["num_env_steps_sampled"])
+        if self._progress is None and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._progress = tqdm(desc=type(self).__name__, unit="iter", dynamic_ncols=True)
+        if self._progress is not None:
+            runners = result["env_runners"]
+            self._progress.set_postfix(
+                steps=result["num_env_steps_sampled"],
+                ret=f"{runners.get('episode_return_mean', float('nan')):.1f}",
+                refresh=False,
+            )
+            self._progress.update(1)
+
+    @property
+    def log_dir(self) -> Optional[str]:
+        """Where results are written (set by the first ``train()``)."""
+        return str(self._logger.log_dir) if self._logger is not None else self.config.log_dir
+
+    # --- modules ---------------------------------------------------------------------------
+    def modules(self) -> Dict[str, RLModule]:
+        """``{module_id: module}`` (one entry, the default id, for single-agent)."""
+        if isinstance(self.module, MultiAgentRLModule):
+            return dict(self.module.items())
+        return {DEFAULT_MODULE_ID: self.module}
 
     def get_module(self, module_id: Optional[str] = None) -> RLModule:
         """The module (for multi-agent: the one under ``module_id``, default the default id)."""
@@ -40,7 +195,120 @@ class Algorithm:
             raise KeyError(f"single-agent algorithm has no module {module_id!r}")
         return self.module
 
+    # --- checkpoints -----------------------------------------------------------------------
+    def save(self, checkpoint_dir: str) -> str:
+        """Write module weights, optimizer states, counters, RNG and env-runner state
+        and the config into ``checkpoint_dir`` (no pickle); returns its path."""
+        state = {
+            "algorithm_class": algorithm_class_path(self),
+            "config": config_to_json(self.config.to_dict()),
+            "iteration": self.iteration,
+            "counters": dict(self.counters),
+            "time_total_s": self.time_total_s,
+            "evaluations": self._evaluations,
+            "learners": {module_id: learner.get_state() for module_id, learner in self.learners.items()},
+            "env_runner": self.env_runner.get_state(),
+            "rng": rng_state(self.config.framework_str),
+        }
+        return write_checkpoint(checkpoint_dir, state, self.module.save_to_checkpoint)
+
+    def restore(self, checkpoint_dir: str) -> None:
+        """Load a checkpoint written by :meth:`save` of the same algorithm and modules."""
+        from rlmodule.checkpoint import load_weights_into
+
+        state = read_checkpoint(checkpoint_dir)
+        if state["algorithm_class"] != algorithm_class_path(self):
+            raise AlgorithmCheckpointError(
+                f"{checkpoint_dir}: holds a {state['algorithm_class']}, not a {algorithm_class_path(self)}"
+            )
+        missing = sorted(set(self.learners) ^ set(state["learners"]))
+        if missing:
+            raise AlgorithmCheckpointError(f"{checkpoint_dir}: module ids differ: {missing}")
+        load_weights_into(self.module, f"{checkpoint_dir}/{MODULE_DIR}")
+        for module_id, learner in self.learners.items():
+            learner.set_state(state["learners"][module_id])
+        self.env_runner.set_state(state["env_runner"])
+        self.iteration = int(state["iteration"])
+        self.counters = {k: int(v) for k, v in state["counters"].items()}
+        self.time_total_s = float(state["time_total_s"])
+        self._evaluations = int(state["evaluations"])
+        set_rng_state(state["rng"], self.config.framework_str)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint_dir: str, config: Optional[Any] = None) -> "Algorithm":
+        """A new algorithm built from the checkpoint's config (or ``config``) with the
+        checkpoint's state restored."""
+        state = read_checkpoint(checkpoint_dir)
+        algo_cls = algorithm_class(state["algorithm_class"], str(checkpoint_dir))
+        if not issubclass(algo_cls, cls):
+            raise AlgorithmCheckpointError(f"{checkpoint_dir}: holds a {algo_cls.__name__}, not a {cls.__name__}")
+        if config is None:
+            settings = config_from_json(state["config"], str(checkpoint_dir))
+            config = algo_cls.get_default_config().update_from_dict(settings)
+        algorithm = algo_cls(copy.deepcopy(config))
+        algorithm.restore(checkpoint_dir)
+        return algorithm
+
+    @classmethod
+    def get_default_config(cls) -> Any:
+        """The config class's defaults (algorithms override this)."""
+        raise NotImplementedError(f"{cls.__name__}.get_default_config()")
+
     def stop(self) -> None:
-        close = getattr(self.env, "close", None)
-        if close is not None:
-            close()
+        """Close envs, the log files and the progress bar."""
+        self.env_runner.stop()
+        if self._logger is not None:
+            self._logger.close()
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+
+
+# --- seeding and RNG state ------------------------------------------------------------------
+def seed_everything(seed: Optional[int], framework: str) -> None:
+    """Seed Python, numpy and the framework's global RNG (no-op for ``None``)."""
+    if seed is None:
+        return
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if framework == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+    else:
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)
+
+
+def rng_state(framework: str) -> Dict[str, Any]:
+    """The global RNG states (Python, numpy, torch) as a checkpointable tree."""
+    version, keys, pos, has_gauss, cached = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    state: Dict[str, Any] = {
+        "numpy": {"keys": keys, "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": py_version, "internal": np.asarray(py_internal, dtype=np.uint64), "gauss": py_gauss},
+    }
+    if framework == "torch":
+        import torch
+
+        state["torch"] = torch.get_rng_state().numpy()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any], framework: str) -> None:
+    """Restore what :func:`rng_state` returned."""
+    n = state["numpy"]
+    np.random.set_state(("MT19937", np.asarray(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(x) for x in p["internal"]), p["gauss"]))
+    if framework == "torch" and "torch" in state:
+        import torch
+
+        torch.set_rng_state(torch.from_numpy(np.asarray(state["torch"], dtype=np.uint8).copy()))
+
+
+def _close(env: Any) -> None:
+    close = getattr(env, "close", None)
+    if close is not None:
+        close()

@@ -3,13 +3,16 @@
 Each setter returns ``self`` so calls chain, as in RLlib. Settings a user does not
 pass keep their defaults; unknown keys and wrong types raise errors naming the key.
 This file holds what every algorithm shares: framework, environment, module spec,
-``model`` dict, multi-agent mapping and seed.
+``model`` dict, env runners, multi-agent mapping, evaluation, logging and seed, plus
+the training settings all algorithms have (``lr``, ``gamma``, ``train_batch_size``,
+``grad_clip``). ``to_dict()`` / ``from_dict()`` round-trip every setting.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, Optional, Union
+import inspect
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 import gymnasium as gym
 
@@ -32,6 +35,21 @@ _FRAMEWORKS = {"torch": "torch", "tf": "tf2", "tf2": "tf2"}
 ModuleSpec = Union[SingleAgentRLModuleSpec, MultiAgentRLModuleSpec]
 
 
+def _check_schedule(value: Any, key: str) -> None:
+    """``None`` or ``[[timestep, value], ...]`` with increasing timesteps."""
+    if value is None:
+        return
+    ok = isinstance(value, (list, tuple)) and len(value) > 0 and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p)
+        for p in value
+    )
+    if not ok:
+        raise TypeError(f"training({key}=...): expected None or a list of [timestep, value] pairs, got {value!r}")
+    steps = [p[0] for p in value]
+    if steps != sorted(steps) or steps[0] != 0:
+        raise ValueError(f"training({key}=...): timesteps must start at 0 and increase, got {steps}")
+
+
 class AlgorithmConfig:
     """Settings shared by all algorithms; subclasses add their training settings."""
 
@@ -44,8 +62,26 @@ class AlgorithmConfig:
         self._enable_rl_module_api = True
         self._enable_learner_api = True
         self.rl_module_spec: Optional[ModuleSpec] = None
+        # training (every algorithm)
+        self.lr = 1e-3
+        self.lr_schedule: Optional[List[List[float]]] = None
+        self.gamma = 0.99
+        self.train_batch_size = 2000
+        self.grad_clip: Optional[float] = None
+        # env runners
+        self.num_env_runners = 0
+        self.num_envs_per_env_runner = 8
+        self.rollout_fragment_length: Union[int, str] = "auto"
+        # multi-agent
         self.policies: Optional[Dict[str, Any]] = None
         self.policy_mapping_fn: Optional[Callable] = None
+        # evaluation
+        self.evaluation_interval: Optional[int] = None
+        self.evaluation_duration = 10
+        self.evaluation_explore = False
+        # reporting and debugging
+        self.metrics_num_episodes_for_smoothing = 100
+        self.log_dir: Optional[str] = None
         self.seed: Optional[int] = None
 
     # --- setters --------------------------------------------------------------------------
@@ -93,7 +129,7 @@ class AlgorithmConfig:
 
     def training(self, *, model: Any = NotProvided, _enable_learner_api: Any = NotProvided, **kwargs: Any) -> "AlgorithmConfig":
         """``model`` updates the model config dict (legacy ``MODEL_DEFAULTS`` keys);
-        other keywords set the algorithm's training settings."""
+        other keywords set the algorithm's training settings (``lr``, ``gamma``, ...)."""
         if model is not NotProvided:
             validate_model_config(model, "training(model=...)")
             self.model.update(copy.deepcopy(model))
@@ -108,14 +144,46 @@ class AlgorithmConfig:
     def _set_training_setting(self, key: str, value: Any) -> None:
         if key.startswith("_") or not hasattr(self, key) or key in _NON_TRAINING_KEYS:
             raise TypeError(f"training(): unknown setting {key!r} for {type(self).__name__}")
-        current = getattr(self, key)
-        if current is not None and not isinstance(value, type(current)) and not (
-            isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool)
-        ):
-            raise TypeError(
-                f"training({key}=...): expected {type(current).__name__}, got {type(value).__name__} {value!r}"
-            )
+        if key.endswith("_schedule"):
+            _check_schedule(value, key)
+        elif key == "grad_clip":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise TypeError(f"training(grad_clip=...): expected None or a positive number, got {value!r}")
+            value = None if value is None else float(value)
+        else:
+            _check_type(f"training({key}=...)", getattr(self, key), value)
         setattr(self, key, value)
+
+    def env_runners(
+        self,
+        *,
+        num_env_runners: Any = NotProvided,
+        num_envs_per_env_runner: Any = NotProvided,
+        rollout_fragment_length: Any = NotProvided,
+    ) -> "AlgorithmConfig":
+        """How experience is collected: ``num_env_runners`` extra runners (0: sample in
+        the algorithm's process), each stepping ``num_envs_per_env_runner`` env copies
+        for ``rollout_fragment_length`` steps per sample (``"auto"``: so that one
+        round of sampling yields ``train_batch_size`` steps)."""
+        if num_env_runners is not NotProvided:
+            _check_count("env_runners(num_env_runners=...)", num_env_runners, minimum=0)
+            self.num_env_runners = num_env_runners
+        if num_envs_per_env_runner is not NotProvided:
+            _check_count("env_runners(num_envs_per_env_runner=...)", num_envs_per_env_runner, minimum=1)
+            self.num_envs_per_env_runner = num_envs_per_env_runner
+        if rollout_fragment_length is not NotProvided:
+            if rollout_fragment_length != "auto":
+                _check_count("env_runners(rollout_fragment_length=...)", rollout_fragment_length, minimum=1)
+            self.rollout_fragment_length = rollout_fragment_length
+        return self
+
+    def get_rollout_fragment_length(self) -> int:
+        """Steps per sub-env per sample: ``rollout_fragment_length``, or for ``"auto"``
+        ``ceil(train_batch_size / (runners * envs per runner))``."""
+        if self.rollout_fragment_length != "auto":
+            return int(self.rollout_fragment_length)
+        envs = max(1, self.num_env_runners) * self.num_envs_per_env_runner
+        return max(1, -(-self.train_batch_size // envs))
 
     def multi_agent(self, *, policies: Any = NotProvided, policy_mapping_fn: Any = NotProvided) -> "AlgorithmConfig":
         """``policies``: module ids (a set/list, or a dict id -> spec or None);
@@ -132,11 +200,86 @@ class AlgorithmConfig:
             self.policy_mapping_fn = policy_mapping_fn
         return self
 
-    def debugging(self, *, seed: Any = NotProvided) -> "AlgorithmConfig":
+    def evaluation(
+        self,
+        *,
+        evaluation_interval: Any = NotProvided,
+        evaluation_duration: Any = NotProvided,
+        evaluation_explore: Any = NotProvided,
+    ) -> "AlgorithmConfig":
+        """Evaluate every ``evaluation_interval`` iterations (``None``: only when
+        ``evaluate()`` is called) for ``evaluation_duration`` episodes, acting with
+        ``forward_inference`` (``evaluation_explore=True``: ``forward_exploration``)."""
+        if evaluation_interval is not NotProvided:
+            if evaluation_interval is not None:
+                _check_count("evaluation(evaluation_interval=...)", evaluation_interval, minimum=1)
+            self.evaluation_interval = evaluation_interval
+        if evaluation_duration is not NotProvided:
+            _check_count("evaluation(evaluation_duration=...)", evaluation_duration, minimum=1)
+            self.evaluation_duration = evaluation_duration
+        if evaluation_explore is not NotProvided:
+            _check_type("evaluation(evaluation_explore=...)", False, evaluation_explore)
+            self.evaluation_explore = evaluation_explore
+        return self
+
+    def reporting(self, *, metrics_num_episodes_for_smoothing: Any = NotProvided) -> "AlgorithmConfig":
+        """Episode statistics are over the last ``metrics_num_episodes_for_smoothing`` episodes."""
+        if metrics_num_episodes_for_smoothing is not NotProvided:
+            _check_count("reporting(metrics_num_episodes_for_smoothing=...)", metrics_num_episodes_for_smoothing, minimum=1)
+            self.metrics_num_episodes_for_smoothing = metrics_num_episodes_for_smoothing
+        return self
+
+    def debugging(self, *, seed: Any = NotProvided, log_dir: Any = NotProvided) -> "AlgorithmConfig":
+        """``seed``: same seed and config give identical results on CPU. ``log_dir``:
+        where results go (CSV, JSON lines, TensorBoard); default
+        ``$RLMODULE_RESULTS_DIR`` or ``~/rlmodule_results``, one sub-directory per run."""
         if seed is not NotProvided:
             if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
                 raise TypeError(f"debugging(seed=...): expected an int or None, got {seed!r}")
             self.seed = seed
+        if log_dir is not NotProvided:
+            if log_dir is not None and not isinstance(log_dir, str):
+                raise TypeError(f"debugging(log_dir=...): expected a path string or None, got {log_dir!r}")
+            self.log_dir = log_dir
+        return self
+
+    # --- dict form ----------------------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """Every setting by its setter's keyword (``framework``, ``env``, ``lr``, ...);
+        values are deep copies (classes and functions as they are)."""
+        out = {key: copy.deepcopy(getattr(self, attr)) for key, attr in _dict_keys(type(self)).items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, settings: Mapping[str, Any]) -> "AlgorithmConfig":
+        """A config of this class with ``settings`` (as ``to_dict()`` returns them, or
+        any subset) applied through the setters; unknown keys raise naming the key."""
+        config = cls()
+        config.update_from_dict(settings)
+        return config
+
+    def update_from_dict(self, settings: Mapping[str, Any]) -> "AlgorithmConfig":
+        """Apply ``settings`` (setter keywords -> values) through the setters."""
+        keys = _dict_keys(type(self))
+        unknown = sorted(str(k) for k in settings if k not in keys)
+        if unknown:
+            raise KeyError(f"{type(self).__name__}.from_dict(): unknown setting(s) {', '.join(unknown)}")
+        setters, defaults = _setter_of(type(self)), type(self)()
+        for key, value in settings.items():
+            setter = setters[key]
+            if value is None and getattr(defaults, keys[key]) is None:
+                setattr(self, keys[key], None)  # a setting whose default is "unset"
+            elif key == "framework":
+                self.framework(value)
+            elif key == "env":
+                self.environment(value)
+            elif key == "model":
+                self.model = copy.deepcopy(MODEL_DEFAULTS)
+                self.training(model=value)
+            elif setter == "training":
+                self._set_training_setting(key, value)
+            else:
+                getattr(self, setter)(**{key: value})
         return self
 
     # --- specs ----------------------------------------------------------------------------
@@ -163,23 +306,23 @@ class AlgorithmConfig:
             list(user.module_specs) if isinstance(user.module_specs, dict) and user.module_specs else [DEFAULT_MODULE_ID]
         )
         marl = user.for_module_ids(module_ids)
-        obs_spaces = getattr(env, "observation_spaces", None) or {}
-        act_spaces = getattr(env, "action_spaces", None) or {}
         for module_id, spec in marl.module_specs.items():
             agent = self._first_agent_for(module_id, env)
-            self._fill(
-                spec,
-                default,
-                obs_spaces.get(agent, env.observation_space),
-                act_spaces.get(agent, env.action_space),
-            )
+            self._fill(spec, default, _agent_space(env, "observation", agent), _agent_space(env, "action", agent))
         return marl
+
+    def get_policy_mapping_fn(self) -> Callable[..., str]:
+        """``policy_mapping_fn``, or: every agent -> the only module id (or the default id)."""
+        if self.policy_mapping_fn is not None:
+            return self.policy_mapping_fn
+        only = next(iter(self.policies)) if self.policies and len(self.policies) == 1 else DEFAULT_MODULE_ID
+        return lambda agent_id, episode=None, **kwargs: only
 
     def _first_agent_for(self, module_id: str, env: Any) -> Any:
         agents = list(getattr(env, "possible_agents", []) or [])
+        mapping = self.get_policy_mapping_fn()
         for agent in agents:
-            mapped = self.policy_mapping_fn(agent, None) if self.policy_mapping_fn else DEFAULT_MODULE_ID
-            if mapped == module_id:
+            if mapping(agent, None) == module_id:
                 return agent
         return agents[0] if agents else None
 
@@ -216,4 +359,76 @@ class AlgorithmConfig:
         return copy.deepcopy(self)
 
 
+def _agent_space(env: Any, kind: str, agent: Any) -> gym.Space:
+    """An agent's observation/action space: RLlib-style ``observation_spaces`` dicts,
+    PettingZoo ``observation_space(agent)`` methods, or the env's single space."""
+    spaces = getattr(env, f"{kind}_spaces", None)
+    if isinstance(spaces, Mapping) and agent in spaces:
+        return spaces[agent]
+    single = getattr(env, f"{kind}_space")
+    return single(agent) if callable(single) and not isinstance(single, gym.Space) else single
+
+
+def _check_type(where: str, current: Any, value: Any) -> None:
+    if current is None or isinstance(value, type(current)):
+        if isinstance(value, bool) and not isinstance(current, bool) and current is not None:
+            raise TypeError(f"{where}: expected {type(current).__name__}, got bool {value!r}")
+        return
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        return
+    raise TypeError(f"{where}: expected {type(current).__name__}, got {type(value).__name__} {value!r}")
+
+
+def _check_count(where: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TypeError(f"{where}: expected an int >= {minimum}, got {value!r}")
+
+
 _NON_TRAINING_KEYS = set(vars(AlgorithmConfig()))
+# Base-class settings that are training settings (set through ``training(...)``).
+_BASE_TRAINING_KEYS = ("lr", "lr_schedule", "gamma", "train_batch_size", "grad_clip")
+_NON_TRAINING_KEYS -= set(_BASE_TRAINING_KEYS)
+# to_dict key -> attribute, for the settings set by setters other than training().
+_BASE_SETTINGS = {
+    "framework": ("framework", "framework_str"),
+    "env": ("environment", "env"),
+    "env_config": ("environment", "env_config"),
+    "rl_module_spec": ("rl_module", "rl_module_spec"),
+    "model": ("training", "model"),
+    "num_env_runners": ("env_runners", "num_env_runners"),
+    "num_envs_per_env_runner": ("env_runners", "num_envs_per_env_runner"),
+    "rollout_fragment_length": ("env_runners", "rollout_fragment_length"),
+    "policies": ("multi_agent", "policies"),
+    "policy_mapping_fn": ("multi_agent", "policy_mapping_fn"),
+    "evaluation_interval": ("evaluation", "evaluation_interval"),
+    "evaluation_duration": ("evaluation", "evaluation_duration"),
+    "evaluation_explore": ("evaluation", "evaluation_explore"),
+    "metrics_num_episodes_for_smoothing": ("reporting", "metrics_num_episodes_for_smoothing"),
+    "seed": ("debugging", "seed"),
+    "log_dir": ("debugging", "log_dir"),
+}
+
+
+def _training_keys(cls: type) -> List[str]:
+    probe = cls()
+    return [k for k in vars(probe) if not k.startswith("_") and (k not in _NON_TRAINING_KEYS)]
+
+
+def _dict_keys(cls: type) -> Dict[str, str]:
+    """to_dict key -> attribute name, for config class ``cls``."""
+    keys = {key: attr for key, (_, attr) in _BASE_SETTINGS.items()}
+    keys.update({key: key for key in _training_keys(cls) if key != "algo_class"})
+    return keys
+
+
+def _setter_of(cls: type) -> Dict[str, str]:
+    """to_dict key -> the setter that sets it."""
+    setters = {key: setter for key, (setter, _) in _BASE_SETTINGS.items()}
+    setters.update({key: "training" for key in _training_keys(cls) if key != "algo_class"})
+    return setters
+
+
+assert all(
+    key in inspect.signature(getattr(AlgorithmConfig, setter)).parameters or key == "framework"
+    for key, (setter, _) in _BASE_SETTINGS.items() if setter not in ("training",)
+), "_BASE_SETTINGS names a keyword its setter does not take"

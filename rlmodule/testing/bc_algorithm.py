@@ -11,7 +11,14 @@ from rlmodule.rl_module import SingleAgentRLModuleSpec
 
 
 class BCAlgorithmTest(Algorithm):
-    """Holds the env and module; one training step returns an empty result."""
+    """Holds the module and an env runner that never samples; one training step
+    returns an empty result."""
+
+    def setup(self) -> None:
+        from rlmodule.env_runners import make_env_runner
+
+        self.env_runner = make_env_runner(self.config, module=self.module)
+        self.learners = {}
 
     def training_step(self) -> Dict[str, Any]:
         return {}

@@ -1,0 +1,142 @@
+"""PPO time-to-475 on CartPole-v1, ours vs Stable-Baselines3, and sampling throughput.
+
+For each of 3 seeds, in this run and on this machine, both libraries train until the
+mean return of the last 100 episodes reaches 475 (or ``MAX_STEPS`` env steps pass):
+
+- ours: ``PPOConfig().environment("CartPole-v1")`` with its defaults;
+- SB3: ``PPO("MlpPolicy")`` with RL-Zoo's tuned CartPole-v1 hyperparameters (8 envs,
+  n_steps 32, batch 256, 20 epochs, gae_lambda 0.8, gamma 0.98, linear lr 1e-3 and
+  clip 0.2 schedules).
+
+Both use one torch thread. Prints JSON: wall-clock seconds and env steps to 475 per
+seed and their medians. Target: ours at most half SB3's median wall-clock.
+
+Sampling: env steps/s of our env runner (8 CartPole envs, the default PPO module,
+exploration) next to stepping the bare ``SyncVectorEnv`` with random actions.
+Target: at least 70% of the bare rate.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET = 475.0
+MAX_STEPS = 300_000
+SEEDS = (0, 1, 2)
+NUM_ENVS = 8
+
+
+def ours_time_to_target(seed: int) -> Dict[str, Any]:
+    import tempfile
+
+    from rlmodule.algorithms.ppo import PPOConfig
+
+    with tempfile.TemporaryDirectory() as log_dir:
+        algo = PPOConfig().environment("CartPole-v1").debugging(seed=seed, log_dir=log_dir).build()
+        start = time.perf_counter()
+        steps, reached = 0, False
+        while steps < MAX_STEPS and not reached:
+            result = algo.train()
+            steps = result["num_env_steps_sampled"]
+            reached = result["env_runners"]["episode_return_mean"] >= TARGET
+        elapsed = time.perf_counter() - start
+        algo.stop()
+    return {"seconds": round(elapsed, 2), "env_steps": int(steps), "reached": bool(reached)}
+
+
+def sb3_time_to_target(seed: int) -> Dict[str, Any]:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    class StopAtTarget(BaseCallback):
+        def _on_step(self) -> bool:
+            buffer = self.model.ep_info_buffer
+            return not (len(buffer) >= 100 and np.mean([e["r"] for e in buffer]) >= TARGET)
+
+    def linear(start: float):
+        return lambda progress_remaining: progress_remaining * start
+
+    start = time.perf_counter()
+    env = make_vec_env("CartPole-v1", n_envs=NUM_ENVS, seed=seed)
+    model = PPO(
+        "MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+        learning_rate=linear(1e-3), clip_range=linear(0.2), seed=seed, device="cpu", verbose=0,
+    )
+    callback = StopAtTarget()
+    model.learn(total_timesteps=MAX_STEPS, callback=callback)
+    elapsed = time.perf_counter() - start
+    buffer = model.ep_info_buffer
+    reached = len(buffer) >= 100 and np.mean([e["r"] for e in buffer]) >= TARGET
+    return {"seconds": round(elapsed, 2), "env_steps": int(model.num_timesteps), "reached": bool(reached)}
+
+
+def sampling_rates(seconds: float = 3.0) -> Dict[str, float]:
+    """Env steps/s: our runner vs the bare vector env (random actions)."""
+    from rlmodule.algorithms.ppo import PPOConfig
+    from rlmodule.env_runners import make_env_runner
+
+    config = PPOConfig().environment("CartPole-v1").env_runners(num_envs_per_env_runner=NUM_ENVS).debugging(seed=0)
+    runner = make_env_runner(config)
+    runner.sample(num_timesteps=2000)  # warm-up
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        steps += sum(len(f) for f in runner.sample(num_timesteps=1024))
+    ours = steps / (time.perf_counter() - start)
+    runner.stop()
+
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make("CartPole-v1") for _ in range(NUM_ENVS)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        envs.step(envs.action_space.sample())
+        steps += NUM_ENVS
+    bare = steps / (time.perf_counter() - start)
+    envs.close()
+    return {"ours_env_steps_per_s": round(ours), "bare_vector_env_steps_per_s": round(bare), "ratio": round(ours / bare, 3)}
+
+
+def _median(runs: List[Dict[str, Any]], key: str) -> Optional[float]:
+    values = [r[key] for r in runs if r["reached"]]
+    return statistics.median(values) if len(values) == len(runs) else None
+
+
+def main() -> Dict[str, Any]:
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)
+    ours = [ours_time_to_target(seed) for seed in SEEDS]
+    sb3 = [sb3_time_to_target(seed) for seed in SEEDS]
+    ours_s, sb3_s = _median(ours, "seconds"), _median(sb3, "seconds")
+    report = {
+        "target_return": TARGET,
+        "max_env_steps": MAX_STEPS,
+        "ours": {"runs": ours, "median_seconds": ours_s, "median_env_steps": _median(ours, "env_steps")},
+        "sb3_rl_zoo": {"runs": sb3, "median_seconds": sb3_s, "median_env_steps": _median(sb3, "env_steps")},
+        "wall_clock_ratio_ours_over_sb3": round(ours_s / sb3_s, 3) if ours_s and sb3_s else None,
+        "target_ratio_at_most": 0.5,
+        "sampling": sampling_rates(),
+        "target_sampling_ratio_at_least": 0.7,
+    }
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

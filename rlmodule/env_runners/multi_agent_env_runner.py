@@ -1,0 +1,510 @@
+"""MultiAgentEnvRunner: steps multi-agent env copies with a MultiAgentRLModule.
+
+Environments are RLlib-style multi-agent envs (``reset() -> (obs, infos)``,
+``step(action_dict) -> obs, rewards, terminateds, truncateds, infos`` dicts keyed by
+agent id, the flags with an ``"__all__"`` entry; see
+:class:`rlmodule.envs.MultiAgentCartPole`) or PettingZoo ``ParallelEnv`` s, which
+:class:`ParallelEnvAdapter` turns into the former (detected by duck typing, so
+PettingZoo need not be installed).
+
+Per step, the agents that received an observation act: their observations are
+grouped by module id (``config.policy_mapping_fn(agent_id, episode)``, called once
+per agent and episode; default: every agent -> ``DEFAULT_MODULE_ID``) into one
+batched forward per module. Rewards an agent receives are added to its last step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import gymnasium as gym
+import numpy as np
+
+from rlmodule.action_sampling import sample_actions
+from rlmodule.columns import Columns
+from rlmodule.env_runners.fragment import Fragment
+from rlmodule.env_runners.utils import (
+    EpisodeMetrics,
+    TensorOps,
+    acting_mode,
+    acting_modules,
+    config_num_envs,
+    config_rollout_fragment_length,
+    config_smoothing_window,
+    env_seed,
+    flatten,
+    index,
+    make_action_clipper,
+    stack,
+    unflatten,
+)
+from rlmodule.marl_module import MultiAgentRLModule
+from rlmodule.rl_module import DEFAULT_MODULE_ID, ModuleID, RLModule
+
+ALL = "__all__"
+
+
+# --- PettingZoo ------------------------------------------------------------------------
+def is_parallel_env(env: Any) -> bool:
+    """True for a PettingZoo ``ParallelEnv`` (duck-typed: ``possible_agents`` and the
+    methods ``observation_space(agent)`` / ``action_space(agent)``)."""
+    obs_space = getattr(env, "observation_space", None)
+    act_space = getattr(env, "action_space", None)
+    return (
+        hasattr(env, "possible_agents")
+        and callable(obs_space)
+        and callable(act_space)
+        and not isinstance(obs_space, gym.Space)
+    )
+
+
+class ParallelEnvAdapter:
+    """A PettingZoo ``ParallelEnv`` behind the RLlib multi-agent env API.
+
+    ``step`` adds ``"__all__"`` to the flags: true once no agent is left
+    (``env.agents`` empty); ``terminateds["__all__"]`` if every agent that stepped
+    last terminated, else ``truncateds["__all__"]``. Attributes: ``env``,
+    ``possible_agents``, ``observation_spaces`` / ``action_spaces`` (per agent), and
+    ``observation_space`` / ``action_space`` (the first agent's).
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.possible_agents = list(env.possible_agents)
+        self.observation_spaces = {a: env.observation_space(a) for a in self.possible_agents}
+        self.action_spaces = {a: env.action_space(a) for a in self.possible_agents}
+        first = self.possible_agents[0]
+        self.observation_space = self.observation_spaces[first]
+        self.action_space = self.action_spaces[first]
+
+    @property
+    def agents(self) -> List[Any]:
+        return list(self.env.agents)
+
+    def get_agent_ids(self) -> set:
+        return set(self.possible_agents)
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> Tuple[dict, dict]:
+        result = self.env.reset(seed=seed, options=options)
+        if isinstance(result, tuple) and len(result) == 2:
+            obs, infos = result
+        else:  # pettingzoo < 1.24 returned only the observations
+            obs, infos = result, {}
+        return dict(obs), dict(infos or {})
+
+    def step(self, action_dict: Dict[Any, Any]):
+        obs, rewards, terminateds, truncateds, infos = self.env.step(action_dict)
+        terminateds, truncateds = dict(terminateds), dict(truncateds)
+        agents = getattr(self.env, "agents", None)
+        if agents is not None:
+            all_done = len(agents) == 0
+        else:
+            all_done = all(terminateds.get(a, False) or truncateds.get(a, False) for a in action_dict)
+        terminateds[ALL] = all_done and all(terminateds.get(a, False) for a in action_dict)
+        truncateds[ALL] = all_done and not terminateds[ALL]
+        return dict(obs), dict(rewards), terminateds, truncateds, dict(infos)
+
+    def close(self) -> None:
+        close = getattr(self.env, "close", None)
+        if close is not None:
+            close()
+
+
+# --- per-agent and per-episode bookkeeping ------------------------------------------------
+_NO_OBS = object()
+
+
+class _AgentTrack:
+    """One agent's steps in one episode that have not been handed out yet.
+
+    Lists hold one entry per step: ``obs`` (numpy structure), ``actions``, ``logp``,
+    ``dist`` (``[D]`` or None), ``vf``, ``rewards`` (accumulated until the agent's
+    next step), ``state_in`` (flat leaf list, recurrent modules only).
+    """
+
+    __slots__ = (
+        "agent_id", "module_id", "env_index", "episode_id", "obs", "actions", "logp",
+        "dist", "vf", "rewards", "state_in", "pending_obs", "state",
+    )
+
+    def __init__(self, agent_id: Any, module_id: ModuleID, env_index: int, episode_id: int) -> None:
+        self.agent_id = agent_id
+        self.module_id = module_id
+        self.env_index = env_index
+        self.episode_id = episode_id
+        self.pending_obs: Any = _NO_OBS  # the observation the agent acts on next
+        self.state: Optional[List[np.ndarray]] = None  # recurrent state, flat leaves
+        self.clear()
+
+    def clear(self, keep_last: bool = False) -> None:
+        """Forget the handed-out steps (all, or all but the last one)."""
+        k = -1 if keep_last else None
+        if k is None:
+            self.obs, self.actions, self.logp, self.dist, self.vf, self.rewards, self.state_in = (
+                [], [], [], [], [], [], []
+            )
+        else:
+            for name in ("obs", "actions", "logp", "dist", "vf", "rewards", "state_in"):
+                setattr(self, name, getattr(self, name)[k:])
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+
+class _Episode:
+    """One multi-agent episode in one env copy."""
+
+    def __init__(self, episode_id: int, env_index: int) -> None:
+        self.id = episode_id
+        self.env_index = env_index
+        self.length = 0
+        self.tracks: Dict[Any, _AgentTrack] = {}
+        self.agent_returns: Dict[Any, float] = {}
+        self.agent_module: Dict[Any, ModuleID] = {}
+
+
+# (fragment without bootstrap value, module id, obs or None, state leaves or None, fallback)
+_Bootstrap = Tuple[int, ModuleID, Any, Optional[List[np.ndarray]], float]
+
+
+class MultiAgentEnvRunner:
+    """Collects per-agent :class:`Fragment` s from ``config.num_envs_per_env_runner``
+    copies of ``config.make_env()`` (a multi-agent env or a PettingZoo ParallelEnv).
+
+    Args:
+        config: an AlgorithmConfig (read: ``make_env()``, ``get_rl_module_spec(env)``,
+            ``policy_mapping_fn``, ``num_envs_per_env_runner`` (8),
+            ``rollout_fragment_length`` (64 or ``"auto"``),
+            ``metrics_num_episodes_for_smoothing`` (100), ``seed`` (None)).
+        module: a MultiAgentRLModule (a single RLModule is used as
+            ``module.as_multi_agent()``); built from the config's spec if ``None``.
+        worker_index: this runner's index (env copy ``i`` is first reset with seed
+            ``config.seed + 1000 * worker_index + i``).
+    """
+
+    def __init__(self, config: Any, module: Optional[RLModule] = None, worker_index: int = 0) -> None:
+        self.config = config
+        self.worker_index = worker_index
+        self.num_envs = config_num_envs(config)
+        self.rollout_fragment_length = config_rollout_fragment_length(config, self.num_envs)
+        self.envs = [self._wrap(config.make_env()) for _ in range(self.num_envs)]
+        if module is None:
+            module = config.get_rl_module_spec(self.envs[0]).build()
+        if not isinstance(module, MultiAgentRLModule):
+            module = module.as_multi_agent()
+        self.module: MultiAgentRLModule = module
+        self._mapping_fn: Optional[Callable] = getattr(config, "policy_mapping_fn", None)
+        self._metrics = EpisodeMetrics(config_smoothing_window(config), multi_agent=True)
+        self._ops: Dict[ModuleID, TensorOps] = {}
+        self._initial_state: Dict[ModuleID, Tuple[Any, List[np.ndarray]]] = {}
+        self._clippers: Dict[Any, Optional[Callable]] = {}
+        self._episodes: Optional[List[_Episode]] = None
+        self._actions: List[Dict[Any, Any]] = []  # per env copy, filled by _act()
+        self._next_episode_id = worker_index << 32
+
+    @staticmethod
+    def _wrap(env: Any) -> Any:
+        return ParallelEnvAdapter(env) if is_parallel_env(env) else env
+
+    # --- public API -----------------------------------------------------------------
+    def sample(self, num_timesteps: Optional[int] = None, explore: bool = True) -> List[Fragment]:
+        """Step every env copy until at least ``num_timesteps`` env steps (summed over
+        copies; default ``rollout_fragment_length * num_envs``) are collected; return
+        the per-agent fragments.
+
+        A fragment ends with the agent's episode or at the end of the call. An agent
+        that acted last and has no new observation yet (turn-based envs) keeps that
+        step for the next call, so its reward is complete; the fragment before it
+        bootstraps from that step's ``vf_preds``.
+        """
+        target = self.rollout_fragment_length * self.num_envs if num_timesteps is None else num_timesteps
+        if target < 1:
+            raise ValueError(f"sample(num_timesteps={num_timesteps}): must be >= 1")
+        if self._episodes is None:
+            self._episodes = [self._reset(i, first=True) for i in range(self.num_envs)]
+        fragments: List[Fragment] = []
+        bootstraps: List[_Bootstrap] = []
+        env_steps = agent_steps = 0
+        with acting_mode(acting_modules(self.module)):
+            while env_steps < target:
+                agent_steps += self._act(explore)
+                for e in range(self.num_envs):
+                    self._step_env(e, fragments, bootstraps)
+                env_steps += self.num_envs
+            self._cut(fragments, bootstraps)
+            self._fill_bootstrap_values(fragments, bootstraps, explore)
+        self._metrics.add_steps(env_steps, agent_steps)
+        return fragments
+
+    def get_metrics(self) -> Dict[str, Any]:
+        """As :meth:`SingleAgentEnvRunner.get_metrics` (episode return = sum over agents,
+        length = env steps), plus ``agent_episode_returns_mean`` ``{agent_id: mean}``,
+        ``module_episode_returns_mean`` ``{module_id: mean}`` (per episode, the sum over
+        the agents mapped to the module) and ``num_agent_steps_sampled(_lifetime)``."""
+        return self._metrics.reduce()
+
+    def get_weights(self) -> Dict[ModuleID, Any]:
+        """``{module_id: weights}``."""
+        return self.module.get_state()
+
+    def set_weights(self, state: Dict[ModuleID, Any]) -> None:
+        self.module.set_state(state)
+
+    def get_state(self) -> Dict[str, Any]:
+        """Episode statistics and counters (JSON scalars and numpy arrays). Unlike the
+        single-agent runner's, no env or episode state: multi-agent envs keep theirs in
+        objects that cannot be saved generically, so a restored runner starts new
+        episodes (its first reset seeded as usual)."""
+        return {"metrics": self._metrics.get_state(), "next_episode_id": int(self._next_episode_id)}
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        self._metrics.set_state(state["metrics"])
+        self._next_episode_id = max(self._next_episode_id, int(state["next_episode_id"]))
+
+    def stop(self) -> None:
+        for env in self.envs:
+            close = getattr(env, "close", None)
+            if close is not None:
+                close()
+
+    # --- episodes -----------------------------------------------------------------------
+    def _reset(self, env_index: int, first: bool = False) -> _Episode:
+        seed = env_seed(self.config, self.worker_index, env_index) if first else None
+        obs, _ = self.envs[env_index].reset(seed=seed)
+        self._next_episode_id += 1
+        episode = _Episode(self._next_episode_id, env_index)
+        for agent_id, agent_obs in obs.items():
+            self._track(episode, agent_id).pending_obs = agent_obs
+        return episode
+
+    def _module_id(self, episode: _Episode, agent_id: Any) -> ModuleID:
+        module_id = episode.agent_module.get(agent_id)
+        if module_id is None:
+            module_id = self._mapping_fn(agent_id, episode) if self._mapping_fn else DEFAULT_MODULE_ID
+            if module_id not in self.module:
+                raise KeyError(
+                    f"policy_mapping_fn mapped agent {agent_id!r} to module {module_id!r}, which "
+                    f"is not one of {sorted(self.module.keys())}"
+                )
+            episode.agent_module[agent_id] = module_id
+        return module_id
+
+    def _track(self, episode: _Episode, agent_id: Any) -> _AgentTrack:
+        track = episode.tracks.get(agent_id)
+        if track is None:
+            module_id = self._module_id(episode, agent_id)
+            track = _AgentTrack(agent_id, module_id, episode.env_index, episode.id)
+            if self.module[module_id].is_stateful():
+                track.state = [x.copy() for x in self._initial(module_id)[1]]
+            episode.tracks[agent_id] = track
+            episode.agent_returns.setdefault(agent_id, 0.0)
+        return track
+
+    def _tensor_ops(self, module_id: ModuleID) -> TensorOps:
+        ops = self._ops.get(module_id)
+        if ops is None:
+            ops = self._ops[module_id] = TensorOps(self.module[module_id])
+        return ops
+
+    def _initial(self, module_id: ModuleID) -> Tuple[Any, List[np.ndarray]]:
+        """``(template, flat leaves)`` of the module's initial state (no batch dim)."""
+        if module_id not in self._initial_state:
+            initial = self._tensor_ops(module_id).to_numpy(self.module[module_id].get_initial_state())
+            self._initial_state[module_id] = (initial, [np.asarray(x) for x in flatten(initial)])
+        return self._initial_state[module_id]
+
+    def _clipper(self, env: Any, agent_id: Any) -> Optional[Callable]:
+        if agent_id not in self._clippers:
+            spaces = getattr(env, "action_spaces", None) or {}
+            space = spaces.get(agent_id, getattr(env, "action_space", None))
+            self._clippers[agent_id] = make_action_clipper(space) if isinstance(space, gym.Space) else None
+        return self._clippers[agent_id]
+
+    # --- acting ---------------------------------------------------------------------------
+    def _batch(self, module_id: ModuleID, obs: Any, state: Optional[List[np.ndarray]]) -> Dict[str, Any]:
+        ops = self._tensor_ops(module_id)
+        if state is None:
+            return {Columns.OBS: ops.to_tensor(obs)}
+        return {
+            Columns.OBS: ops.to_tensor(index(obs, (slice(None), None))),
+            Columns.STATE_IN: ops.to_tensor(unflatten(self._initial(module_id)[0], state)),
+        }
+
+    def _act(self, explore: bool) -> int:
+        """One batched forward per module over the agents with a pending observation;
+        records their steps and stores their actions in ``self._actions``. Returns the
+        number of agents that acted."""
+        groups: Dict[ModuleID, List[_AgentTrack]] = {}
+        for episode in self._episodes:
+            for track in episode.tracks.values():
+                if track.pending_obs is not _NO_OBS:
+                    groups.setdefault(track.module_id, []).append(track)
+        self._actions = [{} for _ in range(self.num_envs)]
+        acted = 0
+        for module_id, tracks in groups.items():
+            module = self.module[module_id]
+            to_numpy = self._tensor_ops(module_id).to_numpy
+            stateful = tracks[0].state is not None
+            obs = stack([tr.pending_obs for tr in tracks])
+            state = [np.stack(x) for x in zip(*[tr.state for tr in tracks])] if stateful else None
+            forward = module.forward_exploration if explore else module.forward_inference
+            out = forward(self._batch(module_id, obs, state))
+            actions, logp = sample_actions(module, out, explore=explore)
+            actions, logp = to_numpy(actions), np.asarray(to_numpy(logp), np.float32)
+            vf = (
+                np.asarray(to_numpy(out[Columns.VF_PREDS]), np.float32)
+                if Columns.VF_PREDS in out
+                else np.zeros(len(tracks), np.float32)
+            )
+            dist = (
+                np.asarray(to_numpy(out[Columns.ACTION_DIST_INPUTS]), np.float32)
+                if Columns.ACTION_DIST_INPUTS in out
+                else None
+            )
+            state_out = None
+            if stateful:  # drop the time axis of one step
+                actions = index(actions, (slice(None), 0))
+                logp, vf = logp[:, 0], vf[:, 0]
+                dist = None if dist is None else dist[:, 0]
+                if Columns.STATE_OUT not in out:
+                    raise KeyError(
+                        f"module {module_id!r} is stateful but its forward output has no "
+                        f"{Columns.STATE_OUT!r} (keys: {sorted(out)})"
+                    )
+                state_out = [np.asarray(x) for x in flatten(to_numpy(out[Columns.STATE_OUT]))]
+            for j, tr in enumerate(tracks):
+                action = index(actions, j)
+                tr.obs.append(index(obs, j))
+                tr.actions.append(action)
+                tr.logp.append(logp[j])
+                tr.vf.append(vf[j])
+                tr.dist.append(None if dist is None else dist[j])
+                tr.rewards.append(0.0)
+                if stateful:
+                    tr.state_in.append(tr.state)
+                    tr.state = [x[j].copy() for x in state_out]
+                tr.pending_obs = _NO_OBS
+                env = self.envs[tr.env_index]
+                clip = self._clipper(env, tr.agent_id)
+                self._actions[tr.env_index][tr.agent_id] = clip(action) if clip is not None else action
+            acted += len(tracks)
+        return acted
+
+    def _step_env(self, e: int, fragments: List[Fragment], bootstraps: List[_Bootstrap]) -> None:
+        """Step env copy ``e`` with the actions of :meth:`_act`; finish agents and the
+        episode when they end (then reset the copy)."""
+        episode = self._episodes[e]
+        obs, rewards, terminateds, truncateds, _ = self.envs[e].step(self._actions[e])
+        episode.length += 1
+        for agent_id, reward in rewards.items():
+            episode.agent_returns[agent_id] = episode.agent_returns.get(agent_id, 0.0) + float(reward)
+            track = episode.tracks.get(agent_id)
+            if track is not None and len(track):
+                track.rewards[-1] += float(reward)
+        all_term = bool(terminateds.get(ALL, False))
+        all_done = all_term or bool(truncateds.get(ALL, False))
+        ended = {
+            a for a in set(terminateds) | set(truncateds)
+            if a != ALL and (terminateds.get(a, False) or truncateds.get(a, False))
+        }
+        for agent_id, agent_obs in obs.items():
+            track = self._track(episode, agent_id)
+            if agent_id in ended or all_done:
+                continue
+            track.pending_obs = agent_obs
+        for agent_id in list(episode.tracks):
+            if agent_id in ended or all_done:
+                own_term = bool(terminateds.get(agent_id, False))
+                own_trunc = bool(truncateds.get(agent_id, False))
+                terminated = own_term or (not own_trunc and all_term)
+                self._finish(episode, agent_id, terminated, obs.get(agent_id, _NO_OBS), fragments, bootstraps)
+        if all_done:
+            module_returns: Dict[ModuleID, float] = {}
+            for agent_id, ret in episode.agent_returns.items():
+                mid = self._module_id(episode, agent_id)
+                module_returns[mid] = module_returns.get(mid, 0.0) + ret
+            self._metrics.add_episode(
+                sum(episode.agent_returns.values()), episode.length, episode.agent_returns, module_returns
+            )
+            self._episodes[e] = self._reset(e)
+
+    def _finish(
+        self, episode: _Episode, agent_id: Any, terminated: bool, final_obs: Any,
+        fragments: List[Fragment], bootstraps: List[_Bootstrap],
+    ) -> None:
+        """The agent's episode ended: hand out its remaining steps."""
+        track = episode.tracks.pop(agent_id)
+        if not len(track):
+            return
+        fragments.append(self._fragment(track, len(track), terminated, not terminated))
+        if not terminated:  # truncated: V(final obs); V(last obs) if the env gave none
+            if final_obs is _NO_OBS:
+                bootstraps.append((len(fragments) - 1, track.module_id, None, None, float(track.vf[-1])))
+            else:
+                bootstraps.append((len(fragments) - 1, track.module_id, final_obs, track.state, 0.0))
+
+    def _cut(self, fragments: List[Fragment], bootstraps: List[_Bootstrap]) -> None:
+        """End of ``sample()``: hand out the running episodes' steps."""
+        for episode in self._episodes:
+            for track in episode.tracks.values():
+                if track.pending_obs is not _NO_OBS:
+                    if len(track):
+                        fragments.append(self._fragment(track, len(track), False, False))
+                        bootstraps.append(
+                            (len(fragments) - 1, track.module_id, track.pending_obs, track.state, 0.0)
+                        )
+                        track.clear()
+                elif len(track) >= 2:  # waiting for its next observation: keep the last step
+                    fragments.append(self._fragment(track, len(track) - 1, False, False))
+                    fragments[-1].bootstrap_value = float(track.vf[-1])
+                    track.clear(keep_last=True)
+
+    def _fragment(self, track: _AgentTrack, length: int, terminated: bool, truncated: bool) -> Fragment:
+        """A fragment of the track's first ``length`` steps (bootstrap value filled later)."""
+        sl = slice(0, length)
+        state_in = None
+        if track.state is not None:
+            template = self._initial(track.module_id)[0]
+            state_in = unflatten(template, [np.stack(x) for x in zip(*track.state_in[sl])])
+        dist = track.dist[sl]
+        return Fragment(
+            obs=stack(track.obs[sl]),
+            actions=stack(track.actions[sl]),
+            rewards=np.asarray(track.rewards[sl], np.float32),
+            action_logp=np.asarray(track.logp[sl], np.float32),
+            action_dist_inputs=None if dist[0] is None else np.stack(dist),
+            vf_preds=np.asarray(track.vf[sl], np.float32),
+            terminated=terminated,
+            truncated=truncated,
+            bootstrap_value=0.0,
+            state_in=state_in,
+            module_id=track.module_id,
+            agent_id=track.agent_id,
+            env_index=track.env_index,
+            episode_id=track.episode_id,
+        )
+
+    def _fill_bootstrap_values(
+        self, fragments: List[Fragment], bootstraps: List[_Bootstrap], explore: bool
+    ) -> None:
+        """One batched forward per module for the fragments that need V(next obs)."""
+        by_module: Dict[ModuleID, List[_Bootstrap]] = {}
+        for item in bootstraps:
+            if item[2] is None:
+                fragments[item[0]].bootstrap_value = item[4]
+            else:
+                by_module.setdefault(item[1], []).append(item)
+        for module_id, items in by_module.items():
+            module = self.module[module_id]
+            obs = stack([item[2] for item in items])
+            stateful = items[0][3] is not None
+            state = [np.stack(x) for x in zip(*[item[3] for item in items])] if stateful else None
+            forward = module.forward_exploration if explore else module.forward_inference
+            out = forward(self._batch(module_id, obs, state))
+            if Columns.VF_PREDS not in out:
+                continue
+            values = np.asarray(self._tensor_ops(module_id).to_numpy(out[Columns.VF_PREDS]), np.float32)
+            if stateful:
+                values = values[:, 0]
+            for item, v in zip(items, values):
+                fragments[item[0]].bootstrap_value = float(v)

@@ -1,0 +1,409 @@
+"""SingleAgentEnvRunner: steps a gymnasium ``SyncVectorEnv`` with an RLModule.
+
+Shapes: ``N`` sub-environments, ``T`` vector steps per ``sample()`` call. Per call
+the runner fills ``[N, T, ...]`` numpy buffers (one per column and observation
+leaf), then slices each sub-env's row at its episode boundaries into
+:class:`Fragment` s (contiguous views of the buffers). Episodes continue across
+calls: the current observations, recurrent states and per-episode accumulators
+live on the runner.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+import gymnasium as gym
+import numpy as np
+
+from rlmodule.action_sampling import sample_actions
+from rlmodule.columns import Columns
+from rlmodule.env_runners.env_state import get_env_state, set_env_state
+from rlmodule.env_runners.fragment import Fragment
+from rlmodule.env_runners.utils import (
+    EpisodeMetrics,
+    TensorOps,
+    acting_mode,
+    acting_modules,
+    config_num_envs,
+    config_rollout_fragment_length,
+    config_smoothing_window,
+    env_seed,
+    flatten,
+    index,
+    make_action_clipper,
+    stack,
+    unflatten,
+)
+from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
+
+# (env index, start step, end step (exclusive), terminated, truncated, episode id)
+_Segment = Tuple[int, int, int, bool, bool, int]
+
+
+class SingleAgentEnvRunner:
+    """Collects :class:`Fragment` s from ``config.num_envs_per_env_runner`` copies of
+    ``config.make_env()`` in one process.
+
+    Args:
+        config: an AlgorithmConfig (read: ``make_env()``, ``get_rl_module_spec(env)``,
+            ``num_envs_per_env_runner`` (8), ``rollout_fragment_length`` (64 or
+            ``"auto"``), ``metrics_num_episodes_for_smoothing`` (100), ``seed`` (None)).
+        module: the RLModule to act with (torch or tf2); built from the config's
+            spec if ``None``.
+        worker_index: this runner's index; sub-env ``i`` is first reset with seed
+            ``config.seed + 1000 * worker_index + i``.
+
+    Attributes:
+        env: the ``gymnasium.vector.SyncVectorEnv`` (same-step autoreset).
+        module: the RLModule.
+        num_envs: ``N``.
+    """
+
+    def __init__(self, config: Any, module: Optional[RLModule] = None, worker_index: int = 0) -> None:
+        self.config = config
+        self.worker_index = worker_index
+        self.num_envs = config_num_envs(config)
+        self.rollout_fragment_length = config_rollout_fragment_length(config, self.num_envs)
+        self.env = gym.vector.SyncVectorEnv(
+            [config.make_env for _ in range(self.num_envs)],
+            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+            copy=False,  # the runner copies observations into its own buffers
+        )
+        self.observation_space = self.env.single_observation_space
+        self.action_space = self.env.single_action_space
+        if module is None:
+            module = config.get_rl_module_spec(self.env.envs[0]).build()
+        self.module = module
+        self._ops = TensorOps(module)
+        self._clip = make_action_clipper(self.action_space)
+        self._stateful = bool(module.is_stateful())
+        self._metrics = EpisodeMetrics(config_smoothing_window(config))
+        # Carried across sample() calls (set by the first reset).
+        self._obs: Any = None  # [N, ...] numpy (nested for Dict/Tuple spaces)
+        self._state: Optional[List[np.ndarray]] = None  # flat leaves, each [N, ...]
+        self._state_template: Any = None
+        self._initial_state: Optional[List[np.ndarray]] = None  # flat leaves, no batch dim
+        self._episode_return = np.zeros(self.num_envs, np.float64)
+        self._episode_len = np.zeros(self.num_envs, np.int64)
+        self._episode_id = np.zeros(self.num_envs, np.int64)
+        self._next_episode_id = worker_index << 32  # unique across runners too
+
+    # --- public API -----------------------------------------------------------------
+    def sample(self, num_timesteps: Optional[int] = None, explore: bool = True) -> List[Fragment]:
+        """Step all sub-envs ``T = ceil(num_timesteps / N)`` times (default ``T =
+        rollout_fragment_length``) and return the fragments: one per episode (part)
+        per sub-env, in sub-env order, then time order."""
+        n = self.num_envs
+        if num_timesteps is None:
+            steps = self.rollout_fragment_length
+        else:
+            if num_timesteps < 1:
+                raise ValueError(f"sample(num_timesteps={num_timesteps}): must be >= 1")
+            steps = math.ceil(num_timesteps / n)
+        if self._obs is None:
+            self._first_reset()
+        module = self.module
+        with acting_mode(acting_modules(module)):
+            buffers, segments, bootstraps = self._run(steps, explore)
+            values = self._bootstrap_values(bootstraps, explore)
+        self._metrics.add_steps(steps * n)
+        return self._fragments(buffers, segments, bootstraps, values)
+
+    def get_metrics(self) -> Dict[str, Any]:
+        """Episode statistics (mean/min/max return and mean length over the last
+        ``metrics_num_episodes_for_smoothing`` completed episodes, NaN if none),
+        ``num_episodes`` and ``num_env_steps_sampled`` since the last call, and
+        ``num_env_steps_sampled_lifetime``."""
+        return self._metrics.reduce()
+
+    def get_weights(self) -> Dict[str, Any]:
+        """``module.get_state()``."""
+        return self.module.get_state()
+
+    def set_weights(self, state: Dict[str, Any]) -> None:
+        """``module.set_state(state)``."""
+        self.module.set_state(state)
+
+    def get_state(self) -> Dict[str, Any]:
+        """The runner's checkpointable state, JSON scalars and numpy arrays only:
+        episode statistics and counters, and (once sampling started) what sampling
+        continues from: the current observations, recurrent states, per-episode
+        accumulators and ids, and each sub-env's state (see
+        :func:`rlmodule.env_runners.env_state.get_env_state`). With the same weights
+        and global RNG state, a runner given this state samples what this one would."""
+        state: Dict[str, Any] = {
+            "metrics": self._metrics.get_state(),
+            "next_episode_id": int(self._next_episode_id),
+            "started": self._obs is not None,
+        }
+        if self._obs is not None:
+            state.update(
+                obs=[np.array(x) for x in flatten(self._obs)],
+                recurrent_state=[np.array(x) for x in self._state] if self._stateful else [],
+                episode_return=self._episode_return.copy(),
+                episode_len=self._episode_len.copy(),
+                episode_id=self._episode_id.copy(),
+                envs=[get_env_state(env) for env in self.env.envs],
+            )
+        return state
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned (from a runner of the same config)."""
+        self._metrics.set_state(state["metrics"])
+        if state.get("started"):
+            if len(state["envs"]) != self.num_envs:
+                raise ValueError(
+                    f"{type(self).__name__}.set_state(): the state has {len(state['envs'])} "
+                    f"sub-envs, this runner {self.num_envs}"
+                )
+            self._first_reset()  # initialises the vector env, then every part is replaced
+            for env, env_state in zip(self.env.envs, state["envs"]):
+                set_env_state(env, env_state)
+            self._obs = unflatten(self._obs, [np.array(x) for x in state["obs"]])
+            if self._stateful:
+                self._state = [np.array(x) for x in state["recurrent_state"]]
+            self._episode_return = np.array(state["episode_return"], np.float64)
+            self._episode_len = np.array(state["episode_len"], np.int64)
+            self._episode_id = np.array(state["episode_id"], np.int64)
+        self._next_episode_id = int(state["next_episode_id"])
+
+    def stop(self) -> None:
+        """Close the environments."""
+        self.env.close()
+
+    # --- internals --------------------------------------------------------------------
+    def _first_reset(self) -> None:
+        seeds = [env_seed(self.config, self.worker_index, i) for i in range(self.num_envs)]
+        obs, _ = self.env.reset(seed=seeds if seeds[0] is not None else None)
+        self._obs = obs
+        for i in range(self.num_envs):
+            self._episode_id[i] = self._new_episode_id()
+        if self._stateful:
+            initial = self._ops.to_numpy(self.module.get_initial_state())
+            self._state_template = initial
+            self._initial_state = [np.asarray(x) for x in flatten(initial)]
+            self._state = [np.repeat(x[None], self.num_envs, axis=0) for x in self._initial_state]
+
+    def _new_episode_id(self) -> int:
+        self._next_episode_id += 1
+        return self._next_episode_id
+
+    def _batch(self, obs: Any, state: Optional[List[np.ndarray]]) -> Dict[str, Any]:
+        """The forward's input: ``obs`` ``[B, ...]`` (``[B, 1, ...]`` and ``state_in``
+        when stateful)."""
+        to_tensor = self._ops.to_tensor
+        if not self._stateful:
+            return {Columns.OBS: to_tensor(obs)}
+        obs = obs[:, None] if type(obs) is np.ndarray else index(obs, (slice(None), None))
+        return {
+            Columns.OBS: to_tensor(obs),
+            Columns.STATE_IN: to_tensor(unflatten(self._state_template, state)),
+        }
+
+    def _run(self, steps: int, explore: bool) -> Tuple[Dict[str, Any], List[_Segment], List[Tuple[int, Any, Any]]]:
+        """The stepping loop. Returns ``(buffers, segments, bootstraps)``: buffers of
+        ``[N, T, ...]`` arrays (flat leaf lists for obs/actions/state), the episode
+        segments, and ``(segment index, obs, state leaves or None)`` per segment that
+        needs V(next obs)."""
+        module, env, n = self.module, self.env, self.num_envs
+        forward = module.forward_exploration if explore else module.forward_inference
+        to_numpy, to_tensor = self._ops.to_numpy, self._ops.to_tensor
+        stateful, clip = self._stateful, self._clip
+        obs = self._obs
+        state = self._state
+        obs_template = obs
+        single_obs = type(obs) is np.ndarray
+        obs_bufs = [np.empty((n, steps) + x.shape[1:], x.dtype) for x in flatten(obs)]
+        obs_buf0 = obs_bufs[0]
+        state_bufs = (
+            [np.empty((n, steps) + x.shape[1:], x.dtype) for x in state] if stateful else None
+        )
+        rewards = np.empty((n, steps), np.float64)
+        logp_buf = np.empty((n, steps), np.float32)
+        vf_buf = np.zeros((n, steps), np.float32)
+        act_bufs: List[np.ndarray] = []
+        act_template: Any = None
+        dist_buf: Optional[np.ndarray] = None
+        has_vf = has_dist = single_act = False
+        start = [0] * n  # first step of each sub-env's current segment
+        segments: List[_Segment] = []
+        bootstraps: List[Tuple[int, Any, Any]] = []
+        OBS, VF, DIST = Columns.OBS, Columns.VF_PREDS, Columns.ACTION_DIST_INPUTS
+
+        for t in range(steps):
+            # --- act on obs (per-step work is vectorised over the N sub-envs) ---------
+            if single_obs:
+                obs_buf0[:, t] = obs
+            else:
+                for buf, leaf in zip(obs_bufs, flatten(obs)):
+                    buf[:, t] = leaf
+            if stateful:
+                for buf, leaf in zip(state_bufs, state):
+                    buf[:, t] = leaf
+                out = forward(self._batch(obs, state))
+            else:
+                out = forward({OBS: to_tensor(obs)})
+            actions, logp = sample_actions(module, out, explore=explore)
+            actions = to_numpy(actions)
+            logp = to_numpy(logp)
+            if t == 0:
+                if stateful:
+                    actions = index(actions, (slice(None), 0))
+                act_template = actions
+                single_act = type(actions) is np.ndarray
+                act_bufs = [
+                    np.empty((n, steps) + np.shape(x)[1:], np.asarray(x).dtype) for x in flatten(actions)
+                ]
+                has_vf = VF in out
+                has_dist = DIST in out
+                if has_dist:
+                    d = to_numpy(out[DIST])
+                    dist_buf = np.empty((n, steps) + d.shape[2 if stateful else 1 :], np.float32)
+            elif stateful:  # drop the time axis of one step
+                actions = index(actions, (slice(None), 0))
+            if single_act:
+                act_bufs[0][:, t] = actions
+            else:
+                for buf, leaf in zip(act_bufs, flatten(actions)):
+                    buf[:, t] = leaf
+            if stateful:
+                logp_buf[:, t] = logp[:, 0]
+                if has_vf:
+                    vf_buf[:, t] = to_numpy(out[VF])[:, 0]
+                if has_dist:
+                    dist_buf[:, t] = to_numpy(out[DIST])[:, 0]
+                if Columns.STATE_OUT not in out:
+                    raise KeyError(
+                        f"{type(module).__name__} is stateful but its forward output has no "
+                        f"{Columns.STATE_OUT!r} (keys: {sorted(out)})"
+                    )
+                state = [np.array(x) for x in flatten(to_numpy(out[Columns.STATE_OUT]))]
+            else:
+                logp_buf[:, t] = logp
+                if has_vf:
+                    vf_buf[:, t] = to_numpy(out[VF])
+                if has_dist:
+                    dist_buf[:, t] = to_numpy(out[DIST])
+
+            # --- step the envs (same-step autoreset: obs of an ended sub-env is its reset obs)
+            obs, rew, terminated, _, infos = env.step(clip(actions) if clip is not None else actions)
+            rewards[:, t] = rew
+            if "_final_obs" in infos:  # some sub-env's episode ended at this step
+                final_obs = infos["final_obs"]
+                for i in np.flatnonzero(infos["_final_obs"]).tolist():
+                    term = bool(terminated[i])
+                    segments.append((i, start[i], t + 1, term, not term, int(self._episode_id[i])))
+                    if not term:  # truncated: bootstrap from the real last observation
+                        row_state = [s[i].copy() for s in state] if stateful else None
+                        bootstraps.append((len(segments) - 1, final_obs[i], row_state))
+                    self._end_episode(i, rewards[i, start[i] : t + 1], t + 1 - start[i])
+                    start[i] = t + 1
+                    if stateful:
+                        for s, init in zip(state, self._initial_state):
+                            s[i] = init
+
+        # Episodes cut by the end of this call continue in the next one.
+        obs = _own(obs)
+        for i in range(n):
+            if start[i] < steps:
+                segments.append((i, start[i], steps, False, False, int(self._episode_id[i])))
+                row_state = [s[i].copy() for s in state] if stateful else None
+                bootstraps.append((len(segments) - 1, index(obs, i), row_state))
+                self._carry_episode(i, rewards[i, start[i] :], steps - start[i])
+        self._obs = obs
+        self._state = state
+        buffers = {
+            "obs": (obs_template, obs_bufs),
+            "actions": (act_template, act_bufs),
+            "state": state_bufs,
+            "rewards": rewards.astype(np.float32),
+            "logp": logp_buf,
+            "vf": vf_buf,
+            "dist": dist_buf,
+        }
+        return buffers, segments, bootstraps
+
+    def _end_episode(self, i: int, rewards: np.ndarray, length: int) -> None:
+        """Sub-env ``i``'s episode ended with these ``rewards`` (this call's part):
+        record its statistics, start a new episode id."""
+        # A left fold, as a hand-stepped ``ret += r`` loop sums (np.sum is pairwise).
+        ret = sum(rewards.tolist(), float(self._episode_return[i]))
+        self._metrics.add_episode(ret, int(self._episode_len[i]) + length)
+        self._episode_return[i] = 0.0
+        self._episode_len[i] = 0
+        self._episode_id[i] = self._new_episode_id()
+
+    def _carry_episode(self, i: int, rewards: np.ndarray, length: int) -> None:
+        """Sub-env ``i``'s episode runs on into the next call: accumulate its return."""
+        self._episode_return[i] = sum(rewards.tolist(), float(self._episode_return[i]))
+        self._episode_len[i] += length
+
+    def _bootstrap_values(self, bootstraps: List[Tuple[int, Any, Any]], explore: bool) -> np.ndarray:
+        """V(obs) of every bootstrap entry: one batched forward (``[M]``); zeros if the
+        module returns no ``vf_preds``."""
+        values = np.zeros(len(bootstraps), np.float32)
+        if not bootstraps:
+            return values
+        module = self.module
+        obs = stack([b[1] for b in bootstraps])
+        state = None
+        if self._stateful:
+            state = [np.stack(leaves) for leaves in zip(*[b[2] for b in bootstraps])]
+        forward = module.forward_exploration if explore else module.forward_inference
+        out = forward(self._batch(obs, state))
+        if Columns.VF_PREDS in out:
+            v = np.asarray(self._ops.to_numpy(out[Columns.VF_PREDS]), np.float32)
+            values[:] = v[:, 0] if self._stateful else v
+        return values
+
+    def _fragments(
+        self,
+        buffers: Dict[str, Any],
+        segments: List[_Segment],
+        bootstraps: List[Tuple[int, Any, Any]],
+        values: np.ndarray,
+    ) -> List[Fragment]:
+        bootstrap_of = {seg_index: float(v) for (seg_index, _, _), v in zip(bootstraps, values)}
+        obs_template, obs_bufs = buffers["obs"]
+        act_template, act_bufs = buffers["actions"]
+        state_bufs = buffers["state"]
+        rewards, logp, vf, dist = buffers["rewards"], buffers["logp"], buffers["vf"], buffers["dist"]
+        # Sub-env order, then time order (segments were appended in time order).
+        order = sorted(range(len(segments)), key=lambda k: (segments[k][0], segments[k][1]))
+        fragments = []
+        for k in order:
+            i, t0, t1, term, trunc, episode_id = segments[k]
+            sl = (i, slice(t0, t1))
+            fragments.append(
+                Fragment(
+                    obs=unflatten(obs_template, [b[sl] for b in obs_bufs]),
+                    actions=unflatten(act_template, [b[sl] for b in act_bufs]),
+                    rewards=rewards[sl],
+                    action_logp=logp[sl],
+                    action_dist_inputs=None if dist is None else dist[sl],
+                    vf_preds=vf[sl],
+                    terminated=term,
+                    truncated=trunc,
+                    bootstrap_value=0.0 if term else bootstrap_of[k],
+                    state_in=None
+                    if state_bufs is None
+                    else unflatten(self._state_template, [b[sl] for b in state_bufs]),
+                    module_id=DEFAULT_MODULE_ID,
+                    agent_id=None,
+                    env_index=i,
+                    episode_id=episode_id,
+                )
+            )
+        return fragments
+
+
+def _own(obs: Any) -> Any:
+    """A copy of the vector env's observation buffer (``copy=False`` reuses it)."""
+    if type(obs) is np.ndarray:
+        return obs.copy()
+    if isinstance(obs, dict):
+        return {k: _own(v) for k, v in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(_own(v) for v in obs)
+    return np.array(obs)

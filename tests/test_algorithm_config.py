@@ -1,0 +1,137 @@
+"""AlgorithmConfig / PPOConfig: setters, errors that name the key, to_dict/from_dict,
+and the JSON form checkpoints store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rlmodule import SingleAgentRLModuleSpec
+from rlmodule.algorithms.algorithm_checkpoint import (
+    AlgorithmCheckpointError,
+    config_from_json,
+    config_to_json,
+    join_arrays,
+    split_arrays,
+)
+from rlmodule.algorithms.ppo import PPOConfig
+from rlmodule.algorithms.ppo.ppo import PPO
+from rlmodule.envs import MultiAgentCartPole
+from rlmodule.testing import DiscreteBCTorchModule
+
+
+def mapping_fn(agent_id, episode=None, **kwargs):
+    return f"p{agent_id}"
+
+
+def full_config() -> PPOConfig:
+    return (
+        PPOConfig()
+        .framework("tf")
+        .environment(MultiAgentCartPole, env_config={"num_agents": 2})
+        .rl_module(rl_module_spec=SingleAgentRLModuleSpec(module_class=DiscreteBCTorchModule))
+        .training(model={"fcnet_hiddens": [8]}, lr=3e-4, lr_schedule=[[0, 1e-3], [1000, 1e-4]], gamma=0.9,
+                  lambda_=0.8, train_batch_size=512, sgd_minibatch_size=64, num_sgd_iter=3, clip_param=0.1,
+                  vf_clip_param=5.0, entropy_coeff=0.01, kl_coeff=0.5, grad_clip=1)
+        .env_runners(num_envs_per_env_runner=4, rollout_fragment_length=32)
+        .multi_agent(policies={"p0", "p1"}, policy_mapping_fn=mapping_fn)
+        .evaluation(evaluation_interval=2, evaluation_duration=3)
+        .reporting(metrics_num_episodes_for_smoothing=20)
+        .debugging(seed=7, log_dir="/tmp/x")
+    )
+
+
+def test_the_builder_sets_what_it_is_given_and_build_makes_a_ppo():
+    config = full_config()
+    assert config.framework_str == "tf2" and config.env is MultiAgentCartPole
+    assert config.lr == 3e-4 and config.lambda_ == 0.8 and config.grad_clip == 1.0
+    assert config.model["fcnet_hiddens"] == [8] and config.model["fcnet_activation"] == "tanh"
+    assert config.get_rollout_fragment_length() == 32
+    assert config.algo_class is PPO
+    assert PPOConfig().training(train_batch_size=1000).env_runners(num_envs_per_env_runner=3).get_rollout_fragment_length() == 334
+
+
+def test_to_dict_from_dict_round_trips_every_setting():
+    config = full_config()
+    settings = config.to_dict()
+    assert {"framework", "env", "env_config", "lr", "lambda_", "num_envs_per_env_runner", "policies",
+            "policy_mapping_fn", "evaluation_interval", "seed", "log_dir", "model"} <= set(settings)
+    again = PPOConfig.from_dict(settings)
+    assert again.to_dict().keys() == settings.keys()
+    for key, value in settings.items():
+        if key != "rl_module_spec":
+            assert again.to_dict()[key] == value, key
+    assert again.rl_module_spec.module_class is DiscreteBCTorchModule
+
+
+def test_the_json_form_round_trips_classes_functions_and_specs():
+    settings = full_config().to_dict()
+    data = json.loads(json.dumps(config_to_json(settings)))
+    back = config_from_json(data, "ckpt")
+    assert back["env"] is MultiAgentCartPole and back["policy_mapping_fn"] is mapping_fn
+    assert back["rl_module_spec"].module_class is DiscreteBCTorchModule
+    assert back["lr_schedule"] == [[0, 1e-3], [1000, 1e-4]]
+
+
+def test_a_lambda_in_the_config_is_named_when_loading_its_json():
+    settings = PPOConfig().multi_agent(policy_mapping_fn=lambda a, e=None, **k: "x").to_dict()
+    data = config_to_json(settings)
+    with pytest.raises(AlgorithmCheckpointError, match="policy_mapping_fn.*config=") as info:
+        config_from_json(data, "ckpt_dir")
+    assert "ckpt_dir" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: c.training(lrr=1.0), "unknown setting 'lrr'"),
+        (lambda c: c.training(lr="fast"), r"training\(lr=...\): expected float, got str"),
+        (lambda c: c.training(num_sgd_iter=2.5), r"num_sgd_iter=...\): expected int"),
+        (lambda c: c.training(use_gae=1), r"use_gae=...\): expected bool"),
+        (lambda c: c.training(num_sgd_iter=True), r"num_sgd_iter=...\): expected int, got bool"),
+        (lambda c: c.training(grad_clip=-1), r"grad_clip=...\): expected None or a positive number"),
+        (lambda c: c.training(lr_schedule=[[5, 1e-3]]), "timesteps must start at 0"),
+        (lambda c: c.training(lr_schedule=1e-3), r"lr_schedule=...\): expected None or a list"),
+        (lambda c: c.training(seed=3), "unknown setting 'seed'"),
+        (lambda c: c.env_runners(num_envs_per_env_runner=0), r"num_envs_per_env_runner=...\): expected an int >= 1"),
+        (lambda c: c.env_runners(rollout_fragment_length="long"), r"rollout_fragment_length=...\)"),
+        (lambda c: c.evaluation(evaluation_duration=0), r"evaluation_duration=...\)"),
+        (lambda c: c.debugging(seed="7"), r"debugging\(seed=...\)"),
+        (lambda c: c.environment(env=3), "environment"),
+        (lambda c: c.framework("jax"), "framework"),
+    ],
+)
+def test_wrong_settings_raise_naming_the_key(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call(PPOConfig())
+
+
+def test_from_dict_names_unknown_keys():
+    with pytest.raises(KeyError, match="unknown setting.*bogus"):
+        PPOConfig.from_dict({"lr": 1e-3, "bogus": 1})
+
+
+def test_from_dict_validates_values_like_the_setters():
+    with pytest.raises(TypeError, match="num_sgd_iter"):
+        PPOConfig.from_dict({"num_sgd_iter": "many"})
+
+
+def test_state_trees_split_into_json_and_arrays_and_back():
+    tree = {"a": np.arange(3, dtype=np.float32), "b": [1, {"c": np.uint32(7)}], "d": "x", "e": None}
+    json_tree, arrays = split_arrays(tree)
+    assert json.loads(json.dumps(json_tree)) == json_tree
+    back = join_arrays(json_tree, arrays)
+    np.testing.assert_array_equal(back["a"], tree["a"])
+    assert back["b"][1]["c"] == 7 and back["d"] == "x" and back["e"] is None
+
+
+def test_state_trees_refuse_what_needs_pickle_naming_the_path():
+    with pytest.raises(AlgorithmCheckpointError, match="'/learner/opt'.*set"):
+        split_arrays({"learner": {"opt": {1, 2}}})
+
+
+def test_from_dict_takes_the_defaults_to_dict_returns():
+    defaults = PPOConfig().to_dict()
+    assert PPOConfig.from_dict(defaults).to_dict() == defaults

@@ -1,0 +1,117 @@
+"""PPO must learn (fixed seeds; slow, run in CI).
+
+Each test trains until its target is met or its env-step budget is spent, and asserts
+the target was met within the budget.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Dict, Tuple
+
+import pytest
+
+from rlmodule import SingleAgentRLModuleSpec
+from rlmodule.algorithms.ppo import PPOConfig
+from rlmodule.envs import MultiAgentCartPole, StatelessCartPole
+
+pytestmark = pytest.mark.slow
+
+
+def train_until(config: PPOConfig, budget: int, done: Callable[[Dict[str, Any]], bool]) -> Tuple[bool, Dict[str, Any]]:
+    """Train until ``done(result)`` or ``budget`` env steps; ``(reached, last result)``."""
+    algo = config.build()
+    try:
+        while True:
+            result = algo.train()
+            if done(result):
+                return True, result
+            if result["num_env_steps_sampled"] >= budget:
+                return False, result
+    finally:
+        algo.stop()
+
+
+def mean_return(result: Dict[str, Any]) -> float:
+    return result["env_runners"]["episode_return_mean"]
+
+
+def test_ppo_torch_learns_cartpole_within_100k_steps(tmp_path):
+    config = PPOConfig().environment("CartPole-v1").debugging(seed=0, log_dir=str(tmp_path))
+    reached, result = train_until(config, 100_000, lambda r: mean_return(r) >= 450)
+    assert reached, f"mean return {mean_return(result):.1f} after {result['num_env_steps_sampled']} steps"
+
+
+@pytest.mark.tf
+def test_ppo_tf_learns_cartpole_within_200k_steps(tmp_path):
+    config = PPOConfig().framework("tf2").environment("CartPole-v1").debugging(seed=0, log_dir=str(tmp_path))
+    reached, result = train_until(config, 200_000, lambda r: mean_return(r) >= 400)
+    assert reached, f"mean return {mean_return(result):.1f} after {result['num_env_steps_sampled']} steps"
+
+
+def pendulum_config(tmp_path) -> PPOConfig:
+    return (
+        PPOConfig()
+        .environment("Pendulum-v1")
+        .training(
+            lr=1e-3, gamma=0.9, lambda_=0.95, train_batch_size=4096, sgd_minibatch_size=256, num_sgd_iter=10,
+            clip_param=0.2, vf_clip_param=10_000.0, model={"fcnet_hiddens": [64, 64]},
+        )
+        .env_runners(num_envs_per_env_runner=16)
+        .debugging(seed=0, log_dir=str(tmp_path))
+    )
+
+
+def test_ppo_torch_learns_pendulum_within_200k_steps(tmp_path):
+    reached, result = train_until(pendulum_config(tmp_path), 200_000, lambda r: mean_return(r) >= -400)
+    assert reached, f"mean return {mean_return(result):.1f} after {result['num_env_steps_sampled']} steps"
+
+
+def memory_config(tmp_path, use_lstm: bool) -> PPOConfig:
+    return (
+        PPOConfig()
+        .environment(StatelessCartPole)
+        .training(model={"use_lstm": use_lstm, "lstm_cell_size": 64, "max_seq_len": 20, "fcnet_hiddens": [64]})
+        .debugging(seed=0, log_dir=str(tmp_path / str(use_lstm)))
+    )
+
+
+def test_an_lstm_solves_the_memory_task_clearly_better_than_an_mlp(tmp_path):
+    budget = 150_000
+    _, with_lstm = train_until(memory_config(tmp_path, True), budget, lambda r: mean_return(r) >= 300)
+    _, without = train_until(memory_config(tmp_path, False), with_lstm["num_env_steps_sampled"], lambda r: False)
+    assert mean_return(with_lstm) >= 300, mean_return(with_lstm)
+    assert mean_return(with_lstm) >= 2 * mean_return(without), (mean_return(with_lstm), mean_return(without))
+
+
+def agent_to_policy(agent_id, episode=None, **kwargs):
+    return f"p{agent_id}"
+
+
+def test_independent_multi_agent_ppo_learns_two_agent_cartpole(tmp_path):
+    config = (
+        PPOConfig()
+        .environment(MultiAgentCartPole, env_config={"num_agents": 2})
+        .multi_agent(policies={"p0", "p1"}, policy_mapping_fn=agent_to_policy)
+        .debugging(seed=0, log_dir=str(tmp_path))
+    )
+
+    def both(result):
+        returns = result["env_runners"]["agent_episode_returns_mean"]
+        return min(returns.values()) >= 400
+
+    reached, result = train_until(config, 400_000, both)
+    assert reached, result["env_runners"]["agent_episode_returns_mean"]
+
+
+def test_a_migrated_fixture_model_trains_with_ppo_like_a_builtin_one(tmp_path):
+    migrated = importlib.import_module("fixtures.migrated.models.value_caching")
+    config = (
+        PPOConfig()
+        .environment("CartPole-v1")
+        .rl_module(rl_module_spec=SingleAgentRLModuleSpec(module_class=migrated.ValueCachingModel))
+        .training(model={"custom_model_config": {"hiddens": [64, 64]}})
+        .debugging(seed=0, log_dir=str(tmp_path))
+    )
+    reached, result = train_until(config, 100_000, lambda r: mean_return(r) >= 450)
+    assert reached, f"mean return {mean_return(result):.1f} after {result['num_env_steps_sampled']} steps"
