@@ -25,7 +25,7 @@ test: venv
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: venv
-	cd benchmarks && ../$(PY) forward_overhead.py && ../$(PY) compute_single_action.py && ../$(PY) codemod_throughput.py
+	cd benchmarks && ../$(PY) forward_overhead.py && ../$(PY) compute_single_action.py && ../$(PY) codemod_throughput.py && ../$(PY) train_cartpole.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -135,3 +135,10 @@ def test_state_trees_refuse_what_needs_pickle_naming_the_path():
 def test_from_dict_takes_the_defaults_to_dict_returns():
     defaults = PPOConfig().to_dict()
     assert PPOConfig.from_dict(defaults).to_dict() == defaults
+
+
+def test_the_legacy_rollouts_spelling_sets_the_env_runner_settings():
+    config = PPOConfig().rollouts(num_rollout_workers=0, num_envs_per_worker=3, rollout_fragment_length=16)
+    assert (config.num_env_runners, config.num_envs_per_env_runner, config.rollout_fragment_length) == (0, 3, 16)
+    with pytest.raises(TypeError, match="num_envs_per_env_runner"):
+        PPOConfig().rollouts(num_envs_per_worker=0)

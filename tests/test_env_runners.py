@@ -322,7 +322,7 @@ def test_same_seed_and_weights_give_identical_fragments():
 def test_recurrent_state_resets_at_episode_start_and_carries_across_calls():
     config = (
         PPOConfig().environment("CartPole-v1", env_config={"max_episode_steps": 7})
-        .training(model={"use_lstm": True, "lstm_cell_size": 8, "fcnet_hiddens": [8]})
+        .training(model={"use_lstm": True, "lstm_cell_size": 8, "fcnet_hiddens": [8], "vf_share_layers": True})
         .env_runners(num_envs_per_env_runner=3, rollout_fragment_length=5).debugging(seed=0)
     )
     runner = SingleAgentEnvRunner(config)
@@ -660,7 +660,7 @@ def test_turn_based_rewards_and_carried_steps(steps_per_call):
 
 def test_multi_agent_recurrent_state_per_agent():
     config = ma_config(2, lambda aid, ep, **kw: "shared", {"shared"}, length=6)
-    config.training(model={"fcnet_hiddens": [8], "use_lstm": True, "lstm_cell_size": 4})
+    config.training(model={"fcnet_hiddens": [8], "use_lstm": True, "lstm_cell_size": 4, "vf_share_layers": True})
     runner = MultiAgentEnvRunner(config)
     module = runner.module["shared"]
     first, second = runner.sample(), runner.sample()
@@ -729,7 +729,7 @@ def test_a_restored_runner_continues_exactly(recurrent):
     if recurrent:
         config = (
             PPOConfig().environment("CartPole-v1", env_config={"max_episode_steps": 9})
-            .training(model={"use_lstm": True, "lstm_cell_size": 4, "fcnet_hiddens": [8]})
+            .training(model={"use_lstm": True, "lstm_cell_size": 4, "fcnet_hiddens": [8], "vf_share_layers": True})
             .env_runners(num_envs_per_env_runner=3, rollout_fragment_length=5).debugging(seed=4)
         )
     else:
@@ -759,3 +759,23 @@ def test_a_restored_runner_continues_exactly(recurrent):
             np.testing.assert_array_equal(x.state_in["h"], y.state_in["h"])
     assert json.dumps(got_metrics) == json.dumps(expected_metrics)
     assert expected_metrics["num_episodes"] > 0
+
+
+def test_nested_recurrent_state_of_a_separate_critic_is_recorded_per_leaf():
+    config = (
+        PPOConfig().environment("CartPole-v1", env_config={"max_episode_steps": 6})
+        .training(model={"use_lstm": True, "lstm_cell_size": 4, "fcnet_hiddens": [8], "vf_share_layers": False})
+        .env_runners(num_envs_per_env_runner=2, rollout_fragment_length=8).debugging(seed=0)
+    )
+    runner = SingleAgentEnvRunner(config)
+    initial = runner.module.get_initial_state()
+    assert all(isinstance(v, dict) for v in initial.values())  # {"actor": {...}, "critic": {...}}
+    fragments = runner.sample()
+    for f in fragments:
+        assert f.state_in.keys() == initial.keys()
+        for part, leaves in f.state_in.items():
+            assert leaves.keys() == initial[part].keys()
+            for name, value in leaves.items():
+                assert value.shape == (len(f),) + tuple(np.shape(initial[part][name]))
+                np.testing.assert_array_equal(value[0], 0.0)  # each episode starts from zeros
+    runner.stop()

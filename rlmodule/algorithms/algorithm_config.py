@@ -177,6 +177,20 @@ class AlgorithmConfig:
             self.rollout_fragment_length = rollout_fragment_length
         return self
 
+    def rollouts(
+        self,
+        *,
+        num_rollout_workers: Any = NotProvided,
+        num_envs_per_worker: Any = NotProvided,
+        rollout_fragment_length: Any = NotProvided,
+    ) -> "AlgorithmConfig":
+        """The legacy spelling of :meth:`env_runners` (RLlib 2.x before ``env_runners``)."""
+        return self.env_runners(
+            num_env_runners=num_rollout_workers,
+            num_envs_per_env_runner=num_envs_per_worker,
+            rollout_fragment_length=rollout_fragment_length,
+        )
+
     def get_rollout_fragment_length(self) -> int:
         """Steps per sub-env per sample: ``rollout_fragment_length``, or for ``"auto"``
         ``ceil(train_batch_size / (runners * envs per runner))``."""

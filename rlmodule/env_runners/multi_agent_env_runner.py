@@ -20,12 +20,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
-from rlmodule.action_sampling import sample_actions
 from rlmodule.columns import Columns
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.env_runners.utils import (
     EpisodeMetrics,
     TensorOps,
+    acting_function,
     acting_mode,
     acting_modules,
     config_num_envs,
@@ -196,6 +196,7 @@ class MultiAgentEnvRunner:
         self._mapping_fn: Optional[Callable] = getattr(config, "policy_mapping_fn", None)
         self._metrics = EpisodeMetrics(config_smoothing_window(config), multi_agent=True)
         self._ops: Dict[ModuleID, TensorOps] = {}
+        self._acting: Dict[Tuple[ModuleID, bool], Any] = {}  # (module id, explore) -> acting_function
         self._initial_state: Dict[ModuleID, Tuple[Any, List[np.ndarray]]] = {}
         self._clippers: Dict[Any, Optional[Callable]] = {}
         self._episodes: Optional[List[_Episode]] = None
@@ -300,6 +301,12 @@ class MultiAgentEnvRunner:
             episode.agent_returns.setdefault(agent_id, 0.0)
         return track
 
+    def _acting_function(self, module_id: ModuleID, explore: bool) -> Any:
+        key = (module_id, explore)
+        if key not in self._acting:
+            self._acting[key] = acting_function(self.module[module_id], explore)
+        return self._acting[key]
+
     def _tensor_ops(self, module_id: ModuleID) -> TensorOps:
         ops = self._ops.get(module_id)
         if ops is None:
@@ -342,14 +349,11 @@ class MultiAgentEnvRunner:
         self._actions = [{} for _ in range(self.num_envs)]
         acted = 0
         for module_id, tracks in groups.items():
-            module = self.module[module_id]
             to_numpy = self._tensor_ops(module_id).to_numpy
             stateful = tracks[0].state is not None
             obs = stack([tr.pending_obs for tr in tracks])
             state = [np.stack(x) for x in zip(*[tr.state for tr in tracks])] if stateful else None
-            forward = module.forward_exploration if explore else module.forward_inference
-            out = forward(self._batch(module_id, obs, state))
-            actions, logp = sample_actions(module, out, explore=explore)
+            out, actions, logp = self._acting_function(module_id, explore)(self._batch(module_id, obs, state))
             actions, logp = to_numpy(actions), np.asarray(to_numpy(logp), np.float32)
             vf = (
                 np.asarray(to_numpy(out[Columns.VF_PREDS]), np.float32)

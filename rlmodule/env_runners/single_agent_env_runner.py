@@ -16,13 +16,13 @@ from typing import Any, Dict, List, Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
-from rlmodule.action_sampling import sample_actions
 from rlmodule.columns import Columns
 from rlmodule.env_runners.env_state import get_env_state, set_env_state
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.env_runners.utils import (
     EpisodeMetrics,
     TensorOps,
+    acting_function,
     acting_mode,
     acting_modules,
     config_num_envs,
@@ -88,6 +88,12 @@ class SingleAgentEnvRunner:
         self._episode_len = np.zeros(self.num_envs, np.int64)
         self._episode_id = np.zeros(self.num_envs, np.int64)
         self._next_episode_id = worker_index << 32  # unique across runners too
+        self._acting: Dict[bool, Any] = {}  # explore -> acting_function(module, explore)
+
+    def _acting_function(self, explore: bool) -> Any:
+        if explore not in self._acting:
+            self._acting[explore] = acting_function(self.module, explore)
+        return self._acting[explore]
 
     # --- public API -----------------------------------------------------------------
     def sample(self, num_timesteps: Optional[int] = None, explore: bool = True) -> List[Fragment]:
@@ -207,7 +213,7 @@ class SingleAgentEnvRunner:
         segments, and ``(segment index, obs, state leaves or None)`` per segment that
         needs V(next obs)."""
         module, env, n = self.module, self.env, self.num_envs
-        forward = module.forward_exploration if explore else module.forward_inference
+        act = self._acting_function(explore)
         to_numpy, to_tensor = self._ops.to_numpy, self._ops.to_tensor
         stateful, clip = self._stateful, self._clip
         obs = self._obs
@@ -241,10 +247,9 @@ class SingleAgentEnvRunner:
             if stateful:
                 for buf, leaf in zip(state_bufs, state):
                     buf[:, t] = leaf
-                out = forward(self._batch(obs, state))
+                out, actions, logp = act(self._batch(obs, state))
             else:
-                out = forward({OBS: to_tensor(obs)})
-            actions, logp = sample_actions(module, out, explore=explore)
+                out, actions, logp = act({OBS: to_tensor(obs)})
             actions = to_numpy(actions)
             logp = to_numpy(logp)
             if t == 0:
