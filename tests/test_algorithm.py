@@ -6,6 +6,7 @@ Small, fast configurations; learning itself is tested in test_ppo_learning.py.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import subprocess
@@ -233,3 +234,53 @@ def test_tf_ppo_trains_an_iteration(tmp_path):
     assert math.isfinite(result["learners"]["default_policy"]["total_loss"])
     assert result["num_env_steps_trained"] >= 256
     algo.stop()
+
+
+def pettingzoo_mapping(agent_id, episode=None, **kwargs):
+    return "p" + agent_id
+
+
+def test_ppo_learns_on_a_pettingzoo_parallel_env(tmp_path):
+    from tests.test_env_runners import tiny_parallel_env_class
+
+    # Each agent earns action + 0.25 per step: the best return is 5 * 1.25 for "a"
+    # (truncated after 5 steps) and 3 * 1.25 for "b" (terminated after 3).
+    algo = (
+        PPOConfig()
+        .environment(tiny_parallel_env_class())
+        .multi_agent(policies={"pa", "pb"}, policy_mapping_fn=pettingzoo_mapping)
+        .training(model={"fcnet_hiddens": [16]}, train_batch_size=256, sgd_minibatch_size=64)
+        .env_runners(num_envs_per_env_runner=4)
+        .debugging(seed=3, log_dir=str(tmp_path))
+        .build()
+    )
+    first = algo.train()["env_runners"]["agent_episode_returns_mean"]
+    for _ in range(14):
+        result = algo.train()
+    algo.stop()
+    last = result["env_runners"]["agent_episode_returns_mean"]
+    assert set(result["learners"]) == {"pa", "pb"}
+    assert last["a"] > first["a"] and last["a"] >= 0.9 * 6.25, (first, last)
+    assert last["b"] >= 0.9 * 3.75, (first, last)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_shows_on_a_terminal_only(tmp_path, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    algo = small_config(tmp_path).build()
+    algo.train()
+    algo.train()
+    algo.stop()
+    shown = terminal.getvalue()
+    assert "PPO" in shown and "ret=" in shown and "steps=" in shown
+    pipe = io.StringIO()  # not a terminal: nothing
+    monkeypatch.setattr(sys, "stderr", pipe)
+    algo = small_config(tmp_path / "quiet").build()
+    algo.train()
+    algo.stop()
+    assert pipe.getvalue() == ""
