@@ -284,3 +284,17 @@ def test_a_progress_bar_shows_on_a_terminal_only(tmp_path, monkeypatch):
     algo.train()
     algo.stop()
     assert pipe.getvalue() == ""
+
+
+def test_a_module_without_vf_preds_is_named_and_trains_without_a_critic(tmp_path):
+    from rlmodule import SingleAgentRLModuleSpec
+    from rlmodule.testing import DiscreteBCTorchModule
+
+    config = small_config(tmp_path).rl_module(rl_module_spec=SingleAgentRLModuleSpec(module_class=DiscreteBCTorchModule))
+    algo = config.build()
+    with pytest.raises(KeyError, match="DiscreteBCTorchModule.*vf_preds.*use_critic=False"):
+        algo.train()
+    algo.stop()
+    algo = config.training(use_critic=False, use_gae=False).build()
+    assert math.isfinite(algo.train()["learners"]["default_policy"]["policy_loss"])
+    algo.stop()

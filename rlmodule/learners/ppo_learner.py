@@ -97,6 +97,12 @@ class PPOLearner(Learner):
 
         # Value function loss: the squared error clamped at vf_clip_param (RLlib 2.x).
         if self.use_critic:
+            if Columns.VF_PREDS not in fwd_out:
+                raise KeyError(
+                    f"module {self.module_id!r} ({type(self.module).__name__}): forward_train returned no "
+                    f"{Columns.VF_PREDS!r} (keys: {sorted(fwd_out)}); PPO's critic needs it. Return value "
+                    "predictions, or train without a critic: .training(use_critic=False, use_gae=False)"
+                )
             values = fwd_out[Columns.VF_PREDS]
             vf_error = ops.square(values - batch[VALUE_TARGETS])
             vf_error_clipped = vf_error if c.vf_clip_param is None else ops.clip(vf_error, 0.0, c.vf_clip_param)
