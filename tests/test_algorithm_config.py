@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -142,3 +143,23 @@ def test_the_legacy_rollouts_spelling_sets_the_env_runner_settings():
     assert (config.num_env_runners, config.num_envs_per_env_runner, config.rollout_fragment_length) == (0, 3, 16)
     with pytest.raises(TypeError, match="num_envs_per_env_runner"):
         PPOConfig().rollouts(num_envs_per_worker=0)
+
+
+class NoArgumentEnv(gym.Env):
+    """An env class whose constructor takes nothing (no env_config)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.made = True
+
+
+def test_make_env_takes_ids_classes_callables_and_argument_free_classes():
+    assert PPOConfig().environment("CartPole-v1", env_config={"max_episode_steps": 7}).make_env().spec.max_episode_steps == 7
+    assert isinstance(PPOConfig().environment(NoArgumentEnv).make_env(), NoArgumentEnv)
+    made = PPOConfig().environment(lambda cfg: ("made", cfg), env_config={"k": 1}).make_env()
+    assert made == ("made", {"k": 1})
+    assert PPOConfig().environment(MultiAgentCartPole, env_config={"num_agents": 3}).make_env().agents == [0, 1, 2]
+    with pytest.raises(ValueError, match="no environment"):
+        PPOConfig().make_env()

@@ -353,11 +353,15 @@ class AlgorithmConfig:
 
     # --- building ---------------------------------------------------------------------------
     def make_env(self) -> Any:
-        """One instance of the configured environment."""
+        """One instance of the configured environment: ``gym.make(id, **env_config)``,
+        or ``env(env_config)`` for a class or callable (``env()`` when it takes no
+        arguments and ``env_config`` is empty)."""
         if self.env is None:
             raise ValueError(f"{type(self).__name__}: no environment; call .environment(env)")
         if isinstance(self.env, str):
             return gym.make(self.env, **self.env_config)
+        if not self.env_config and _takes_no_arguments(self.env):
+            return self.env()
         return self.env(dict(self.env_config))
 
     def build(self) -> Any:
@@ -381,6 +385,15 @@ def _agent_space(env: Any, kind: str, agent: Any) -> gym.Space:
         return spaces[agent]
     single = getattr(env, f"{kind}_space")
     return single(agent) if callable(single) and not isinstance(single, gym.Space) else single
+
+
+def _takes_no_arguments(factory: Any) -> bool:
+    """Whether ``factory()`` is a valid call (a class's ``__init__`` without parameters)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return False
+    return not signature.parameters
 
 
 def _check_type(where: str, current: Any, value: Any) -> None:
