@@ -7,7 +7,7 @@ Box bounds keep their exact values; non-finite bounds are written as the strings
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -115,3 +115,14 @@ def map_structure(fn: Any, struct: Any) -> Any:
     if isinstance(struct, tuple):
         return tuple(map_structure(fn, v) for v in struct)
     return fn(struct)
+
+
+def combine_structures(fn: Any, structs: Sequence[Any]) -> Any:
+    """Structures of the same shape (nested dicts/tuples) -> one structure whose leaves
+    are ``fn([leaf of each structure])``, e.g. ``np.stack`` for a batch of observations."""
+    first = structs[0]
+    if isinstance(first, Mapping):
+        return {k: combine_structures(fn, [s[k] for s in structs]) for k in first}
+    if isinstance(first, tuple):
+        return tuple(combine_structures(fn, [s[i] for s in structs]) for i in range(len(first)))
+    return fn(structs)

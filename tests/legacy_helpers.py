@@ -5,15 +5,12 @@ from typing import Any, List, Mapping, Optional
 import numpy as np
 import torch
 
+from rlmodule.spaces import combine_structures
+
 
 def stack_observations(raw: List[Any]) -> Any:
     """A list of raw observations -> one batch (dict / tuple of ``[B, ...]``)."""
-    first = raw[0]
-    if isinstance(first, dict):
-        return {k: stack_observations([o[k] for o in raw]) for k in first}
-    if isinstance(first, tuple):
-        return tuple(stack_observations([o[i] for o in raw]) for i in range(len(first)))
-    return np.stack(raw)
+    return combine_structures(np.stack, raw)
 
 
 def ray_preprocessed(space: Any, raw: List[Any]) -> np.ndarray:

@@ -15,6 +15,8 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Mapping, Optional
 import gymnasium as gym
 import numpy as np
 
+from rlmodule.spaces import combine_structures
+
 # --- config look-ups (getattr with the documented defaults) ----------------------------
 DEFAULT_NUM_ENVS = 8
 DEFAULT_ROLLOUT_FRAGMENT_LENGTH = 64
@@ -90,12 +92,7 @@ def unflatten(template: Any, leaves: Sequence[Any]) -> Any:
 
 def stack(structs: Sequence[Any]) -> Any:
     """Nested structures of arrays (or scalars) -> one structure of ``[len, ...]`` arrays."""
-    first = structs[0]
-    if isinstance(first, Mapping):
-        return {k: stack([s[k] for s in structs]) for k in first}
-    if isinstance(first, tuple):
-        return tuple(stack([s[i] for s in structs]) for i in range(len(first)))
-    return np.stack([np.asarray(s) for s in structs])
+    return combine_structures(lambda leaves: np.stack([np.asarray(x) for x in leaves]), structs)
 
 
 def index(struct: Any, idx: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 from rlmodule.columns import Columns
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.learners.sequences import cut_sequences
-from rlmodule.spaces import map_structure
+from rlmodule.spaces import combine_structures, map_structure
 
 ADVANTAGES = "advantages"  # [N] float32 (RLlib's Postprocessing.ADVANTAGES)
 VALUE_TARGETS = "value_targets"  # [N] float32
@@ -52,12 +52,7 @@ class TrainBatch:
 
 def concat_structs(parts: List[Any]) -> Any:
     """Concatenate along axis 0 leaf by leaf (nested dicts/tuples of ``[L, ...]`` arrays)."""
-    first = parts[0]
-    if isinstance(first, Mapping):
-        return {k: concat_structs([p[k] for p in parts]) for k in first}
-    if isinstance(first, tuple):
-        return tuple(concat_structs([p[i] for p in parts]) for i in range(len(first)))
-    return np.concatenate([np.asarray(p) for p in parts], axis=0)
+    return combine_structures(lambda leaves: np.concatenate([np.asarray(x) for x in leaves], axis=0), parts)
 
 
 def _float32(x: Any) -> np.ndarray:
