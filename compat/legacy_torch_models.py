@@ -59,6 +59,7 @@ from torch import nn
 from compat.preprocessing import is_preprocessed, legacy_obs_shape, preprocess_obs, preprocessed_obs_space
 from rlmodule.model_config import MODEL_DEFAULTS
 from rlmodule.models.cnn import get_filter_config
+from rlmodule.spaces import flatten_structure
 
 __all__ = [
     "AppendBiasLayer",
@@ -302,15 +303,6 @@ def _flatten_space(space: gym.Space) -> List[gym.Space]:
     if isinstance(space, gym.spaces.Dict):
         return [s for k in sorted(space.spaces) for s in _flatten_space(space[k])]
     return [space]
-
-
-def _flatten_struct(struct: Any) -> List[Any]:
-    """Leaves of nested dicts (by sorted key) / lists / tuples, as ``dm_tree.flatten``."""
-    if isinstance(struct, dict):
-        return [x for k in sorted(struct) for x in _flatten_struct(struct[k])]
-    if isinstance(struct, (list, tuple)):
-        return [x for v in struct for x in _flatten_struct(v)]
-    return [struct]
 
 
 def _one_hot(x: torch.Tensor, space: gym.Space) -> torch.Tensor:
@@ -901,7 +893,7 @@ class ComplexInputNetwork(TorchModelV2):
         else:
             orig_obs = restore_original_dimensions(input_dict["obs"], self.processed_obs_space)
         outs = []
-        for i, component in enumerate(_flatten_struct(orig_obs)):
+        for i, component in enumerate(flatten_structure(orig_obs, sort_keys=True)):
             i = str(i)
             if i in self.cnns:
                 cnn_out, _ = self.cnns[i]({"obs": component})
@@ -959,7 +951,7 @@ class RecurrentNetwork(TorchModelV2):
 
 def _flatten_inputs_to_1d_tensor(inputs: Any, flat_spaces: List[gym.Space]) -> torch.Tensor:
     """Legacy ``flatten_inputs_to_1d_tensor`` (no time axis): ``[B, sum of flat sizes]``."""
-    flat_inputs = _flatten_struct(inputs)
+    flat_inputs = flatten_structure(inputs, sort_keys=True)
     batch = flat_inputs[0].shape[0]
     out = []
     for input_, space in zip(flat_inputs, flat_spaces):

@@ -82,7 +82,7 @@ from compat.rl_module_policy import RLModulePolicy
 from rlmodule.columns import Columns
 from rlmodule.distribution import Distribution
 from rlmodule.rl_module import RLModule
-from rlmodule.spaces import sample_obs_batch
+from rlmodule.spaces import flatten_structure, sample_obs_batch
 
 __all__ = ["ParityReport", "QuantityResult", "check", "QUANTITY_ORDER"]
 
@@ -366,11 +366,7 @@ def _tree_map(fn: Callable[[Any], Any], x: Any) -> Any:
 
 def _leaves(x: Any) -> List[Any]:
     """Leaves in a canonical order (dict keys sorted, so both sides line up)."""
-    if isinstance(x, Mapping):
-        return [leaf for k in sorted(x) for leaf in _leaves(x[k])]
-    if isinstance(x, (tuple, list)):
-        return [leaf for v in x for leaf in _leaves(v)]
-    return [x]
+    return flatten_structure(x, sort_keys=True)
 
 
 def _space_leaves(space: gym.Space) -> List[gym.Space]:
@@ -549,17 +545,9 @@ def _merge(parts: Dict[str, QuantityResult], what: str) -> QuantityResult:
 
 def _state_rows(state: Any) -> torch.Tensor:
     """A state (dict/list of ``[N, ...]``) as ``[N, S]``: leaves flattened in order."""
-    leaves = [torch.as_tensor(_np(x)) if not isinstance(x, torch.Tensor) else x for x in _flat_in_order(state)]
+    # leaves in insertion order: state layouts keep their own order (h before c)
+    leaves = [torch.as_tensor(_np(x)) if not isinstance(x, torch.Tensor) else x for x in flatten_structure(state)]
     return torch.cat([x.reshape(x.shape[0], -1).double().cpu() for x in leaves], dim=-1)
-
-
-def _flat_in_order(x: Any) -> List[Any]:
-    """Leaves in insertion order (state layouts keep their own order: h before c)."""
-    if isinstance(x, Mapping):
-        return [leaf for v in x.values() for leaf in _flat_in_order(v)]
-    if isinstance(x, (tuple, list)):
-        return [leaf for v in x for leaf in _flat_in_order(v)]
-    return [x]
 
 
 # --------------------------------------------------------------------------------------

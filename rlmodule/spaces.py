@@ -7,7 +7,7 @@ Box bounds keep their exact values; non-finite bounds are written as the strings
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -115,6 +115,17 @@ def map_structure(fn: Any, struct: Any) -> Any:
     if isinstance(struct, tuple):
         return tuple(map_structure(fn, v) for v in struct)
     return fn(struct)
+
+
+def flatten_structure(struct: Any, sort_keys: bool = False) -> List[Any]:
+    """The leaves of nested dicts / tuples / lists: dict entries in insertion order, or
+    by sorted key with ``sort_keys`` (as ``dm_tree.flatten``, legacy RLlib's order)."""
+    if isinstance(struct, Mapping):
+        keys = sorted(struct) if sort_keys else list(struct)
+        return [leaf for k in keys for leaf in flatten_structure(struct[k], sort_keys)]
+    if isinstance(struct, (tuple, list)):
+        return [leaf for v in struct for leaf in flatten_structure(v, sort_keys)]
+    return [struct]
 
 
 def combine_structures(fn: Any, structs: Sequence[Any]) -> Any:

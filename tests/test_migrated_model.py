@@ -29,6 +29,7 @@ from compat.migrated_model import (
 from compat.preprocessing import is_preprocessed, preprocess_obs, preprocessed_obs_space, restore_raw_obs
 from rlmodule import SingleAgentRLModuleSpec
 from rlmodule.model_config import MODEL_DEFAULTS
+from rlmodule.spaces import flatten_structure
 from rlmodule.torch import TorchRLModule
 
 legacy = pytest.mark.legacy
@@ -52,14 +53,6 @@ def _samples(space: gym.Space, n: int, seed: int = 0) -> List[Any]:
     space = copy.deepcopy(space)
     space.seed(seed)
     return [space.sample() for _ in range(n)]
-
-
-def _leaves(x: Any) -> List[Any]:
-    if isinstance(x, dict):
-        return [leaf for v in x.values() for leaf in _leaves(v)]
-    if isinstance(x, (list, tuple)):
-        return [leaf for v in x for leaf in _leaves(v)]
-    return [x]
 
 
 class Probe(TorchRLModule):
@@ -134,7 +127,7 @@ def test_restore_raw_obs_inverts_preprocess_obs(name):
     raw = stack_observations(_samples(space, 5))
     flat = preprocess_obs(raw, space).numpy()
     restored = restore_raw_obs(flat, space)
-    for ours, theirs in zip(_leaves(restored), _leaves(raw)):
+    for ours, theirs in zip(flatten_structure(restored), flatten_structure(raw)):
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=1e-7)  # float64 leaves went through float32
     np.testing.assert_array_equal(preprocess_obs(restored, space).numpy(), flat)
