@@ -163,3 +163,14 @@ def test_make_env_takes_ids_classes_callables_and_argument_free_classes():
     assert PPOConfig().environment(MultiAgentCartPole, env_config={"num_agents": 3}).make_env().agents == [0, 1, 2]
     with pytest.raises(ValueError, match="no environment"):
         PPOConfig().make_env()
+
+
+def test_every_base_setting_names_a_keyword_its_setter_takes():
+    import inspect
+
+    from rlmodule.algorithms.algorithm_config import _BASE_SETTINGS, AlgorithmConfig
+
+    for key, (setter, attr) in _BASE_SETTINGS.items():
+        parameters = inspect.signature(getattr(AlgorithmConfig, setter)).parameters
+        assert key in parameters or (key, setter) in {("framework", "framework"), ("env", "environment")}, key
+        assert hasattr(AlgorithmConfig(), attr), attr

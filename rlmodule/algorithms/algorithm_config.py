@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import gymnasium as gym
 
@@ -261,8 +261,7 @@ class AlgorithmConfig:
     def to_dict(self) -> Dict[str, Any]:
         """Every setting by its setter's keyword (``framework``, ``env``, ``lr``, ...);
         values are deep copies (classes and functions as they are)."""
-        out = {key: copy.deepcopy(getattr(self, attr)) for key, attr in _dict_keys(type(self)).items()}
-        return out
+        return {key: copy.deepcopy(getattr(self, attr)) for key, (_, attr) in _settings(type(self)).items()}
 
     @classmethod
     def from_dict(cls, settings: Mapping[str, Any]) -> "AlgorithmConfig":
@@ -274,15 +273,15 @@ class AlgorithmConfig:
 
     def update_from_dict(self, settings: Mapping[str, Any]) -> "AlgorithmConfig":
         """Apply ``settings`` (setter keywords -> values) through the setters."""
-        keys = _dict_keys(type(self))
-        unknown = sorted(str(k) for k in settings if k not in keys)
+        known = _settings(type(self))
+        unknown = sorted(str(k) for k in settings if k not in known)
         if unknown:
             raise KeyError(f"{type(self).__name__}.from_dict(): unknown setting(s) {', '.join(unknown)}")
-        setters, defaults = _setter_of(type(self)), type(self)()
+        defaults = type(self)()
         for key, value in settings.items():
-            setter = setters[key]
-            if value is None and getattr(defaults, keys[key]) is None:
-                setattr(self, keys[key], None)  # a setting whose default is "unset"
+            setter, attr = known[key]
+            if value is None and getattr(defaults, attr) is None:
+                setattr(self, attr, None)  # a setting whose default is "unset"
             elif key == "framework":
                 self.framework(value)
             elif key == "env":
@@ -436,26 +435,11 @@ _BASE_SETTINGS = {
 }
 
 
-def _training_keys(cls: type) -> List[str]:
-    probe = cls()
-    return [k for k in vars(probe) if not k.startswith("_") and (k not in _NON_TRAINING_KEYS)]
-
-
-def _dict_keys(cls: type) -> Dict[str, str]:
-    """to_dict key -> attribute name, for config class ``cls``."""
-    keys = {key: attr for key, (_, attr) in _BASE_SETTINGS.items()}
-    keys.update({key: key for key in _training_keys(cls) if key != "algo_class"})
-    return keys
-
-
-def _setter_of(cls: type) -> Dict[str, str]:
-    """to_dict key -> the setter that sets it."""
-    setters = {key: setter for key, (setter, _) in _BASE_SETTINGS.items()}
-    setters.update({key: "training" for key in _training_keys(cls) if key != "algo_class"})
-    return setters
-
-
-assert all(
-    key in inspect.signature(getattr(AlgorithmConfig, setter)).parameters or key == "framework"
-    for key, (setter, _) in _BASE_SETTINGS.items() if setter not in ("training",)
-), "_BASE_SETTINGS names a keyword its setter does not take"
+def _settings(cls: type) -> Dict[str, Tuple[str, str]]:
+    """to_dict key -> (the setter that sets it, the attribute), for config class ``cls``:
+    ``_BASE_SETTINGS`` plus every training setting the class defines."""
+    settings = dict(_BASE_SETTINGS)
+    for key in vars(cls()):
+        if not key.startswith("_") and key not in _NON_TRAINING_KEYS and key != "algo_class":
+            settings[key] = ("training", key)
+    return settings
