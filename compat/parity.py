@@ -6,7 +6,8 @@ observation where the pair is furthest from passing:
 
 ==========================  ==============================================================
 ``action_dist_inputs``      ``forward_exploration``'s distribution inputs
-``vf_preds``                ``forward_exploration``'s values (when both sides produce them)
+``vf_preds``                ``forward_exploration``'s values, else ``compute_values()``'s
+                            (when both sides produce them)
 ``deterministic_actions``   ``forward_inference`` -> ``to_deterministic().sample()``
 ``logp``                    actions sampled from the legacy exploration distribution
                             (``torch.manual_seed(seed)``), their logp on both sides
@@ -83,6 +84,7 @@ from rlmodule.columns import Columns
 from rlmodule.distribution import Distribution
 from rlmodule.rl_module import RLModule
 from rlmodule.spaces import flatten_structure, sample_obs_batch
+from rlmodule.value_function import value_predictions
 
 __all__ = ["ParityReport", "QuantityResult", "check", "QUANTITY_ORDER"]
 
@@ -326,7 +328,13 @@ class _Side:
         for obs in obs_steps:
             obs = _tree_map(lambda x: x.to(self.device), obs)
             if not self.stateful:
-                outs.append(dict(forward({Columns.OBS: obs})))
+                batch = {Columns.OBS: obs}
+                out = dict(forward(batch))
+                if phase == "exploration":  # values from compute_values() when the forward leaves them out
+                    values = value_predictions(self.module, batch, out)
+                    if values is not None:
+                        out[Columns.VF_PREDS] = values
+                outs.append(out)
                 continue
             if state is None:
                 n = _batch_size(obs)

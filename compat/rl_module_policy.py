@@ -6,7 +6,8 @@ underneath is an RLModule. ``explore=True`` runs ``forward_exploration`` and sam
 (logp 0); ``explore=None`` follows ``config["explore"]``. Results have the legacy
 shapes, dtypes (int64 -> int32, float64 -> float32, as legacy ``convert_to_numpy``)
 and keys: ``(actions, state_outs, extra)`` with ``action_dist_inputs``,
-``action_logp``, ``action_prob`` and ``vf_preds`` when the module produces it.
+``action_logp``, ``action_prob`` and ``vf_preds`` when the module produces it (from
+its forward, else its ``compute_values(batch)``).
 Observations may be raw (nested for Dict/Tuple spaces) or legacy-preprocessed (flat).
 """
 
@@ -22,6 +23,7 @@ from compat.preprocessing import is_flattened, legacy_obs_size, restore_raw_obs
 from rlmodule.action_sampling import action_dist_from_output
 from rlmodule.columns import Columns
 from rlmodule.spaces import map_structure
+from rlmodule.value_function import value_predictions
 
 DEFAULT_CONFIG: Dict[str, Any] = {"explore": True}
 _NOT_EXTRA = frozenset((Columns.ACTIONS, Columns.STATE_OUT, Columns.ACTION_DIST))
@@ -138,6 +140,9 @@ class RLModulePolicy:
         _set_grad_enabled(False)
         try:
             out = module.forward_exploration(batch) if explore else module.forward_inference(batch)
+            values = value_predictions(module, batch, out)
+            if values is not None and Columns.VF_PREDS not in out:  # legacy PPO always reported them
+                out = {**out, Columns.VF_PREDS: values}
             if Columns.ACTIONS in out:
                 actions = out[Columns.ACTIONS]
                 logp = out.get(Columns.ACTION_LOGP)

@@ -13,6 +13,7 @@ from rlmodule.env_runners.fragment import Fragment
 from rlmodule.model_config import MODEL_DEFAULTS
 from rlmodule.rl_module import SingleAgentRLModuleSpec
 from rlmodule.spaces import map_structure
+from rlmodule.value_function import value_predictions
 
 OBS_DIM = 4
 SMALL = {"fcnet_hiddens": [16, 16], "lstm_cell_size": 8, "max_seq_len": 4}
@@ -59,6 +60,8 @@ def ppo_config(**training: Any) -> PPOConfig:
 
 
 def _np(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach()
     return x.numpy() if hasattr(x, "numpy") and not isinstance(x, np.ndarray) else np.asarray(x)
 
 
@@ -98,8 +101,9 @@ def rollout(
             out = module.forward_exploration(tensors(module, {"obs": obs[:, None], "state_in": state}))
             flat = {k: v[:, 0] for k, v in out.items() if k in ("action_dist_inputs", "vf_preds")}
         else:
-            out = module.forward_exploration(tensors(module, {"obs": obs}))
-            flat = dict(out)
+            batch = tensors(module, {"obs": obs})
+            out = module.forward_exploration(batch)
+            flat = {**out, "vf_preds": value_predictions(module, batch, out)}
         actions, logp = sample_actions(module, flat, explore=True)
         actions, logp = _np(actions), _np(logp)
         cols["obs"].append(obs)

@@ -68,23 +68,22 @@ class _Double(nn.Module):
 
 
 @pytest.mark.parametrize("vf_share_layers", [False, True])
-def test_ppo_torch_acting_forwards_equal_forward_train(vf_share_layers):
+def test_ppo_torch_acting_forwards_and_compute_values_equal_forward_train(vf_share_layers):
     torch.manual_seed(0)
     module = ppo_module(vf_share_layers)
     batch = {"obs": torch.as_tensor(module.sample_batch(6)["obs"])}
     train = module.forward_train(batch)
-    exploration = module.forward_exploration(batch)
-    assert sorted(exploration) == ["action_dist_inputs", "vf_preds"]
-    for key in exploration:
-        torch.testing.assert_close(exploration[key], train[key], rtol=0, atol=0)
-    inference = module.forward_inference(batch)
-    assert sorted(inference) == ["action_dist_inputs"]
-    torch.testing.assert_close(inference["action_dist_inputs"], train["action_dist_inputs"], rtol=0, atol=0)
+    # feed-forward acting runs the actor only; values come from compute_values()
+    for forward in (module.forward_exploration, module.forward_inference):
+        out = forward(batch)
+        assert sorted(out) == ["action_dist_inputs"]
+        torch.testing.assert_close(out["action_dist_inputs"], train["action_dist_inputs"], rtol=0, atol=0)
+    values = module.compute_values(batch)
+    assert values.shape == (6,)
+    torch.testing.assert_close(values, train["vf_preds"], rtol=0, atol=0)
     # replaced sub-modules are used at once (nothing is cached)
     module.vf = TorchMLP(16, [], None, output_dim=1)
-    torch.testing.assert_close(
-        module.forward_exploration(batch)["vf_preds"], module.forward_train(batch)["vf_preds"], rtol=0, atol=0
-    )
+    torch.testing.assert_close(module.compute_values(batch), module.forward_train(batch)["vf_preds"], rtol=0, atol=0)
 
 
 def test_policy_explore_outputs_keep_the_legacy_keys_dtypes_and_draws():
@@ -99,7 +98,7 @@ def test_policy_explore_outputs_keep_the_legacy_keys_dtypes_and_draws():
     assert {k: np.asarray(v).dtype for k, v in extra.items()} == dict.fromkeys(extra, np.dtype(np.float32))
     out = module.forward_exploration({"obs": torch.as_tensor(obs[None])})
     np.testing.assert_array_equal(extra["action_dist_inputs"], out["action_dist_inputs"][0].numpy())
-    np.testing.assert_array_equal(extra["vf_preds"], out["vf_preds"][0].numpy())
+    np.testing.assert_array_equal(extra["vf_preds"], module.compute_values({"obs": torch.as_tensor(obs[None])})[0].detach().numpy())
     log_probs = torch.log_softmax(out["action_dist_inputs"][0], -1)
     assert extra["action_logp"] == log_probs[action].item()
     assert extra["action_prob"] == np.exp(extra["action_logp"])

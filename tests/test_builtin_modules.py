@@ -78,11 +78,14 @@ def check_forwards(module, framework, stateful):
     for phase in ("inference", "exploration", "train"):
         out = getattr(module, f"forward_{phase}")(batch)
         assert shape(out["action_dist_inputs"]) == lead + (dist_dim,), phase
-        if phase != "inference":
+        if phase == "train" or (phase == "exploration" and stateful):
             assert shape(out["vf_preds"]) == lead, phase
+        else:  # feed-forward acting runs the actor only
+            assert "vf_preds" not in out, phase
         if stateful:
             state_in = batch["state_in"]
             assert {k: shape(v) for k, v in out["state_out"].items()} == {k: shape(v) for k, v in state_in.items()}
+    assert shape(module.compute_values(batch)) == lead
     return out
 
 

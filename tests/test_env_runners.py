@@ -268,8 +268,8 @@ def test_ppo_module_on_dict_observations():
     cut = [f for f in fragments if not f.truncated]
     assert cut and all(f.bootstrap_value != 0.0 for f in cut)
     f = fragments[0]
-    out = runner.module.forward_exploration({"obs": {k: torch.from_numpy(v) for k, v in f.obs.items()}})
-    np.testing.assert_allclose(out["vf_preds"].detach().numpy(), f.vf_preds, rtol=1e-5, atol=1e-6)
+    values = runner.module.compute_values({"obs": {k: torch.from_numpy(v) for k, v in f.obs.items()}})
+    np.testing.assert_allclose(values.detach().numpy(), f.vf_preds, rtol=1e-5, atol=1e-6)
 
 
 def test_continuous_actions_are_stored_unclipped_and_sent_clipped():
@@ -372,13 +372,13 @@ def test_tf2_ppo_module_samples():
     assert isinstance(runner, SingleAgentEnvRunner) and runner.module.framework == "tf2"
     first, second = runner.sample(), runner.sample()
     assert sum(len(f) for f in first) == 12
-    out = runner.module.forward_exploration({"obs": tf.convert_to_tensor(first[0].obs)})
-    np.testing.assert_allclose(out["vf_preds"].numpy(), first[0].vf_preds, rtol=1e-5, atol=1e-6)
+    values = runner.module.compute_values({"obs": tf.convert_to_tensor(first[0].obs)})
+    np.testing.assert_allclose(values.numpy(), first[0].vf_preds, rtol=1e-5, atol=1e-6)
     assert np.isfinite(first[0].action_logp).all() and (first[0].action_logp < 0).all()
     cut = [f for f in first if not (f.terminated or f.truncated)]
     for f in cut:
         nxt = next(g for g in second if g.env_index == f.env_index)
-        v = runner.module.forward_exploration({"obs": tf.convert_to_tensor(nxt.obs[:1])})["vf_preds"].numpy()[0]
+        v = runner.module.compute_values({"obs": tf.convert_to_tensor(nxt.obs[:1])}).numpy()[0]
         assert f.bootstrap_value == pytest.approx(float(v), rel=1e-5, abs=1e-6)
     runner.set_weights(runner.get_weights())
 

@@ -15,7 +15,7 @@ batched forward per module. Rewards an agent receives are added to its last step
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +40,7 @@ from rlmodule.env_runners.utils import (
 )
 from rlmodule.marl_module import MultiAgentRLModule
 from rlmodule.rl_module import DEFAULT_MODULE_ID, ModuleID, RLModule
+from rlmodule.value_function import value_predictions
 
 ALL = "__all__"
 
@@ -353,13 +354,11 @@ class MultiAgentEnvRunner:
             stateful = tracks[0].state is not None
             obs = stack([tr.pending_obs for tr in tracks])
             state = [np.stack(x) for x in zip(*[tr.state for tr in tracks])] if stateful else None
-            out, actions, logp = self._acting_function(module_id, explore)(self._batch(module_id, obs, state))
+            batch = self._batch(module_id, obs, state)
+            out, actions, logp = self._acting_function(module_id, explore)(batch)
             actions, logp = to_numpy(actions), np.asarray(to_numpy(logp), np.float32)
-            vf = (
-                np.asarray(to_numpy(out[Columns.VF_PREDS]), np.float32)
-                if Columns.VF_PREDS in out
-                else np.zeros(len(tracks), np.float32)
-            )
+            values = self._values(module_id, batch, out, explore)
+            vf = np.zeros(len(tracks), np.float32) if values is None else np.asarray(to_numpy(values), np.float32)
             dist = (
                 np.asarray(to_numpy(out[Columns.ACTION_DIST_INPUTS]), np.float32)
                 if Columns.ACTION_DIST_INPUTS in out
@@ -368,7 +367,8 @@ class MultiAgentEnvRunner:
             state_out = None
             if stateful:  # drop the time axis of one step
                 actions = index(actions, (slice(None), 0))
-                logp, vf = logp[:, 0], vf[:, 0]
+                logp = logp[:, 0]
+                vf = vf if values is None else vf[:, 0]
                 dist = None if dist is None else dist[:, 0]
                 if Columns.STATE_OUT not in out:
                     raise KeyError(
@@ -488,6 +488,13 @@ class MultiAgentEnvRunner:
             episode_id=track.episode_id,
         )
 
+    def _values(self, module_id: ModuleID, batch: Dict[str, Any], out: Mapping[str, Any], explore: bool) -> Any:
+        """``vf_preds`` of the acting forward's output, or (exploring) the module's
+        ``compute_values(batch)``; ``None`` if neither."""
+        if not explore:
+            return out.get(Columns.VF_PREDS)
+        return value_predictions(self.module[module_id], batch, out)
+
     def _fill_bootstrap_values(
         self, fragments: List[Fragment], bootstraps: List[_Bootstrap], explore: bool
     ) -> None:
@@ -504,10 +511,11 @@ class MultiAgentEnvRunner:
             stateful = items[0][3] is not None
             state = [np.stack(x) for x in zip(*[item[3] for item in items])] if stateful else None
             forward = module.forward_exploration if explore else module.forward_inference
-            out = forward(self._batch(module_id, obs, state))
-            if Columns.VF_PREDS not in out:
+            batch = self._batch(module_id, obs, state)
+            values = self._values(module_id, batch, forward(batch), explore)
+            if values is None:
                 continue
-            values = np.asarray(self._tensor_ops(module_id).to_numpy(out[Columns.VF_PREDS]), np.float32)
+            values = np.asarray(self._tensor_ops(module_id).to_numpy(values), np.float32)
             if stateful:
                 values = values[:, 0]
             for item, v in zip(items, values):

@@ -1,4 +1,4 @@
-"""SingleAgentEnvRunner: steps a gymnasium ``SyncVectorEnv`` with an RLModule.
+"""SingleAgentEnvRunner: steps ``N`` copies of a gymnasium env with an RLModule.
 
 Shapes: ``N`` sub-environments, ``T`` vector steps per ``sample()`` call. Per call
 the runner fills ``[N, T, ...]`` numpy buffers (one per column and observation
@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-import gymnasium as gym
 import numpy as np
 
 from rlmodule.columns import Columns
 from rlmodule.env_runners.env_state import get_env_state, set_env_state
 from rlmodule.env_runners.fragment import Fragment
+from rlmodule.env_runners.vector_env import SameStepVectorEnv
 from rlmodule.env_runners.utils import (
     EpisodeMetrics,
     TensorOps,
@@ -36,9 +36,14 @@ from rlmodule.env_runners.utils import (
     unflatten,
 )
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
+from rlmodule.spaces import combine_structures
+from rlmodule.value_function import has_compute_values, value_predictions
 
 # (env index, start step, end step (exclusive), terminated, truncated, episode id)
 _Segment = Tuple[int, int, int, bool, bool, int]
+
+# Rows per compute_values call when values are computed after sampling.
+_VALUE_CHUNK = 4096
 
 
 class SingleAgentEnvRunner:
@@ -55,7 +60,8 @@ class SingleAgentEnvRunner:
             ``config.seed + 1000 * worker_index + i``.
 
     Attributes:
-        env: the ``gymnasium.vector.SyncVectorEnv`` (same-step autoreset).
+        env: the :class:`~rlmodule.env_runners.vector_env.SameStepVectorEnv` (``env.envs``
+            are the sub-envs).
         module: the RLModule.
         num_envs: ``N``.
     """
@@ -65,11 +71,7 @@ class SingleAgentEnvRunner:
         self.worker_index = worker_index
         self.num_envs = config_num_envs(config)
         self.rollout_fragment_length = config_rollout_fragment_length(config, self.num_envs)
-        self.env = gym.vector.SyncVectorEnv(
-            [config.make_env for _ in range(self.num_envs)],
-            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-            copy=False,  # the runner copies observations into its own buffers
-        )
+        self.env = SameStepVectorEnv([config.make_env for _ in range(self.num_envs)])
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
         if module is None:
@@ -112,7 +114,10 @@ class SingleAgentEnvRunner:
         module = self.module
         with acting_mode(acting_modules(module)):
             buffers, segments, bootstraps = self._run(steps, explore)
-            values = self._bootstrap_values(bootstraps, explore)
+            if buffers["values_later"]:
+                values = self._values_after_sampling(buffers, bootstraps)
+            else:
+                values = self._bootstrap_values(bootstraps, explore)
         self._metrics.add_steps(steps * n)
         return self._fragments(buffers, segments, bootstraps, values)
 
@@ -181,7 +186,7 @@ class SingleAgentEnvRunner:
     # --- internals --------------------------------------------------------------------
     def _first_reset(self) -> None:
         seeds = [env_seed(self.config, self.worker_index, i) for i in range(self.num_envs)]
-        obs, _ = self.env.reset(seed=seeds if seeds[0] is not None else None)
+        obs = self.env.reset(seed=seeds)
         self._obs = obs
         for i in range(self.num_envs):
             self._episode_id[i] = self._new_episode_id()
@@ -231,7 +236,7 @@ class SingleAgentEnvRunner:
         act_bufs: List[np.ndarray] = []
         act_template: Any = None
         dist_buf: Optional[np.ndarray] = None
-        has_vf = has_dist = single_act = False
+        has_vf = has_dist = single_act = values_later = False
         start = [0] * n  # first step of each sub-env's current segment
         segments: List[_Segment] = []
         bootstraps: List[Tuple[int, Any, Any]] = []
@@ -247,7 +252,8 @@ class SingleAgentEnvRunner:
             if stateful:
                 for buf, leaf in zip(state_bufs, state):
                     buf[:, t] = leaf
-                out, actions, logp = act(self._batch(obs, state))
+                batch = self._batch(obs, state)
+                out, actions, logp = act(batch)
             else:
                 out, actions, logp = act({OBS: to_tensor(obs)})
             actions = to_numpy(actions)
@@ -261,6 +267,10 @@ class SingleAgentEnvRunner:
                     np.empty((n, steps) + np.shape(x)[1:], np.asarray(x).dtype) for x in flatten(actions)
                 ]
                 has_vf = VF in out
+                # Values the acting forward leaves out come from compute_values(): per
+                # step when recurrent (they need the step's state), else in one call
+                # after the loop.
+                values_later = explore and not has_vf and has_compute_values(module)
                 has_dist = DIST in out
                 if has_dist:
                     d = to_numpy(out[DIST])
@@ -276,6 +286,8 @@ class SingleAgentEnvRunner:
                 logp_buf[:, t] = logp[:, 0]
                 if has_vf:
                     vf_buf[:, t] = to_numpy(out[VF])[:, 0]
+                elif values_later:
+                    vf_buf[:, t] = to_numpy(module.compute_values(batch))[:, 0]
                 if has_dist:
                     dist_buf[:, t] = to_numpy(out[DIST])[:, 0]
                 if Columns.STATE_OUT not in out:
@@ -292,16 +304,15 @@ class SingleAgentEnvRunner:
                     dist_buf[:, t] = to_numpy(out[DIST])
 
             # --- step the envs (same-step autoreset: obs of an ended sub-env is its reset obs)
-            obs, rew, terminated, _, infos = env.step(clip(actions) if clip is not None else actions)
+            obs, rew, terminated, _, final_obs = env.step(clip(actions) if clip is not None else actions)
             rewards[:, t] = rew
-            if "_final_obs" in infos:  # some sub-env's episode ended at this step
-                final_obs = infos["final_obs"]
-                for i in np.flatnonzero(infos["_final_obs"]).tolist():
+            if final_obs:  # some sub-env's episode ended at this step
+                for i, last_obs in final_obs.items():
                     term = bool(terminated[i])
                     segments.append((i, start[i], t + 1, term, not term, int(self._episode_id[i])))
                     if not term:  # truncated: bootstrap from the real last observation
                         row_state = [s[i].copy() for s in state] if stateful else None
-                        bootstraps.append((len(segments) - 1, final_obs[i], row_state))
+                        bootstraps.append((len(segments) - 1, last_obs, row_state))
                     self._end_episode(i, rewards[i, start[i] : t + 1], t + 1 - start[i])
                     start[i] = t + 1
                     if stateful:
@@ -326,6 +337,7 @@ class SingleAgentEnvRunner:
             "logp": logp_buf,
             "vf": vf_buf,
             "dist": dist_buf,
+            "values_later": values_later and not stateful,
         }
         return buffers, segments, bootstraps
 
@@ -356,11 +368,37 @@ class SingleAgentEnvRunner:
         if self._stateful:
             state = [np.stack(leaves) for leaves in zip(*[b[2] for b in bootstraps])]
         forward = module.forward_exploration if explore else module.forward_inference
-        out = forward(self._batch(obs, state))
-        if Columns.VF_PREDS in out:
-            v = np.asarray(self._ops.to_numpy(out[Columns.VF_PREDS]), np.float32)
+        batch = self._batch(obs, state)
+        out = forward(batch)
+        v = value_predictions(module, batch, out) if explore else out.get(Columns.VF_PREDS)
+        if v is not None:
+            v = np.asarray(self._ops.to_numpy(v), np.float32)
             values[:] = v[:, 0] if self._stateful else v
         return values
+
+    def _values_after_sampling(self, buffers: Dict[str, Any], bootstraps: List[Tuple[int, Any, Any]]) -> np.ndarray:
+        """A feed-forward module's ``compute_values`` over every sampled observation
+        (written into ``buffers["vf"]``, ``[N, T]``) and the bootstrap observations
+        (returned, ``[M]``), in calls of at most ``_VALUE_CHUNK`` rows."""
+        obs_template, obs_bufs = buffers["obs"]
+        vf = buffers["vf"]
+        n, steps = vf.shape
+        obs = unflatten(obs_template, [b.reshape((n * steps,) + b.shape[2:]) for b in obs_bufs])
+        if bootstraps:  # matched by key: a sub-env's own obs dict may order keys differently
+            obs = combine_structures(
+                lambda xs: np.concatenate([xs[0], xs[1].astype(xs[0].dtype, copy=False)]),
+                [obs, stack([b[1] for b in bootstraps])],
+            )
+        leaves = flatten(obs)
+        obs_template = obs
+        total = len(leaves[0])
+        values = np.empty(total, np.float32)
+        ops, compute = self._ops, self.module.compute_values
+        for start in range(0, total, _VALUE_CHUNK):
+            chunk = unflatten(obs_template, [x[start : start + _VALUE_CHUNK] for x in leaves])
+            values[start : start + _VALUE_CHUNK] = ops.to_numpy(compute({Columns.OBS: ops.to_tensor(chunk)}))
+        vf[:] = values[: n * steps].reshape(n, steps)
+        return values[n * steps :]
 
     def _fragments(
         self,

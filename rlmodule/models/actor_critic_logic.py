@@ -52,6 +52,17 @@ def actor_forward(actor: Any, critic: Optional[Any], batch: Mapping[str, Any]) -
     return result
 
 
+def critic_forward(actor: Any, critic: Optional[Any], batch: Mapping[str, Any]) -> Dict[str, Any]:
+    """Only the critic side (values need no policy): ``encoder_out`` holds ``critic``
+    (the shared encoder's output when there is no separate critic)."""
+    if critic is None:
+        out = actor(encoder_batch(batch))
+    else:
+        state = batch.get(Columns.STATE_IN)
+        out = critic(encoder_batch(batch, None if state is None else state[CRITIC]))
+    return {ENCODER_OUT: {CRITIC: out[ENCODER_OUT]}}
+
+
 def actor_critic_initial_state(actor: Any, critic: Optional[Any]) -> Dict[str, Any]:
     """``{}`` for feed-forward encoders; the encoder's state, nested per side if separate."""
     if not hasattr(actor, "get_initial_state"):

@@ -4,7 +4,12 @@ from typing import Any, Dict, Mapping, Optional
 
 import tensorflow as tf
 
-from rlmodule.models.actor_critic_logic import actor_critic_forward, actor_critic_initial_state, actor_forward
+from rlmodule.models.actor_critic_logic import (
+    actor_critic_forward,
+    actor_critic_initial_state,
+    actor_forward,
+    critic_forward,
+)
 
 
 class TfActorCriticEncoder(tf.keras.layers.Layer):
@@ -21,6 +26,10 @@ class TfActorCriticEncoder(tf.keras.layers.Layer):
     def forward_actor(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         """The actor side only (see ``actor_forward``)."""
         return actor_forward(self.actor_encoder, self.critic_encoder, batch)
+
+    def forward_critic(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        """The critic side only (see ``critic_forward``)."""
+        return critic_forward(self.actor_encoder, self.critic_encoder, batch)
 
     def get_initial_state(self) -> Dict[str, Any]:
         return actor_critic_initial_state(self.actor_encoder, self.critic_encoder)

@@ -4,7 +4,12 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import nn
 
-from rlmodule.models.actor_critic_logic import actor_critic_forward, actor_critic_initial_state, actor_forward
+from rlmodule.models.actor_critic_logic import (
+    actor_critic_forward,
+    actor_critic_initial_state,
+    actor_forward,
+    critic_forward,
+)
 
 
 class TorchActorCriticEncoder(nn.Module):
@@ -23,6 +28,10 @@ class TorchActorCriticEncoder(nn.Module):
     def forward_actor(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         """The actor side only (see ``actor_forward``)."""
         return actor_forward(*self._forwards(), batch)
+
+    def forward_critic(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        """The critic side only (see ``critic_forward``)."""
+        return critic_forward(*self._forwards(), batch)
 
     def _forwards(self) -> Tuple[Any, Optional[Any]]:
         """``(actor forward, critic forward or None if shared)``."""

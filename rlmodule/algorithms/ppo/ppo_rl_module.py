@@ -3,8 +3,11 @@
 The forwards are written once for both frameworks; ``PPOTorchRLModule`` and
 ``PPOTfRLModule`` add the framework base (the torch one re-states the acting forwards
 without nn.Module call dispatch). Outputs: inference ``action_dist_inputs``
-(``[B, A]``, or ``[B, T, A]`` with ``state_out`` when recurrent); exploration and
-train also ``vf_preds`` (``[B]`` / ``[B, T]``).
+(``[B, A]``, or ``[B, T, A]`` with ``state_out`` when recurrent); train also
+``vf_preds`` (``[B]`` / ``[B, T]``). Exploration is inference's actor-only pass for
+feed-forward modules (the env runner gets values from :meth:`PPORLModule.compute_values`,
+one batched call per ``sample()``), and train's for recurrent ones (values need the
+step's state).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class PPORLModule(RLModule):
         self.pi = self.catalog.build_pi_head(self.framework)
         self.vf = self.catalog.build_vf_head(self.framework)
         self.action_dist_cls = self.catalog.get_action_dist_cls(self.framework)
+        self._recurrent = bool(self.encoder.get_initial_state())
 
     # --- recurrent state -------------------------------------------------------------
     def get_initial_state(self) -> Dict[str, Any]:
@@ -42,7 +46,9 @@ class PPORLModule(RLModule):
         return [Columns.ACTION_DIST_INPUTS]
 
     def output_specs_exploration(self) -> SpecType:
-        return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS]
+        if self._recurrent:
+            return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS]
+        return [Columns.ACTION_DIST_INPUTS]
 
     def output_specs_train(self) -> SpecType:
         return [Columns.ACTION_DIST_INPUTS, Columns.VF_PREDS]
@@ -52,10 +58,19 @@ class PPORLModule(RLModule):
         return self._head_outputs(self.encoder.forward_actor(encoder_batch(batch)), self.pi)
 
     def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        return self._forward_train(batch)
+        if self._recurrent:
+            return self._forward_train(batch)
+        return self._forward_inference(batch)
 
     def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         return self._head_outputs(self.encoder(encoder_batch(batch)), self.pi, self.vf)
+
+    def compute_values(self, batch: Mapping[str, Any]) -> Any:
+        """``V(obs)``: ``[B]`` (``[B, T]`` from ``state_in`` when recurrent), the critic side
+        only, as ``forward_train``'s ``vf_preds``. Gradients and train/eval mode follow
+        the caller (the env runner calls it without autograd, in eval mode)."""
+        encoded = self.encoder.forward_critic(encoder_batch(batch))
+        return self.vf(encoded[ENCODER_OUT][CRITIC])[..., 0]
 
     @staticmethod
     def _head_outputs(encoded: Mapping[str, Any], pi: Any, vf: Any = None) -> Dict[str, Any]:

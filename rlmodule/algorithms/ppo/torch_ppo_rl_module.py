@@ -4,6 +4,7 @@ from typing import Any, Dict, Mapping
 
 from rlmodule.algorithms.ppo.ppo_rl_module import PPORLModule
 from rlmodule.models.actor_critic_logic import encoder_batch
+from rlmodule.models.base import CRITIC, ENCODER_OUT
 from rlmodule.torch.torch_rl_module import TorchRLModule
 
 
@@ -14,8 +15,9 @@ class PPOTorchRLModule(TorchRLModule, PPORLModule):
     dispatch costs about as much as a small head's matmul. Forward hooks on ``encoder``,
     ``pi`` and ``vf`` therefore fire in ``forward_train`` only. They read the sub-modules
     from ``_modules`` (no nn.Module.__getattr__; see ``TorchMLP.forward``).
-    ``_forward_exploration`` computes what ``_forward_train`` computes without calling it:
-    a subclass that changes ``_forward_train`` overrides it too.
+    ``_forward_exploration`` of a recurrent module computes what ``_forward_train``
+    computes without calling it: a subclass that changes ``_forward_train`` overrides it
+    too.
     """
 
     def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
@@ -25,7 +27,16 @@ class PPOTorchRLModule(TorchRLModule, PPORLModule):
         return self._head_outputs(encoded, modules["pi"].forward)
 
     def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        """As ``_forward_train``: also ``vf_preds`` ``[B]`` (``[B, T]``)."""
+        """Feed-forward: as ``_forward_inference``. Recurrent: as ``_forward_train``, also
+        ``vf_preds`` ``[B, T]``."""
+        if not self._recurrent:
+            return self._forward_inference(batch)
         modules = self._modules
         encoded = modules["encoder"].forward(encoder_batch(batch))
         return self._head_outputs(encoded, modules["pi"].forward, modules["vf"].forward)
+
+    def compute_values(self, batch: Mapping[str, Any]) -> Any:
+        """As :meth:`PPORLModule.compute_values`, without nn.Module call dispatch."""
+        modules = self._modules
+        encoded = modules["encoder"].forward_critic(encoder_batch(batch))
+        return modules["vf"].forward(encoded[ENCODER_OUT][CRITIC])[..., 0]
