@@ -28,7 +28,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -88,15 +88,22 @@ def sb3_time_to_target(seed: int) -> Dict[str, Any]:
     return {"seconds": round(elapsed, 2), "env_steps": int(model.num_timesteps), "reached": bool(reached)}
 
 
-def _rate(step: Any, steps_per_call: int, seconds: float) -> float:
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        step()
-        steps += steps_per_call
-    return steps / (time.perf_counter() - start)
+def _rates(steppers: Dict[str, Tuple[Callable[[], Any], int]], rounds: int = 7, seconds: float = 0.5) -> Dict[str, float]:
+    """Env steps/s of each ``name: (step, env steps per call)``: the median over
+    ``rounds`` interleaved windows of ``seconds`` each, so a machine that slows down or
+    speeds up during the measurement affects every stepper alike."""
+    samples: Dict[str, List[float]] = {name: [] for name in steppers}
+    for _ in range(rounds):
+        for name, (step, per_call) in steppers.items():
+            steps, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                step()
+                steps += per_call
+            samples[name].append(steps / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def sampling_rates(num_envs: int, seconds: float = 3.0) -> Dict[str, Any]:
+def sampling_rates(num_envs: int) -> Dict[str, Any]:
     """Env steps/s with ``num_envs`` CartPole copies: our runner, gymnasium's bare
     SyncVectorEnv and a plain loop over the sub-envs (both with random actions)."""
     from rlmodule.algorithms.ppo import PPOConfig
@@ -105,17 +112,12 @@ def sampling_rates(num_envs: int, seconds: float = 3.0) -> Dict[str, Any]:
     config = PPOConfig().environment("CartPole-v1").env_runners(num_envs_per_env_runner=num_envs).debugging(seed=0)
     runner = make_env_runner(config)
     runner.sample(num_timesteps=2000)  # warm-up
-    ours = _rate(lambda: runner.sample(num_timesteps=1024), num_envs * -(-1024 // num_envs), seconds)
-    runner.stop()
-
     envs = gym.vector.SyncVectorEnv(
         [lambda: gym.make("CartPole-v1") for _ in range(num_envs)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
     envs.reset(seed=0)
     envs.action_space.seed(0)
-    bare = _rate(lambda: envs.step(envs.action_space.sample()), num_envs, seconds)
-
     rng = np.random.default_rng(0)
 
     def plain_loop() -> None:
@@ -124,15 +126,23 @@ def sampling_rates(num_envs: int, seconds: float = 3.0) -> Dict[str, Any]:
             if terminated or truncated:
                 env.reset()
 
-    loop = _rate(plain_loop, num_envs, seconds)
+    steps_per_sample = num_envs * runner.rollout_fragment_length
+    rates = _rates(
+        {
+            "ours": (runner.sample, steps_per_sample),
+            "bare": (lambda: envs.step(envs.action_space.sample()), num_envs),
+            "plain": (plain_loop, num_envs),
+        }
+    )
+    runner.stop()
     envs.close()
     return {
         "num_envs": num_envs,
-        "ours_env_steps_per_s": round(ours),
-        "bare_vector_env_steps_per_s": round(bare),
-        "ratio": round(ours / bare, 3),
-        "plain_loop_env_steps_per_s": round(loop),
-        "ratio_to_plain_loop": round(ours / loop, 3),
+        "ours_env_steps_per_s": round(rates["ours"]),
+        "bare_vector_env_steps_per_s": round(rates["bare"]),
+        "ratio": round(rates["ours"] / rates["bare"], 3),
+        "plain_loop_env_steps_per_s": round(rates["plain"]),
+        "ratio_to_plain_loop": round(rates["ours"] / rates["plain"], 3),
     }
 
 

@@ -24,6 +24,7 @@ from rlmodule.env_runners import (
     make_env_runner,
 )
 from rlmodule.envs import MultiAgentCartPole
+from rlmodule.learners.values import fill_values
 from rlmodule.marl_module import MultiAgentRLModule
 from rlmodule.torch import TorchRLModule
 
@@ -234,6 +235,69 @@ def test_fragments_replay_exactly_with_autoreset_bootstrap_and_exact_metrics():
     runner.stop()
 
 
+class ComputeValuesModule(SumValueModule):
+    """SumValueModule whose acting forward returns no ``vf_preds``: values come from
+    ``compute_values(batch)`` (``[B]``, or ``[B, T]`` with a pass-through ``state_in``
+    when ``recurrent``)."""
+
+    recurrent = False
+
+    def get_initial_state(self):
+        return {"h": torch.zeros(2)} if self.recurrent else {}
+
+    def _forward_exploration(self, batch):
+        out = super()._forward_exploration(batch)
+        del out["vf_preds"]
+        if self.recurrent:
+            out["state_out"] = batch["state_in"]
+        return out
+
+    _forward_inference = _forward_exploration
+
+    def compute_values(self, batch):
+        self.value_calls += 1
+        return self._value(batch["obs"]) + self.bias
+
+    def setup(self) -> None:
+        super().setup()
+        self.value_calls = 0
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_values_left_to_compute_values_are_recorded_and_bootstrapped(recurrent):
+    config = chain_config(num_envs=3, length=5, seed=7)
+    module = ComputeValuesModule(RLModuleConfig(observation_space=ChainEnv.observation_space, action_space=ChainEnv.action_space))
+    module.recurrent = recurrent
+    runner = SingleAgentEnvRunner(config, module=module)
+    calls = [runner.sample() for _ in range(4)]
+    fragments = [f for call in calls for f in call]
+    assert any(f.truncated for f in fragments) and any(not (f.terminated or f.truncated) for f in fragments)
+    if recurrent:  # values need each step's state: computed while acting, one call per step
+        assert module.value_calls == 4 * 5 + 4 and all(f.bootstrap_obs is None for f in fragments)
+    else:  # left to the learner: the observation after each non-terminated fragment is kept
+        assert module.value_calls == 0 and all(f.vf_preds is None for f in fragments)
+        assert all((f.bootstrap_obs is None) == f.terminated for f in fragments)
+        fill_values(module, fragments)
+        assert module.value_calls == 1  # every step and bootstrap observation in one batch
+    for f in fragments:
+        assert f.vf_preds.dtype == np.float32
+        np.testing.assert_allclose(f.vf_preds, f.obs.sum(-1), rtol=1e-6)
+    for i, frags in by_env(fragments).items():  # bootstrap values: V(final obs) / V(next obs)
+        replay(lambda: make_chain({}), 7 + i, frags, lambda o: o.sum())
+    # evaluation (explore=False) computes no values
+    module.value_calls = 0
+    assert all((f.vf_preds == 0).all() for f in runner.sample(explore=False))
+    assert module.value_calls == 0
+
+
+def test_fill_values_names_a_module_without_compute_values():
+    runner = SingleAgentEnvRunner(chain_config(num_envs=2, length=3), module=sum_module(ChainEnv.observation_space, ChainEnv.action_space))
+    fragments = runner.sample()
+    fragments[0].vf_preds = None
+    with pytest.raises(ValueError, match=r"module 'pol'.*no compute_values"):
+        fill_values(runner.module, fragments, "pol")
+
+
 def test_no_episodes_yet_gives_nan_statistics():
     runner = SingleAgentEnvRunner(chain_config(num_envs=1, max_steps=50), module=sum_module(ChainEnv.observation_space, ChainEnv.action_space))
     metrics = runner.get_metrics()
@@ -265,6 +329,8 @@ def test_ppo_module_on_dict_observations():
     )
     runner = SingleAgentEnvRunner(config)
     fragments = runner.sample()
+    assert all(f.vf_preds is None for f in fragments)  # values are left to the learner
+    fill_values(runner.module, fragments)
     cut = [f for f in fragments if not f.truncated]
     assert cut and all(f.bootstrap_value != 0.0 for f in cut)
     f = fragments[0]
@@ -371,6 +437,7 @@ def test_tf2_ppo_module_samples():
     runner = make_env_runner(config)
     assert isinstance(runner, SingleAgentEnvRunner) and runner.module.framework == "tf2"
     first, second = runner.sample(), runner.sample()
+    fill_values(runner.module, first)
     assert sum(len(f) for f in first) == 12
     values = runner.module.compute_values({"obs": tf.convert_to_tensor(first[0].obs)})
     np.testing.assert_allclose(values.numpy(), first[0].vf_preds, rtol=1e-5, atol=1e-6)

@@ -36,14 +36,10 @@ from rlmodule.env_runners.utils import (
     unflatten,
 )
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
-from rlmodule.spaces import combine_structures
 from rlmodule.value_function import has_compute_values, value_predictions
 
 # (env index, start step, end step (exclusive), terminated, truncated, episode id)
 _Segment = Tuple[int, int, int, bool, bool, int]
-
-# Rows per compute_values call when values are computed after sampling.
-_VALUE_CHUNK = 4096
 
 
 class SingleAgentEnvRunner:
@@ -114,10 +110,7 @@ class SingleAgentEnvRunner:
         module = self.module
         with acting_mode(acting_modules(module)):
             buffers, segments, bootstraps = self._run(steps, explore)
-            if buffers["values_later"]:
-                values = self._values_after_sampling(buffers, bootstraps)
-            else:
-                values = self._bootstrap_values(bootstraps, explore)
+            values = None if buffers["values_later"] else self._bootstrap_values(bootstraps, explore)
         self._metrics.add_steps(steps * n)
         return self._fragments(buffers, segments, bootstraps, values)
 
@@ -268,8 +261,8 @@ class SingleAgentEnvRunner:
                 ]
                 has_vf = VF in out
                 # Values the acting forward leaves out come from compute_values(): per
-                # step when recurrent (they need the step's state), else in one call
-                # after the loop.
+                # step when recurrent (they need the step's state), else the learner
+                # computes them in one batch (fragments carry bootstrap_obs).
                 values_later = explore and not has_vf and has_compute_values(module)
                 has_dist = DIST in out
                 if has_dist:
@@ -376,38 +369,21 @@ class SingleAgentEnvRunner:
             values[:] = v[:, 0] if self._stateful else v
         return values
 
-    def _values_after_sampling(self, buffers: Dict[str, Any], bootstraps: List[Tuple[int, Any, Any]]) -> np.ndarray:
-        """A feed-forward module's ``compute_values`` over every sampled observation
-        (written into ``buffers["vf"]``, ``[N, T]``) and the bootstrap observations
-        (returned, ``[M]``), in calls of at most ``_VALUE_CHUNK`` rows."""
-        obs_template, obs_bufs = buffers["obs"]
-        vf = buffers["vf"]
-        n, steps = vf.shape
-        obs = unflatten(obs_template, [b.reshape((n * steps,) + b.shape[2:]) for b in obs_bufs])
-        if bootstraps:  # matched by key: a sub-env's own obs dict may order keys differently
-            obs = combine_structures(
-                lambda xs: np.concatenate([xs[0], xs[1].astype(xs[0].dtype, copy=False)]),
-                [obs, stack([b[1] for b in bootstraps])],
-            )
-        leaves = flatten(obs)
-        obs_template = obs
-        total = len(leaves[0])
-        values = np.empty(total, np.float32)
-        ops, compute = self._ops, self.module.compute_values
-        for start in range(0, total, _VALUE_CHUNK):
-            chunk = unflatten(obs_template, [x[start : start + _VALUE_CHUNK] for x in leaves])
-            values[start : start + _VALUE_CHUNK] = ops.to_numpy(compute({Columns.OBS: ops.to_tensor(chunk)}))
-        vf[:] = values[: n * steps].reshape(n, steps)
-        return values[n * steps :]
-
     def _fragments(
         self,
         buffers: Dict[str, Any],
         segments: List[_Segment],
         bootstraps: List[Tuple[int, Any, Any]],
-        values: np.ndarray,
+        values: Optional[np.ndarray],
     ) -> List[Fragment]:
-        bootstrap_of = {seg_index: float(v) for (seg_index, _, _), v in zip(bootstraps, values)}
+        """``values``: the bootstrap values, or ``None`` when the learner computes values
+        (fragments then get ``vf_preds=None`` and ``bootstrap_obs``)."""
+        if values is None:
+            bootstrap_obs = {seg_index: obs for seg_index, obs, _ in bootstraps}
+            bootstrap_of = dict.fromkeys(bootstrap_obs, 0.0)
+        else:
+            bootstrap_obs = {}
+            bootstrap_of = {seg_index: float(v) for (seg_index, _, _), v in zip(bootstraps, values)}
         obs_template, obs_bufs = buffers["obs"]
         act_template, act_bufs = buffers["actions"]
         state_bufs = buffers["state"]
@@ -425,7 +401,7 @@ class SingleAgentEnvRunner:
                     rewards=rewards[sl],
                     action_logp=logp[sl],
                     action_dist_inputs=None if dist is None else dist[sl],
-                    vf_preds=vf[sl],
+                    vf_preds=None if values is None else vf[sl],
                     terminated=term,
                     truncated=trunc,
                     bootstrap_value=0.0 if term else bootstrap_of[k],
@@ -436,6 +412,7 @@ class SingleAgentEnvRunner:
                     agent_id=None,
                     env_index=i,
                     episode_id=episode_id,
+                    bootstrap_obs=bootstrap_obs.get(k),
                 )
             )
         return fragments

@@ -64,26 +64,26 @@ class SameStepVectorEnv:
         of each sub-env whose episode ended at this step to its last observation (its
         slot in ``obs`` already holds the reset observation). Arrays are reused by later
         calls."""
-        rewards, terminated, truncated = self._rewards, self._terminated, self._truncated
-        observations = []
+        results = [env.step(action) for env, action in zip(self.envs, self._split_actions(actions))]
+        observations, rewards, terminated, truncated, _ = zip(*results)
+        self._rewards[:] = rewards
+        self._terminated[:] = terminated
+        self._truncated[:] = truncated
         final_obs: Dict[int, Any] = {}
-        for i, (env, action) in enumerate(zip(self.envs, self._split_actions(actions))):
-            obs, reward, term, trunc, _ = env.step(action)
-            rewards[i] = reward
-            terminated[i] = term
-            truncated[i] = trunc
-            if term or trunc:
-                final_obs[i] = obs
-                obs, _ = env.reset()
-            observations.append(obs)
-        return self._batch(observations), rewards, terminated, truncated, final_obs
+        ended = self._terminated | self._truncated
+        if ended.any():
+            observations = list(observations)
+            for i in np.flatnonzero(ended).tolist():
+                final_obs[i] = observations[i]
+                observations[i], _ = self.envs[i].reset()
+        return self._batch(observations), self._rewards, self._terminated, self._truncated, final_obs
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
 
     def _batch(self, observations: List[Any]) -> Any:
-        if self._box_obs:
+        if self._box_obs:  # row by row: cheaper than np.stack for small observations
             buf = self._obs
             for i, obs in enumerate(observations):
                 buf[i] = obs

@@ -2,7 +2,9 @@
 
 One ``update(fragments, timestep)`` is:
 
-1. ``postprocess(fragments)``: the algorithm's per-step columns (PPO: GAE);
+1. values the env runner left to the learner (fragments with ``vf_preds=None``) from
+   one batched ``module.compute_values`` (:func:`rlmodule.learners.values.fill_values`),
+   then ``postprocess(fragments)``: the algorithm's per-step columns (PPO: GAE);
 2. :func:`build_train_batch`: numpy columns, cut into ``[B, T]`` sequences for
    recurrent modules; converted to tensors once;
 3. ``num_epochs`` passes of shuffled minibatches (rows drawn with the learner's own
@@ -33,6 +35,7 @@ from rlmodule.distribution import Distribution
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.learners.batch import build_train_batch
 from rlmodule.learners.schedules import Schedule
+from rlmodule.learners.values import fill_values
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
 from rlmodule.spaces import map_structure
 
@@ -232,6 +235,7 @@ class Learner:
         base = {"curr_lr": lr, **{f"curr_{k}": float(v) for k, v in coeffs.items()}}
         if sum(len(f) for f in fragments) == 0:
             return {**base, "num_steps_trained": 0, "num_minibatches": 0}
+        fill_values(self.module, fragments, self.module_id)
         extra = self.postprocess(fragments)
         batch = build_train_batch(fragments, extra, self.max_seq_len, self.module_id)
         backend = self.backend
