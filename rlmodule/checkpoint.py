@@ -225,7 +225,7 @@ def load_module(checkpoint_dir: PathLike) -> RLModule:
                 module.add_module(module_id, load_module(directory / MODULES_DIR / module_id))
             return module
         module = MultiAgentRLModuleSpec.from_dict(metadata["spec"]).build()
-        _build_weights(module)
+        build_weights(module)
         _load_weights(module, directory, metadata)
         return module
     if metadata["spec"] is None:
@@ -238,7 +238,7 @@ def load_module(checkpoint_dir: PathLike) -> RLModule:
     except ValueError as e:
         raise CheckpointError(f"{file}: spec: {e}") from None
     module = spec.build()
-    _build_weights(module)
+    build_weights(module)
     _load_weights(module, directory, metadata)
     return module
 
@@ -262,7 +262,7 @@ def load_weights_into(module: RLModule, checkpoint_dir: PathLike) -> None:
                 raise CheckpointError(
                     f"{file}: {name} mismatch: checkpoint has {theirs}, module has {space_to_dict(mine)}"
                 )
-    _build_weights(module)
+    build_weights(module)
     _load_weights(module, directory, metadata)
 
 
@@ -338,7 +338,7 @@ def _load_tf(module: RLModule, file: Path, metadata: Mapping[str, Any]) -> None:
 
 
 # --- building Keras weights ---------------------------------------------------------------
-def _build_weights(module: RLModule) -> None:
+def build_weights(module: RLModule) -> None:
     """Create every Keras weight of not-yet-built TF modules by running one forward on
     sampled observations (torch modules have their weights from construction):
     ``forward_train``, which also runs the layers acting does not use (value heads),

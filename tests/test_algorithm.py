@@ -222,9 +222,22 @@ def test_a_nan_loss_raises_naming_the_module_and_term_before_any_update(tmp_path
     algo.stop()
 
 
-def test_remote_env_runners_are_refused_with_a_clear_error(tmp_path):
-    with pytest.raises(NotImplementedError, match="num_env_runners=2"):
-        small_config(tmp_path).env_runners(num_env_runners=2).build()
+def test_in_process_sampling_never_imports_ray(tmp_path):
+    # Remote env runners (num_env_runners > 0, tests/test_ray_env_runners.py) import Ray
+    # lazily; building and training in-process must not.
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from rlmodule.algorithms.ppo import PPOConfig
+        import rlmodule.env_runners
+        algo = (PPOConfig().environment("CartPole-v1").training(train_batch_size=64, sgd_minibatch_size=32,
+                num_sgd_iter=1).env_runners(num_envs_per_env_runner=2).debugging(log_dir={str(tmp_path)!r}).build())
+        algo.train()
+        algo.stop()
+        assert "ray" not in sys.modules, "ray was imported"
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=300)
 
 
 @pytest.mark.tf

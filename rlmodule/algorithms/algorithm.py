@@ -5,7 +5,8 @@ process), one learner per module id and the counters. ``train()`` runs the
 algorithm's ``training_step`` (sample, then update) and returns a nested result::
 
     {"env_runners": {"episode_return_mean", "episode_return_min", "episode_return_max",
-                     "episode_len_mean", "num_episodes", "num_env_steps_sampled", ...},
+                     "episode_len_mean", "num_episodes", "num_env_steps_sampled", ...,
+                     "num_env_runner_restarts" (lifetime; 0 in-process)},
      "learners": {module_id: {"total_loss", "policy_loss", ...}},
      "num_env_steps_sampled", "num_env_steps_trained" (lifetime),
      "num_env_steps_sampled_this_iter", "num_env_steps_trained_this_iter",
@@ -14,6 +15,15 @@ algorithm's ``training_step`` (sample, then update) and returns a nested result:
      "evaluation": {...} (on evaluation iterations)}
 
 Same seed and config give identical results on CPU (timings aside).
+
+With ``env_runners(num_env_runners=N)``, N > 0, sampling runs on N Ray actors (an
+:class:`~rlmodule.env_runners.env_runner_group.EnvRunnerGroup`, made by ``setup()``;
+``ray.init()`` with defaults if Ray is not initialised): synchronously (every actor
+samples its share, then the learner updates), or asynchronously when the algorithm
+class sets ``asynchronous_sampling = True`` (actors keep sampling while the learner
+updates; ``sample()`` returns what is ready). Weights are broadcast after every
+``update()``; a dead actor is restarted. The in-process runner stays (it does not
+sample then); results have the same structure either way.
 """
 
 from __future__ import annotations
@@ -43,14 +53,19 @@ from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
 
 
 class Algorithm:
-    """Built by ``config.build()``; ``train()`` runs one ``training_step``."""
+    """Built by ``config.build()``; ``train()`` runs one ``training_step``.
+
+    Attributes:
+        asynchronous_sampling: class attribute; ``True`` (IMPALA / APPO): with remote
+            env runners, ``sample()`` returns the fragments that are ready while the
+            actors go on sampling. ``False``: every ``sample()`` waits for all actors.
+        env_runner: the in-process env runner (samples when ``num_env_runners == 0``).
+        env_runner_group: the remote env runners, or ``None`` when ``num_env_runners == 0``.
+    """
+
+    asynchronous_sampling = False
 
     def __init__(self, config: Any) -> None:
-        if getattr(config, "num_env_runners", 0) > 0:
-            raise NotImplementedError(
-                f"env_runners(num_env_runners={config.num_env_runners}): remote env runners need Ray and "
-                "are not available yet; use num_env_runners=0 (sampling in this process)"
-            )
         self.config = config
         seed_everything(config.seed, config.framework_str)
         probe = config.make_env()
@@ -62,6 +77,7 @@ class Algorithm:
         self.iteration = 0
         self.counters: Dict[str, int] = {"num_env_steps_sampled": 0, "num_env_steps_trained": 0}
         self.time_total_s = 0.0
+        self.env_runner_group: Optional[Any] = None
         self.setup()
         self._logger: Optional[ResultLogger] = None
         self._progress: Optional[Any] = None
@@ -69,10 +85,16 @@ class Algorithm:
 
     # --- pieces an algorithm may replace -------------------------------------------------
     def setup(self) -> None:
-        """Make the env runner and the learners (called once by ``__init__``)."""
+        """Make the env runner(s) and the learners (called once by ``__init__``)."""
         from rlmodule.env_runners import make_env_runner
 
         self.env_runner = make_env_runner(self.config, module=self.module, worker_index=0)
+        if self.config.num_env_runners > 0:
+            from rlmodule.env_runners.env_runner_group import EnvRunnerGroup
+
+            self.env_runner_group = EnvRunnerGroup(
+                self.config, self.module.get_state(), multi_agent=isinstance(self.module, MultiAgentRLModule)
+            )
         self.learners = {module_id: self.make_learner(module, module_id) for module_id, module in self.modules().items()}
 
     def make_learner(self, module: RLModule, module_id: str) -> Any:
@@ -91,7 +113,9 @@ class Algorithm:
         start = time.perf_counter()
         self._timers = {"env_runner_sampling_s": 0.0, "learner_update_s": 0.0}
         step = self.training_step()
-        metrics = self.env_runner.get_metrics()
+        group = self.env_runner_group
+        metrics = (group or self.env_runner).get_metrics()
+        metrics["num_env_runner_restarts"] = group.num_restarts if group is not None else 0
         sampled = int(metrics.get("num_env_steps_sampled", 0))
         trained = int(step.get("num_env_steps_trained_this_iter", sampled))
         self.counters["num_env_steps_sampled"] += sampled
@@ -117,14 +141,23 @@ class Algorithm:
         return result
 
     def sample(self, num_timesteps: int) -> List[Fragment]:
-        """``num_timesteps`` env steps from the env runner (timed)."""
+        """``num_timesteps`` env steps from the env runner(s) (timed). Asynchronous
+        remote sampling returns at least ``num_timesteps`` ready env steps, possibly
+        sampled with older weights."""
         start = time.perf_counter()
-        fragments = self.env_runner.sample(num_timesteps=num_timesteps)
+        group = self.env_runner_group
+        if group is None:
+            fragments = self.env_runner.sample(num_timesteps=num_timesteps)
+        elif self.asynchronous_sampling:
+            fragments = group.sample_async(min_timesteps=num_timesteps)
+        else:
+            fragments = group.sample(num_timesteps)
         self._timers["env_runner_sampling_s"] += time.perf_counter() - start
         return fragments
 
     def update(self, fragments: List[Fragment]) -> Dict[str, Dict[str, float]]:
-        """Each module's learner updates on its fragments (timed); ``{module_id: stats}``."""
+        """Each module's learner updates on its fragments, then the new weights go to
+        the remote env runners (both timed as ``learner_update_s``); ``{module_id: stats}``."""
         start = time.perf_counter()
         by_module: Dict[str, List[Fragment]] = {}
         for fragment in fragments:
@@ -134,6 +167,8 @@ class Algorithm:
             module_id: self.learners[module_id].update(by_module[module_id], timestep=timestep)
             for module_id in self.learners if module_id in by_module
         }
+        if self.env_runner_group is not None:
+            self.env_runner_group.sync_weights(self.module.get_state())
         self._timers["learner_update_s"] += time.perf_counter() - start
         return stats
 
@@ -198,7 +233,9 @@ class Algorithm:
     # --- checkpoints -----------------------------------------------------------------------
     def save(self, checkpoint_dir: str) -> str:
         """Write module weights, optimizer states, counters, RNG and env-runner state
-        and the config into ``checkpoint_dir`` (no pickle); returns its path."""
+        and the config into ``checkpoint_dir`` (no pickle); returns its path. Remote
+        env runners contribute their merged metrics only: after a restore they start
+        new episodes."""
         state = {
             "algorithm_class": algorithm_class_path(self),
             "config": config_to_json(self.config.to_dict()),
@@ -208,6 +245,7 @@ class Algorithm:
             "evaluations": self._evaluations,
             "learners": {module_id: learner.get_state() for module_id, learner in self.learners.items()},
             "env_runner": self.env_runner.get_state(),
+            **({"env_runner_group": self.env_runner_group.get_state()} if self.env_runner_group is not None else {}),
             "rng": rng_state(self.config.framework_str),
         }
         return write_checkpoint(checkpoint_dir, state, self.module.save_to_checkpoint)
@@ -228,6 +266,10 @@ class Algorithm:
         for module_id, learner in self.learners.items():
             learner.set_state(state["learners"][module_id])
         self.env_runner.set_state(state["env_runner"])
+        if self.env_runner_group is not None:
+            if "env_runner_group" in state:
+                self.env_runner_group.set_state(state["env_runner_group"])
+            self.env_runner_group.sync_weights(self.module.get_state())
         self.iteration = int(state["iteration"])
         self.counters = {k: int(v) for k, v in state["counters"].items()}
         self.time_total_s = float(state["time_total_s"])
@@ -255,8 +297,10 @@ class Algorithm:
         raise NotImplementedError(f"{cls.__name__}.get_default_config()")
 
     def stop(self) -> None:
-        """Close envs, the log files and the progress bar."""
+        """Close envs, kill the remote env runners, close the log files and the progress bar."""
         self.env_runner.stop()
+        if self.env_runner_group is not None:
+            self.env_runner_group.stop()
         if self._logger is not None:
             self._logger.close()
         if self._progress is not None:

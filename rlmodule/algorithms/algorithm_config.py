@@ -161,10 +161,12 @@ class AlgorithmConfig:
         num_envs_per_env_runner: Any = NotProvided,
         rollout_fragment_length: Any = NotProvided,
     ) -> "AlgorithmConfig":
-        """How experience is collected: ``num_env_runners`` extra runners (0: sample in
-        the algorithm's process), each stepping ``num_envs_per_env_runner`` env copies
-        for ``rollout_fragment_length`` steps per sample (``"auto"``: so that one
-        round of sampling yields ``train_batch_size`` steps)."""
+        """How experience is collected: ``num_env_runners`` extra runners as Ray actors,
+        one CPU each (0: sample in the algorithm's process; see
+        :class:`~rlmodule.env_runners.env_runner_group.EnvRunnerGroup`), each stepping
+        ``num_envs_per_env_runner`` env copies for ``rollout_fragment_length`` steps
+        per sample (``"auto"``: so that one round of sampling over all runners yields
+        ``train_batch_size`` steps)."""
         if num_env_runners is not NotProvided:
             _check_count("env_runners(num_env_runners=...)", num_env_runners, minimum=0)
             self.num_env_runners = num_env_runners

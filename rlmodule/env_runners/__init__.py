@@ -4,15 +4,18 @@
   ``config.num_envs_per_env_runner`` copies of ``config.make_env()``;
 - :class:`MultiAgentEnvRunner`: copies of an RLlib-style multi-agent env or a
   PettingZoo ``ParallelEnv``, acting with a ``MultiAgentRLModule``;
-- :func:`make_env_runner`: the right one for ``config.is_multi_agent()``.
+- :func:`make_env_runner`: the right one for ``config.is_multi_agent()``;
+- :class:`EnvRunnerGroup`: ``num_env_runners`` of them as Ray actors.
 
-Importing this package imports no framework (torch / tensorflow load with the module).
+Importing this package imports no framework (torch / tensorflow load with the module)
+and not Ray (the group imports it when made).
 """
 
 from __future__ import annotations
 
 from typing import Any, Union
 
+from rlmodule.env_runners.env_runner_group import EnvRunnerGroup
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.env_runners.multi_agent_env_runner import (
     MultiAgentEnvRunner,
@@ -37,6 +40,7 @@ def make_env_runner(
 
 
 __all__ = [
+    "EnvRunnerGroup",
     "Fragment",
     "MultiAgentEnvRunner",
     "ParallelEnvAdapter",

@@ -1,34 +1,42 @@
-"""BCConfigTest: the specification's test config; builds the BC module, trains nothing.
+"""BCConfigTest: the specification's test config, with the DiscreteBC modules.
 
-As in RLlib's own ``BCAlgorithmTest``, ``training_step`` does no learning: this config
-exists to show module specs being filled from the environment and ``model``.
+It builds without a dataset (the specification's blocks only build it). With
+``.offline_data(input_=...)`` it trains like :class:`~rlmodule.algorithms.bc.BCConfig`;
+without one, ``train()`` trains nothing, as RLlib's ``BCAlgorithmTest``, and warns
+naming ``.offline_data(input_=...)`` (``BC.train()`` raises instead).
 """
 
-from typing import Any, Dict
+import warnings
+from typing import Any, Dict, Optional
 
-from rlmodule.algorithms import Algorithm, AlgorithmConfig
+from rlmodule.algorithms.bc.bc import BC
+from rlmodule.algorithms.bc.bc_config import BCConfig
 from rlmodule.rl_module import SingleAgentRLModuleSpec
 
 
-class BCAlgorithmTest(Algorithm):
-    """Holds the module and an env runner that never samples; one training step
-    returns an empty result."""
+class BCAlgorithmTest(BC):
+    """:class:`~rlmodule.algorithms.bc.BC` under the specification's test name."""
 
-    def setup(self) -> None:
-        from rlmodule.env_runners import make_env_runner
-
-        self.env_runner = make_env_runner(self.config, module=self.module)
-        self.learners = {}
+    @classmethod
+    def get_default_config(cls) -> Any:
+        return BCConfigTest()
 
     def training_step(self) -> Dict[str, Any]:
+        if self.dataset:
+            return super().training_step()
+        warnings.warn(
+            "BCConfigTest: no dataset, this iteration trained nothing; set one with .offline_data(input_=path)",
+            UserWarning,
+            stacklevel=3,
+        )
         return {}
 
 
-class BCConfigTest(AlgorithmConfig):
+class BCConfigTest(BCConfig):
     """Defaults to ``DiscreteBCTorchModule`` (torch) or ``DiscreteBCTfModule`` (tf2)."""
 
-    def __init__(self, algo_class: type = BCAlgorithmTest) -> None:
-        super().__init__(algo_class=algo_class)
+    def __init__(self, algo_class: Optional[type] = None) -> None:
+        super().__init__(algo_class=algo_class or BCAlgorithmTest)
 
     def get_default_rl_module_spec(self) -> SingleAgentRLModuleSpec:
         if self.framework_str == "torch":
