@@ -320,9 +320,11 @@ def seed_everything(seed: Optional[int], framework: str) -> None:
 
         torch.manual_seed(seed)
     else:
-        import tensorflow as tf
+        import keras
 
-        tf.random.set_seed(seed)
+        # Python, numpy, TensorFlow's global seed and Keras' own seed generator (which
+        # unseeded Keras initializers and keras.random draw from).
+        keras.utils.set_random_seed(seed)
 
 
 def rng_state(framework: str) -> Dict[str, Any]:
