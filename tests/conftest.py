@@ -6,6 +6,7 @@ import tempfile
 # TensorFlow before anything imports ray: ray.rllib's try_import_tf() switches TF 2
 # behaviour off process-wide when tensorflow was not imported yet (see rlmodule.tf).
 import tensorflow  # noqa: F401
+import pytest
 import torch
 
 # The tests run small networks, two pytest workers at a time on two cores: torch's
@@ -15,3 +16,15 @@ torch.set_num_threads(1)
 # Algorithms log every result under $RLMODULE_RESULTS_DIR (default ~/rlmodule_results);
 # tests that do not pass a log_dir write to a throw-away directory instead.
 os.environ.setdefault("RLMODULE_RESULTS_DIR", tempfile.mkdtemp(prefix="rlmodule-test-results-"))
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray instance (2 CPUs) for one test module, unless one is running."""
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()

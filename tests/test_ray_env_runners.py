@@ -27,14 +27,7 @@ ray = pytest.importorskip("ray")
 BATCH = 256
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    if started:
-        ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def config(tmp_path: Path, num_env_runners: int, algo_class: type = PPO) -> PPOConfig:

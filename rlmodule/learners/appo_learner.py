@@ -17,7 +17,7 @@ from rlmodule.columns import Columns
 from rlmodule.learners.batch import LOSS_MASK
 from rlmodule.learners.impala_learner import ImpalaLearner
 from rlmodule.learners.learner import Tensor
-from rlmodule.learners.ppo_learner import explained_variance
+from rlmodule.learners.ppo_learner import adapt_kl_coeff, explained_variance
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
 
 # RLlib's APPO clips the behaviour/target importance ratio at 2.
@@ -106,11 +106,7 @@ class APPOLearner(ImpalaLearner):
         """Adapt ``kl_coeff`` (PPO's rule, when ``use_kl_loss``), then sync the target
         network every ``target_network_update_freq`` updates."""
         if self.use_kl_loss:
-            kl, target = stats.get("mean_kl_loss", float("nan")), self.config.kl_target
-            if kl > 2.0 * target:
-                self.kl_coeff *= 1.5
-            elif kl < 0.5 * target:
-                self.kl_coeff *= 0.5
+            self.kl_coeff = adapt_kl_coeff(self.kl_coeff, stats.get("mean_kl_loss", float("nan")), self.config.kl_target)
         stats["curr_kl_coeff"] = self.kl_coeff
         self.updates_since_target_sync += 1
         synced = self.updates_since_target_sync >= self.target_network_update_freq

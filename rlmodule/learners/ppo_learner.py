@@ -157,11 +157,7 @@ class PPOLearner(Learner):
         """RLlib's rule: ``kl_coeff *= 1.5`` if the mean KL > 2 * kl_target, ``*= 0.5`` if
         < 0.5 * kl_target (mean over the last epoch's minibatches); a NaN KL leaves it."""
         if self.use_kl_loss:
-            kl, target = stats.get("mean_kl_loss", float("nan")), self.config.kl_target
-            if kl > 2.0 * target:
-                self.kl_coeff *= 1.5
-            elif kl < 0.5 * target:
-                self.kl_coeff *= 0.5
+            self.kl_coeff = adapt_kl_coeff(self.kl_coeff, stats.get("mean_kl_loss", float("nan")), self.config.kl_target)
         stats["curr_kl_coeff"] = self.kl_coeff
 
     def _extra_state(self) -> Dict[str, Any]:
@@ -170,6 +166,16 @@ class PPOLearner(Learner):
     def _set_extra_state(self, state: Mapping[str, Any]) -> None:
         if "kl_coeff" in state:
             self.kl_coeff = float(state["kl_coeff"])
+
+
+def adapt_kl_coeff(kl_coeff: float, kl: float, kl_target: float) -> float:
+    """RLlib's rule: ``* 1.5`` if ``kl > 2 * kl_target``, ``* 0.5`` if ``kl < 0.5 *
+    kl_target``, else unchanged (also for a NaN ``kl``)."""
+    if kl > 2.0 * kl_target:
+        return kl_coeff * 1.5
+    if kl < 0.5 * kl_target:
+        return kl_coeff * 0.5
+    return kl_coeff
 
 
 def explained_variance(ops: Any, targets: Tensor, predictions: Tensor, mask: Any = None) -> Tensor:
