@@ -4,8 +4,8 @@ A forward may return ``vf_preds`` itself (the specification's style: migrated le
 models, wrapped legacy policies, recurrent PPO modules), or a module may leave values
 to ``compute_values(batch) -> [B]`` (``[B, T]`` when recurrent), RLlib's later
 ``ValueFunctionAPI``. The built-in feed-forward PPO modules do the latter, so acting
-runs only the actor and the env runner computes every step's value in one batched
-call after sampling.
+runs only the actor and the learner computes every step's value in one batched call
+(:func:`rlmodule.learners.values.fill_values`).
 """
 
 from __future__ import annotations
@@ -28,3 +28,10 @@ def value_predictions(module: Any, batch: Mapping[str, Any], out: Mapping[str, A
     if has_compute_values(module):
         return module.compute_values(batch)
     return None
+
+
+def acting_values(module: Any, batch: Mapping[str, Any], out: Mapping[str, Any], explore: bool) -> Optional[Any]:
+    """The values an env runner records for an acting forward's ``out``:
+    :func:`value_predictions` when exploring; with ``explore=False`` (evaluation) only
+    the ``vf_preds`` the inference forward returned, if any."""
+    return value_predictions(module, batch, out) if explore else out.get(Columns.VF_PREDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlmodule.learners.vtrace import NumpyOps, split_time, vtrace
+from rlmodule.learners.vtrace import NumpyOps, vtrace
 
 
 def reference_vtrace(behaviour_logp, target_logp, rewards, values, bootstrap, discounts, clip_rho, clip_pg_rho):
@@ -146,7 +146,7 @@ def test_torch_matches_numpy_and_split_time_inverts_flatten():
     np.testing.assert_allclose(t_vs.numpy(), vs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(t_pg.numpy(), pg, rtol=1e-5, atol=1e-6)
     x = torch.arange(24.0).reshape(3, 4, 2)
-    assert torch.equal(split_time(TorchOps.flatten_time(x), 4), x)
+    assert torch.equal(TorchOps.split_time(TorchOps.flatten_time(x), 4), x)
 
 
 @pytest.mark.tf
@@ -163,4 +163,4 @@ def test_tf_matches_numpy_inside_a_tf_function():
     np.testing.assert_allclose(tf_vs.numpy(), vs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(tf_pg.numpy(), pg, rtol=1e-5, atol=1e-6)
     x = tf.reshape(tf.range(24.0), [3, 4, 2])
-    np.testing.assert_array_equal(split_time(TfOps.flatten_time(x), 4).numpy(), x.numpy())
+    np.testing.assert_array_equal(TfOps.split_time(TfOps.flatten_time(x), 4).numpy(), x.numpy())

@@ -38,6 +38,7 @@ import numpy as np
 
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.env_runners.utils import EpisodeMetrics, config_smoothing_window
+from rlmodule.spaces import map_structure
 
 logger = logging.getLogger(__name__)
 
@@ -333,10 +334,7 @@ class EnvRunnerGroup:
 def _on_cpu(weights: Any) -> Any:
     """``weights`` with torch tensors moved to the CPU (a learner's module may live on a
     GPU, the actors' on the CPU); other leaves as they are."""
-    if isinstance(weights, dict):
-        return {k: _on_cpu(v) for k, v in weights.items()}
-    is_torch_tensor = hasattr(weights, "detach") and hasattr(weights, "cpu")
-    return weights.detach().cpu() if is_torch_tensor else weights
+    return map_structure(lambda x: x.detach().cpu() if hasattr(x, "detach") and hasattr(x, "cpu") else x, weights)
 
 
 def _writable(fragment: Fragment) -> Fragment:
@@ -345,15 +343,11 @@ def _writable(fragment: Fragment) -> Fragment:
     for f in fields(fragment):
         value = getattr(fragment, f.name)
         if value is not None:
-            setattr(fragment, f.name, _copy_read_only(value))
+            setattr(fragment, f.name, map_structure(_copy_if_read_only, value))
     return fragment
 
 
-def _copy_read_only(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value if value.flags.writeable else value.copy()
-    if isinstance(value, dict):
-        return {k: _copy_read_only(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_copy_read_only(v) for v in value)
+def _copy_if_read_only(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value.copy()
     return value

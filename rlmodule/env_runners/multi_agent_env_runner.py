@@ -15,7 +15,7 @@ batched forward per module. Rewards an agent receives are added to its last step
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -40,7 +40,7 @@ from rlmodule.env_runners.utils import (
 )
 from rlmodule.marl_module import MultiAgentRLModule
 from rlmodule.rl_module import DEFAULT_MODULE_ID, ModuleID, RLModule
-from rlmodule.value_function import value_predictions
+from rlmodule.value_function import acting_values
 
 ALL = "__all__"
 
@@ -357,7 +357,7 @@ class MultiAgentEnvRunner:
             batch = self._batch(module_id, obs, state)
             out, actions, logp = self._acting_function(module_id, explore)(batch)
             actions, logp = to_numpy(actions), np.asarray(to_numpy(logp), np.float32)
-            values = self._values(module_id, batch, out, explore)
+            values = acting_values(self.module[module_id], batch, out, explore)
             vf = np.zeros(len(tracks), np.float32) if values is None else np.asarray(to_numpy(values), np.float32)
             dist = (
                 np.asarray(to_numpy(out[Columns.ACTION_DIST_INPUTS]), np.float32)
@@ -488,13 +488,6 @@ class MultiAgentEnvRunner:
             episode_id=track.episode_id,
         )
 
-    def _values(self, module_id: ModuleID, batch: Dict[str, Any], out: Mapping[str, Any], explore: bool) -> Any:
-        """``vf_preds`` of the acting forward's output, or (exploring) the module's
-        ``compute_values(batch)``; ``None`` if neither."""
-        if not explore:
-            return out.get(Columns.VF_PREDS)
-        return value_predictions(self.module[module_id], batch, out)
-
     def _fill_bootstrap_values(
         self, fragments: List[Fragment], bootstraps: List[_Bootstrap], explore: bool
     ) -> None:
@@ -512,7 +505,7 @@ class MultiAgentEnvRunner:
             state = [np.stack(x) for x in zip(*[item[3] for item in items])] if stateful else None
             forward = module.forward_exploration if explore else module.forward_inference
             batch = self._batch(module_id, obs, state)
-            values = self._values(module_id, batch, forward(batch), explore)
+            values = acting_values(module, batch, forward(batch), explore)
             if values is None:
                 continue
             values = np.asarray(self._tensor_ops(module_id).to_numpy(values), np.float32)

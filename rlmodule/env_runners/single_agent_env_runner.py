@@ -36,7 +36,7 @@ from rlmodule.env_runners.utils import (
     unflatten,
 )
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
-from rlmodule.value_function import has_compute_values, value_predictions
+from rlmodule.value_function import acting_values, has_compute_values
 
 # (env index, start step, end step (exclusive), terminated, truncated, episode id)
 _Segment = Tuple[int, int, int, bool, bool, int]
@@ -363,7 +363,7 @@ class SingleAgentEnvRunner:
         forward = module.forward_exploration if explore else module.forward_inference
         batch = self._batch(obs, state)
         out = forward(batch)
-        v = value_predictions(module, batch, out) if explore else out.get(Columns.VF_PREDS)
+        v = acting_values(module, batch, out, explore)
         if v is not None:
             v = np.asarray(self._ops.to_numpy(v), np.float32)
             values[:] = v[:, 0] if self._stateful else v

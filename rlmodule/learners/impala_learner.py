@@ -27,7 +27,7 @@ from rlmodule.learners.batch import LOSS_MASK
 from rlmodule.learners.learner import Learner, Tensor
 from rlmodule.learners.ppo_learner import explained_variance
 from rlmodule.learners.schedules import Schedule
-from rlmodule.learners.vtrace import split_time, vtrace
+from rlmodule.learners.vtrace import vtrace
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
 from rlmodule.spaces import map_structure
 
@@ -106,7 +106,7 @@ class ImpalaLearner(Learner):
         else:
             obs = map_structure(lambda x: ops.flatten_time(take(x)), inputs[Columns.OBS])
             flat_out = self.module.forward_train({Columns.OBS: obs})
-            fwd_out = {k: split_time(v, self.max_seq_len) for k, v in flat_out.items() if hasattr(v, "shape")}
+            fwd_out = {k: ops.split_time(v, self.max_seq_len) for k, v in flat_out.items() if hasattr(v, "shape")}
         return self.compute_loss(ops, targets, fwd_out, coeffs)
 
     # --- the loss ---------------------------------------------------------------------------

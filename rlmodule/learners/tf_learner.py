@@ -71,6 +71,16 @@ class TfOps:
         return tf.reshape(x, [-1] + x.shape[2:].as_list())
 
     @staticmethod
+    def split_time(x: tf.Tensor, horizon: int) -> tf.Tensor:
+        """``[b * T, ...]`` -> ``[b, T, ...]`` (the inverse of :meth:`flatten_time`)."""
+        return tf.reshape(x, [-1, horizon] + x.shape[1:].as_list())
+
+    @staticmethod
+    def stack_time(columns: List[tf.Tensor]) -> tf.Tensor:
+        """``T`` tensors ``[b]`` -> ``[b, T]``."""
+        return tf.stack(columns, axis=1)
+
+    @staticmethod
     def sum_to_rows(x: tf.Tensor) -> tf.Tensor:
         return x if x.shape.rank <= 1 else tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), -1)
 

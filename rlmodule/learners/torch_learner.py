@@ -59,6 +59,16 @@ class TorchOps:
         return x.flatten(0, 1)
 
     @staticmethod
+    def split_time(x: torch.Tensor, horizon: int) -> torch.Tensor:
+        """``[b * T, ...]`` -> ``[b, T, ...]`` (the inverse of :meth:`flatten_time`)."""
+        return x.reshape(-1, horizon, *x.shape[1:])
+
+    @staticmethod
+    def stack_time(columns: List[torch.Tensor]) -> torch.Tensor:
+        """``T`` tensors ``[b]`` -> ``[b, T]``."""
+        return torch.stack(columns, dim=1)
+
+    @staticmethod
     def sum_to_rows(x: torch.Tensor) -> torch.Tensor:
         """``[n, ...]`` -> ``[n]`` (sums trailing dims, e.g. a Normal's per-dim log_prob)."""
         return x if x.dim() <= 1 else x.reshape(x.shape[0], -1).sum(-1)

@@ -3,8 +3,9 @@
 The single-agent env runner acts with the actor only when the module offers
 ``compute_values(batch)`` (the built-in feed-forward PPO modules); its fragments then
 carry ``vf_preds=None`` and ``bootstrap_obs``. Values for every step and bootstrap
-observation come from one batched ``compute_values`` call here, with the weights that
-acted (PPO updates only after sampling), as RLlib's GAE learner connector computes them.
+observation come from one batched ``compute_values`` call here, with the learner's
+weights at the start of the update (the weights that acted, for synchronous PPO), as
+RLlib's GAE learner connector computes them.
 """
 
 from __future__ import annotations

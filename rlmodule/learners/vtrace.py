@@ -16,8 +16,8 @@ gradient advantages ``A_s = min(clip_pg_rho_threshold, rho_s) * (r_s + gamma_s *
 v_{s+1} - V(x_s))``. On-policy (``rho = 1``) ``v_s`` is the n-step return bootstrapped at
 the row's end (TD(lambda=1)).
 
-The function is written against an ops shim (``ops.exp``, ``ops.clip``: the learners'
-``TorchOps`` / ``TfOps``, or numpy) and loops over the static time axis ``T``; callers
+The function is written against an ops shim (``ops.exp``, ``ops.clip``,
+``ops.stack_time``: the learners' ``TorchOps`` / ``TfOps``, or :class:`NumpyOps`) and loops over the static time axis ``T``; callers
 pass values without gradient (the targets are constants of the loss).
 """
 
@@ -84,7 +84,7 @@ def vtrace(
         delta = clipped_rhos[:, t] * (rewards[:, t] + discounts[:, t] * next_values[t] - values[:, t])
         acc = mask[:, t] * (delta + discounts[:, t] * cs[:, t] * acc)
         vs_minus_v[t] = acc
-    vs = values + _stack_time(vs_minus_v)
+    vs = values + ops.stack_time(vs_minus_v)
 
     # v_{t+1}: vs inside the row, the bootstrap value at its end.
     vs_next = []
@@ -93,7 +93,7 @@ def vtrace(
             vs_next.append(next_values[t] + mask[:, t + 1] * vs_minus_v[t + 1])
         else:
             vs_next.append(next_values[t])
-    pg_advantages = mask * clipped_pg_rhos * (rewards + discounts * _stack_time(vs_next) - values)
+    pg_advantages = mask * clipped_pg_rhos * (rewards + discounts * ops.stack_time(vs_next) - values)
     return vs, pg_advantages
 
 
@@ -101,41 +101,16 @@ def _clip_above(ops: Any, x: Tensor, threshold: Optional[float]) -> Tensor:
     return x if threshold is None else ops.clip(x, 0.0, float(threshold))
 
 
-def _framework(x: Tensor) -> str:
-    return type(x).__module__.split(".")[0]
-
-
-def _stack_time(columns: List[Tensor]) -> Tensor:
-    """``T`` tensors ``[B]`` -> ``[B, T]`` (torch, tf or numpy, after the first one's type)."""
-    kind = _framework(columns[0])
-    if kind == "torch":
-        import torch
-
-        return torch.stack(columns, dim=1)
-    if kind == "tensorflow":
-        import tensorflow as tf
-
-        return tf.stack(columns, axis=1)
-    return np.stack(columns, axis=1)
-
-
-def split_time(x: Tensor, horizon: int) -> Tensor:
-    """``[B * T, ...]`` -> ``[B, T, ...]`` (the inverse of the shims' ``flatten_time``)."""
-    kind = _framework(x)
-    if kind == "torch":
-        return x.reshape(-1, horizon, *x.shape[1:])
-    if kind == "tensorflow":
-        import tensorflow as tf
-
-        return tf.reshape(x, [-1, horizon] + x.shape[1:].as_list())
-    return np.reshape(x, (-1, horizon) + tuple(x.shape[1:]))
-
-
 class NumpyOps:
-    """The two ops :func:`vtrace` needs, in numpy (for targets computed outside a loss)."""
+    """The ops :func:`vtrace` needs, in numpy (for targets computed outside a loss)."""
 
     exp = staticmethod(np.exp)
 
     @staticmethod
     def clip(x: np.ndarray, low: float, high: float) -> np.ndarray:
         return np.clip(x, low, high)
+
+    @staticmethod
+    def stack_time(columns: List[np.ndarray]) -> np.ndarray:
+        """``T`` arrays ``[B]`` -> ``[B, T]``."""
+        return np.stack(columns, axis=1)
