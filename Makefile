@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU wheel (an unpinned torch pulls CUDA packages)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[tf,legacy,dev]"
+	$(PY) -m pip install --quiet -e ".[tf,legacy,dev,demo]"
 	touch $(STAMP)
 
 demo: venv
