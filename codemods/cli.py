@@ -7,6 +7,7 @@ import sys
 from typing import List, Optional
 
 from codemods import migrate_cli
+from codemods.demo_cli import DESCRIPTION as DEMO_DESCRIPTION, add_demo_arguments  # argparse only
 from codemods.parity_cli import add_parity_arguments  # argparse only, no torch/ray
 
 DESCRIPTION = """\
@@ -15,7 +16,8 @@ rlmigrate moves RLlib code from the legacy ModelV2 / TorchPolicyV2 stack to RLMo
 sub-commands:
   migrate PATH...   rewrite legacy RLlib code into RLModule code (diff by default)
   parity            prove that a legacy model and its migrated module agree (exit 0 / 1 / 2)
-  demo              run the end-to-end demo (today: the specification's examples)
+  demo              migrate a bundled legacy project end to end: diff, ported weights,
+                    parity, further training, checkpoint
 """
 
 
@@ -32,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_cli.add_migrate_arguments(migrate)
     parity = sub.add_parser("parity", help="prove that a legacy model and its migrated module agree")
     add_parity_arguments(parity)
-    demo = sub.add_parser("demo", help="run the demo: build modules, run forwards, checkpoint")
-    demo.add_argument("--out", default="demo_out", help="output directory (default: demo_out)")
+    demo = sub.add_parser(
+        "demo", help="migrate a bundled legacy project end to end",
+        description=DEMO_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_demo_arguments(demo)
     return parser
 
 
@@ -41,9 +46,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from rlmodule.demo import run_demo  # the core examples; a later release shows a migration
+        from codemods.demo_cli import run_demo  # imports compat (torch, ray) lazily
 
-        return run_demo(args.out)
+        return run_demo(args)
     if args.command == "parity":
         from codemods.parity_cli import run_parity  # imports compat (torch) lazily
 

@@ -30,7 +30,10 @@ def add_migrate_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--out-dir", metavar="DIR", help="write every file of each tree under DIR, migrated or copied")
     mode.add_argument("--check", action="store_true", help="change nothing; exit 1 if any file would change")
     parser.add_argument("--diff", action="store_true", help="print the diff also with --write / --out-dir / --check")
-    parser.add_argument("--report", metavar="FILE", help="write a report: FILE.json or FILE.md")
+    parser.add_argument(
+        "--report", metavar="FILE", action="append",
+        help="write a report: FILE.json or FILE.md (repeat the option for both)",
+    )
     parser.add_argument("--select", metavar="RULES", action="append", help="run only these rules (comma-separated)")
     parser.add_argument("--skip", metavar="RULES", action="append", help="do not run these rules (comma-separated)")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
@@ -164,8 +167,9 @@ def run_migrate(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir) if args.out_dir else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         return _usage(f"--out-dir {out_dir} exists and is not a directory")
-    if args.report and Path(args.report).suffix not in (".json", ".md"):
-        return _usage(f"--report {args.report}: the file name must end in .json or .md")
+    for report in args.report or []:
+        if Path(report).suffix not in (".json", ".md"):
+            return _usage(f"--report {report}: the file name must end in .json or .md")
 
     items, trees = _collect(paths, out_dir)
     if args.write:
@@ -195,8 +199,8 @@ def run_migrate(args: argparse.Namespace) -> int:
         _mirror(trees, out_dir, new)
     mode = "write" if args.write else "out-dir" if out_dir is not None else "check" if args.check else "diff"
     rule_names = [rule.name for rule in rules]
-    if args.report:
-        write_report(Path(args.report), results, rule_names, mode)
+    for report in args.report or []:
+        write_report(Path(report), results, rule_names, mode)
     summary = summarize(results, rule_names)
     print(summary_table(summary), file=sys.stderr)
     if summary["errors"] or (args.check and summary["changed"]):

@@ -168,7 +168,7 @@ class TodoTransformer(cst.CSTTransformer):
                 carried += statement.leading_lines
                 continue
             if carried:
-                statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
+                statement = statement.with_changes(leading_lines=_joined(carried, statement.leading_lines))
                 carried = []
             kept.append(statement)
         return kept, [*carried, *footer]
@@ -254,6 +254,29 @@ def _without_header_duplicates(module: cst.Module) -> cst.Module:
     if len(lines) == len(first.leading_lines):
         return module
     return module.with_changes(body=[first.with_changes(leading_lines=lines), *module.body[1:]])
+
+
+def _blank_run(lines: Sequence[cst.EmptyLine]) -> int:
+    """The longest run of blank lines (no comment) in ``lines``."""
+    longest = run = 0
+    for line in lines:
+        run = run + 1 if line.comment is None else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _joined(carried: Sequence[cst.EmptyLine], own: Sequence[cst.EmptyLine]) -> List[cst.EmptyLine]:
+    """A removed statement's leading lines joined onto the next statement's, with no
+    run of blank lines longer than either had (two removed lines between blank-line
+    separated code leave the usual separation, not the sum of both)."""
+    limit = max(_blank_run(carried), _blank_run(own))
+    lines: List[cst.EmptyLine] = []
+    run = 0
+    for line in [*carried, *own]:
+        run = run + 1 if line.comment is None else 0
+        if run <= limit:
+            lines.append(line)
+    return lines
 
 
 def with_todos(statement: Statement, comments: List[str]) -> Statement:

@@ -19,7 +19,9 @@ observation where the pair is furthest from passing:
 ==========================  ==============================================================
 
 Each side may be a legacy policy (anything with ``compute_actions`` and ``model``; its
-model is evaluated through :class:`~compat.ModelV2RLModule`), a legacy torch ModelV2
+model is evaluated through :class:`~compat.ModelV2RLModule`, or, when its class
+overrides one of :data:`POLICY_HOOKS`, the whole policy through
+:class:`~compat.LegacyPolicyRLModule`), a legacy torch ModelV2
 (``forward`` and ``value_function``), a torch :class:`~rlmodule.RLModule`, or an
 :class:`~compat.RLModulePolicy` (its ``module`` is evaluated).
 
@@ -77,6 +79,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from compat.legacy_policy_rl_module import LegacyPolicyRLModule
 from compat.modelv2_rl_module import ModelV2RLModule
 from compat.preprocessing import is_preprocessed, preprocess_obs
 from compat.rl_module_policy import RLModulePolicy
@@ -287,6 +290,10 @@ class _Side:
             elif isinstance(obj, RLModulePolicy):
                 module = obj.module
                 self.description = f"RLModulePolicy over {type(module).__name__}"
+            elif hasattr(obj, "compute_actions") and hasattr(obj, "model") and _policy_hooks(obj):
+                # Its behaviour is not all in its model: run the whole policy.
+                module = LegacyPolicyRLModule.wrap(obj)
+                self.description = f"{kind} (legacy policy, run whole: it overrides {', '.join(_policy_hooks(obj))})"
             elif hasattr(obj, "compute_actions") and hasattr(obj, "model"):
                 module = ModelV2RLModule.wrap(obj.model, action_dist_class=getattr(obj, "dist_class", None))
                 self.policy = obj
@@ -362,6 +369,21 @@ class _Side:
         if Columns.ACTION_DIST in out and not self.stateful:
             return out[Columns.ACTION_DIST], None, ""
         return None, None, f"{self.role} returns no {Columns.ACTION_DIST_INPUTS!r} or {Columns.ACTION_DIST!r}"
+
+
+#: Legacy TorchPolicyV2 hooks that change what a policy computes beyond its model.
+POLICY_HOOKS = ("action_distribution_fn", "action_sampler_fn", "make_model_and_action_dist")
+
+
+def _policy_hooks(policy: Any) -> List[str]:
+    """The :data:`POLICY_HOOKS` a legacy torch policy's class overrides."""
+    try:
+        from ray.rllib.policy.torch_policy_v2 import TorchPolicyV2
+    except ImportError:  # not a ray policy (ray would be installed)
+        return []
+    if not isinstance(policy, TorchPolicyV2):
+        return []
+    return [h for h in POLICY_HOOKS if getattr(type(policy), h) is not getattr(TorchPolicyV2, h)]
 
 
 def _tree_map(fn: Callable[[Any], Any], x: Any) -> Any:

@@ -26,6 +26,7 @@ from codemods.import_edits import add_imports, dotted
 from codemods.rule import SKELETON, Rule, TodoTransformer, walk
 
 ANCHOR = "registrations-and-configs"
+POLICIES_ANCHOR = "custom-policies"
 SPEC_MODULE = "rlmodule"
 
 
@@ -142,6 +143,13 @@ class Configs(Rule):
         for element in policies.elements:
             if not isinstance(element, cst.DictElement):
                 return None
+            policy_class = _policy_class(element.value)
+            if policy_class is not None:
+                self.flag(
+                    f"policy {self.module_code(element.key)} uses policy_class={self.module_code(policy_class)}: "
+                    "move its overridden hooks into the module class of its spec",
+                    POLICIES_ANCHOR,
+                )
             model = _policy_model(element.value)
             if model is None:
                 entries.append((self.module_code(element.key), "SingleAgentRLModuleSpec()"))
@@ -234,6 +242,22 @@ def _only_config(value: cst.BaseExpression) -> bool:
     if isinstance(value, cst.Tuple) and len(value.elements) == 4:
         return all(isinstance(e.value, cst.Name) and e.value.value == "None" for e in value.elements[:3])
     return False
+
+
+def _policy_class(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The custom policy class of a policies-dict value, ``None`` for the algorithm's
+    default: ``PolicySpec(policy_class=Cls)`` / ``PolicySpec(Cls, ...)`` or a legacy
+    4-tuple ``(Cls, obs_space, act_space, config)``."""
+    cls: Optional[cst.BaseExpression] = None
+    if isinstance(value, cst.Call) and dotted(value.func).endswith("PolicySpec"):
+        cls = next((a.value for a in value.args if a.keyword and a.keyword.value == "policy_class"), None)
+        if cls is None and value.args and value.args[0].keyword is None:
+            cls = value.args[0].value
+    elif isinstance(value, cst.Tuple) and len(value.elements) == 4:
+        cls = value.elements[0].value
+    if isinstance(cls, cst.Name) and cls.value == "None":
+        return None
+    return cls
 
 
 def _policy_model(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:

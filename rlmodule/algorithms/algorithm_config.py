@@ -142,6 +142,7 @@ class AlgorithmConfig:
         return self
 
     def _set_training_setting(self, key: str, value: Any) -> None:
+        key = TRAINING_ALIASES.get(key, key)
         if key.startswith("_") or not hasattr(self, key) or key in _NON_TRAINING_KEYS:
             raise TypeError(f"training(): unknown setting {key!r} for {type(self).__name__}")
         if key.endswith("_schedule"):
@@ -326,10 +327,12 @@ class AlgorithmConfig:
             self._fill(spec, default, _agent_space(env, "observation", agent), _agent_space(env, "action", agent))
         return marl
 
-    def get_policy_mapping_fn(self) -> Callable[..., str]:
-        """``policy_mapping_fn``, or: every agent -> the only module id (or the default id)."""
+    def get_policy_mapping_fn(self, worker: Any = None) -> Callable[..., str]:
+        """``policy_mapping_fn`` as ``fn(agent_id, episode)``, or: every agent -> the only
+        module id (or the default id). A function that takes ``worker`` (or ``**kwargs``)
+        gets ``worker=worker``, as RLlib's legacy stack passed it."""
         if self.policy_mapping_fn is not None:
-            return self.policy_mapping_fn
+            return _with_worker(self.policy_mapping_fn, worker)
         only = next(iter(self.policies)) if self.policies and len(self.policies) == 1 else DEFAULT_MODULE_ID
         return lambda agent_id, episode=None, **kwargs: only
 
@@ -412,6 +415,19 @@ def _check_count(where: str, value: Any, minimum: int) -> None:
         raise TypeError(f"{where}: expected an int >= {minimum}, got {value!r}")
 
 
+def _with_worker(fn: Callable[..., str], worker: Any) -> Callable[..., str]:
+    """``fn`` called as ``fn(agent_id, episode, worker=worker)`` when it accepts ``worker``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins and C callables: call them as given
+        return fn
+    if any(p.name == "worker" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return lambda agent_id, episode=None, **kwargs: fn(agent_id, episode, worker=worker, **kwargs)
+    return fn
+
+
+#: RLlib >= 2.10 spellings of training settings -> the specification's names.
+TRAINING_ALIASES = {"minibatch_size": "sgd_minibatch_size", "num_epochs": "num_sgd_iter"}
 _NON_TRAINING_KEYS = set(vars(AlgorithmConfig()))
 # Base-class settings that are training settings (set through ``training(...)``).
 _BASE_TRAINING_KEYS = ("lr", "lr_schedule", "gamma", "train_batch_size", "grad_clip")

@@ -194,7 +194,9 @@ class MultiAgentEnvRunner:
         if not isinstance(module, MultiAgentRLModule):
             module = module.as_multi_agent()
         self.module: MultiAgentRLModule = module
-        self._mapping_fn: Optional[Callable] = getattr(config, "policy_mapping_fn", None)
+        self._mapping_fn: Optional[Callable] = (
+            config.get_policy_mapping_fn(worker=self) if getattr(config, "policy_mapping_fn", None) else None
+        )
         self._metrics = EpisodeMetrics(config_smoothing_window(config), multi_agent=True)
         self._ops: Dict[ModuleID, TensorOps] = {}
         self._acting: Dict[Tuple[ModuleID, bool], Any] = {}  # (module id, explore) -> acting_function
