@@ -30,6 +30,7 @@ import contextlib
 import difflib
 import importlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -48,6 +49,7 @@ COMPLETED_PROJECT = FIXTURES / "completed" / "demo_project"
 LEGACY_WEIGHTS = FIXTURES / "legacy_weights"
 PACKAGE = "my_project"
 MARKER = "demo_report.json"  # an output directory holding it may be replaced by the next run
+EARLIER_MARKER = "demo_summary.json"  # what the first rlmigrate demo (the specification's examples) wrote
 
 
 @dataclass
@@ -187,6 +189,8 @@ def _legacy_policies(project: Path, seed: int) -> Dict[str, Any]:
     import torch
     from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
     from ray.rllib.models import ModelCatalog
+
+    logging.getLogger("ray.rllib").setLevel(logging.ERROR)  # legacy classes warn that they are deprecated
 
     (train,) = _import_project(project, f"{PACKAGE}.train")
     config = train.config.copy(copy_frozen=False).api_stack(
@@ -448,7 +452,8 @@ def _markdown(report: Dict[str, Any]) -> str:
 def _prepare(out: Path) -> Path:
     """A fresh work directory beside ``out``; refuses to later replace an ``out`` that
     is not an earlier demo output."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+    ours = (out / MARKER).exists() or (out / EARLIER_MARKER).exists()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not ours)):
         raise DemoError(f"{out} exists and is not an earlier demo output (no {MARKER}); choose another --out")
     work = out.parent / f".{out.name}.partial"
     if work.exists():

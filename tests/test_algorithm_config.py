@@ -174,3 +174,31 @@ def test_every_base_setting_names_a_keyword_its_setter_takes():
         parameters = inspect.signature(getattr(AlgorithmConfig, setter)).parameters
         assert key in parameters or (key, setter) in {("framework", "framework"), ("env", "environment")}, key
         assert hasattr(AlgorithmConfig(), attr), attr
+
+
+def test_rllib_2_10_training_spellings_are_aliases():
+    config = PPOConfig().training(minibatch_size=128, num_epochs=5)
+    assert (config.sgd_minibatch_size, config.num_sgd_iter) == (128, 5)
+    with pytest.raises(TypeError, match="unknown setting 'minibatch'"):
+        PPOConfig().training(minibatch=1)
+
+
+def test_a_legacy_policy_mapping_fn_with_worker_is_called_with_it():
+    calls = []
+
+    def legacy_mapping(agent_id, episode, worker, **kwargs):  # RLlib's legacy signature
+        calls.append(worker)
+        return "p0" if agent_id == 0 else "p1"
+
+    config = (
+        PPOConfig()
+        .environment(MultiAgentCartPole, env_config={"num_agents": 2})
+        .multi_agent(policies={"p0", "p1"}, policy_mapping_fn=legacy_mapping)
+        .env_runners(num_envs_per_env_runner=1, rollout_fragment_length=4)
+    )
+    assert config.get_policy_mapping_fn(worker="w")(1, None) == "p1" and calls == ["w"]
+    runner = config.build().env_runner
+    fragments = runner.sample(num_timesteps=4)
+    assert {f.module_id for f in fragments} == {"p0", "p1"} and calls[-1] is runner
+    new_style = PPOConfig().multi_agent(policies={"p0"}, policy_mapping_fn=lambda agent_id, episode: "p0")
+    assert new_style.get_policy_mapping_fn(worker="w")(0, None) == "p0"  # no worker= for a function without it

@@ -184,3 +184,11 @@ def test_write_is_atomic_when_the_write_fails(repo, monkeypatch, capsys):
         files.write_atomic(repo / "pkg" / "model.py", MIGRATED)
     assert (repo / "pkg" / "model.py").read_bytes() == LEGACY
     assert sorted(p.name for p in (repo / "pkg").iterdir()) == ["model.py", "plain.py", "todo.py"]
+
+
+def test_report_repeats_to_write_both_formats_in_one_run(repo, tmp_path, capsys):
+    assert run(repo, "--check", "--report", tmp_path / "r.json", "--report", tmp_path / "r.md") == 1
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["changed"] == 2
+    assert "| `imports` | 2 |" in (tmp_path / "r.md").read_text()
+    assert run(repo, "--report", tmp_path / "ok.md", "--report", tmp_path / "r.txt") == 2
+    assert not (tmp_path / "ok.md").exists()  # a bad name is refused before anything runs
