@@ -229,7 +229,9 @@ def _build(
         try:
             _, num_outputs = ModelCatalog.get_action_dist(act_space, config, framework="torch")
             model_obs_space = get_preprocessor(obs_space)(obs_space).observation_space
-            return cls(model_obs_space, act_space, int(num_outputs), config, flag.lstrip("-"))
+            # As ModelCatalog.get_model_v2: custom_model_config entries are keyword arguments.
+            custom = dict(config.get("custom_model_config") or {})
+            return cls(model_obs_space, act_space, int(num_outputs), config, flag.lstrip("-"), **custom)
         except Exception as e:
             raise UsageError(f"{flag} {path}: building the legacy model failed: {type(e).__name__}: {e}") from None
     raise UsageError(

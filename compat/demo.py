@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -190,7 +190,8 @@ def _legacy_policies(project: Path, seed: int) -> Dict[str, Any]:
     from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
     from ray.rllib.models import ModelCatalog
 
-    logging.getLogger("ray.rllib").setLevel(logging.ERROR)  # legacy classes warn that they are deprecated
+    for name in ("ray.rllib", "ray._common.deprecation"):  # legacy classes warn that they are deprecated
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     (train,) = _import_project(project, f"{PACKAGE}.train")
     config = train.config.copy(copy_frozen=False).api_stack(
@@ -208,10 +209,17 @@ def _legacy_policies(project: Path, seed: int) -> Dict[str, Any]:
     return policies
 
 
-def _migrated_specs(project: Path) -> Dict[str, Any]:
-    """``{module id: SingleAgentRLModuleSpec}`` of the migrated config, and its config."""
+def _migrated_modules(project: Path) -> Tuple[Any, Dict[str, Any]]:
+    """The project's migrated config (``my_project.train.config``) and ``{module id:
+    module}`` built from it as our PPO builds them (spaces from its env)."""
     (train,) = _import_project(project, f"{PACKAGE}.train")
-    return train.config
+    config = train.config
+    env = config.make_env()
+    try:
+        spec = config.get_rl_module_spec(env)
+    finally:
+        getattr(env, "close", lambda: None)()
+    return config, {module_id: s.build() for module_id, s in spec.module_specs.items()}
 
 
 def port_step(work: Path, facts: Dict[str, Any], seed: int) -> Dict[str, Any]:
@@ -234,17 +242,10 @@ def port_step(work: Path, facts: Dict[str, Any], seed: int) -> Dict[str, Any]:
     _say(f"    (trained by legacy PPO for {log['iterations']} iterations, {log['log'][-1]['env_steps']} env steps; mean returns {log['log'][-1]['policy_reward_mean']})")
 
     migrated = {}
-    for project, key in ((work / "migrated_project", "as_migrated"), (work / "completed_project", "completed")):
-        config = _migrated_specs(project)
-        migrated[key] = {}
-        for policy_id, policy in legacy.items():
-            spec = config.rl_module_spec.module_specs[policy_id]
-            module = type(spec)(
-                module_class=spec.module_class, observation_space=policy.observation_space,
-                action_space=policy.action_space, model_config_dict=dict(policy.config["model"]),
-            ).build()
+    for key, project in (("as_migrated", "migrated_project"), ("completed", "completed_project")):
+        config, migrated[key] = _migrated_modules(work / project)  # the completed project's stays imported
+        for policy_id, module in migrated[key].items():
             report = port_weights(weights[policy_id], module)
-            migrated[key][policy_id] = module
             if key == "completed":
                 facts.setdefault("ported", {})[policy_id] = {
                     "module": type(module).__name__, "tensors": len(report.entries),

@@ -249,3 +249,15 @@ def test_atari_ram_observations_are_preprocessed_for_the_legacy_policy():
     module = ModelV2RLModule.wrap(policy.model, action_dist_class=policy.dist_class)
     report = check(policy, module, num_samples=32)
     assert report.ok, report.summary()
+
+
+def test_cli_passes_custom_model_config_to_the_legacy_constructor(cli_args, tmp_path, capsys):
+    """As ModelCatalog.get_model_v2: custom_model_config entries are constructor keywords."""
+    config = tmp_path / "custom.json"
+    config.write_text(json.dumps({"custom_model_config": {"hiddens": [32, 32]}}))
+    legacy, migrated = "fixtures.legacy.models.value_caching", "fixtures.migrated.models.value_caching"
+    args = cli_args(model_config=str(config))
+    args[2], args[4] = f"{legacy}:ValueCachingModel", f"{migrated}:ValueCachingModel"
+    assert main(args) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "ported 8 tensors" in printed and "PARITY OK" in printed  # before: a [32, 4] <- [64, 4] conflict

@@ -82,6 +82,7 @@ class Algorithm:
         self._logger: Optional[ResultLogger] = None
         self._progress: Optional[Any] = None
         self._evaluations = 0
+        self._timers = {"env_runner_sampling_s": 0.0, "learner_update_s": 0.0}  # reset by each train()
 
     # --- pieces an algorithm may replace -------------------------------------------------
     def setup(self) -> None:

@@ -292,7 +292,7 @@ class AlgorithmConfig:
             elif key == "model":
                 self.model = copy.deepcopy(MODEL_DEFAULTS)
                 self.training(model=value)
-            elif setter == "training":
+            elif setter == "training" and not key.startswith("_"):
                 self._set_training_setting(key, value)
             else:
                 getattr(self, setter)(**{key: value})
@@ -438,6 +438,8 @@ _BASE_SETTINGS = {
     "env": ("environment", "env"),
     "env_config": ("environment", "env_config"),
     "rl_module_spec": ("rl_module", "rl_module_spec"),
+    "_enable_rl_module_api": ("rl_module", "_enable_rl_module_api"),  # the specification's flags, True only
+    "_enable_learner_api": ("training", "_enable_learner_api"),
     "model": ("training", "model"),
     "num_env_runners": ("env_runners", "num_env_runners"),
     "num_envs_per_env_runner": ("env_runners", "num_envs_per_env_runner"),
