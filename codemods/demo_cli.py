@@ -41,15 +41,15 @@ only when the run succeeds):
   demo_report.{json,md}                                  everything above, summarised
 
 Needs the legacy extra (ray[rllib]==2.60.0) and a source checkout (the fixtures).
-Takes about two minutes on two cores.
+Takes about a minute on two cores.
 """
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output directory (default: demo_out)")
     parser.add_argument(
-        "--iterations", type=int, default=12, metavar="N",
-        help="PPO iterations in step 4, 2,000 env steps each (default: 12)",
+        "--iterations", type=int, default=30, metavar="N",
+        help="PPO iterations in step 4, 2,000 env steps each (default: 30)",
     )
     parser.add_argument(
         "--eval-episodes", type=int, default=10, metavar="N",

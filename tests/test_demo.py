@@ -95,10 +95,11 @@ def test_step_3_parity_holds_and_catches_the_unfinished_migration(demo):
 def test_step_4_training_raises_the_return_and_the_checkpoint_reloads_elsewhere(demo):
     out, _, report = demo
     train = report["steps"]["train"]
-    assert len(train["curve"]) == 12 and train["reloaded_identical"]
-    assert train["evaluation_after"]["boltzmann"] > train["evaluation_before"]["boltzmann"]
-    first, last = train["curve"][0]["returns"]["boltzmann"], train["curve"][-1]["returns"]["boltzmann"]
-    assert last > first
+    assert len(train["curve"]) == 30 and train["reloaded_identical"]
+    returns = [point["returns"] for point in train["curve"] if point["returns"]]
+    assert returns[-1]["boltzmann"] > returns[0]["boltzmann"] + 100  # sampling with the temperature
+    assert returns[-1]["recurrent"] > returns[0]["recurrent"]
+    assert train["evaluation_after"]["boltzmann"] >= train["evaluation_before"]["boltzmann"]
     assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A fresh process loads the checkpoint with the migrated package importable.
     code = (
@@ -109,7 +110,7 @@ def test_step_4_training_raises_the_return_and_the_checkpoint_reloads_elsewhere(
     )
     done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["12", "BoltzmannPoleModel", "PoleLSTM"]
+    assert done.stdout.split() == ["30", "BoltzmannPoleModel", "PoleLSTM"]
 
 
 @pytest.mark.slow
