@@ -653,3 +653,30 @@ def test_forward_train_runs_in_train_mode():
     out = module.forward_train({"obs": torch.ones(64, 4)})
     assert out["mode"] is True and module.drop.training
     assert out["action_dist_inputs"].requires_grad
+
+
+class _FunctionalDropout(nn.Module):
+    """A user layer that reads ``self.training`` itself."""
+
+    def forward(self, x):
+        return torch.nn.functional.dropout(x, 0.5, training=self.training)
+
+
+class NestedDropoutTorchModule(TorchRLModule):
+    def setup(self) -> None:
+        self.body = nn.Sequential(nn.Linear(4, 4), _FunctionalDropout(), nn.Tanh())
+        self.lin = nn.Linear(4, 2)
+
+    def _forward_any(self, batch):
+        return {"action_dist_inputs": self.lin(self.body(batch["obs"]))}
+
+    _forward_inference = _forward_exploration = _forward_train = _forward_any
+
+
+def test_acting_forwards_switch_user_layers_that_read_training():
+    module = NestedDropoutTorchModule(None)
+    obs = torch.ones(64, 4)
+    first = module.forward_inference({"obs": obs})["action_dist_inputs"]
+    assert torch.equal(first, module.forward_exploration({"obs": obs})["action_dist_inputs"])
+    assert all(m.training for m in module.modules())  # restored
+    assert not torch.equal(module.forward_train({"obs": obs})["action_dist_inputs"], first)

@@ -12,6 +12,13 @@ from rlmodule.rl_module import RLModule, RLModuleConfig
 _set_grad_enabled = torch._C._set_grad_enabled  # no_grad without the context-manager cost
 _is_grad_enabled = torch.is_grad_enabled
 
+#: Layers whose forward never reads ``training``: the acting forwards leave their flag alone.
+_MODE_FREE = frozenset((
+    nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Sequential, nn.ModuleList, nn.ModuleDict,
+    nn.Identity, nn.Flatten, nn.Unflatten, nn.Embedding, nn.LayerNorm, nn.ZeroPad2d, nn.MaxPool2d,
+    nn.Tanh, nn.ReLU, nn.ELU, nn.SiLU, nn.Sigmoid, nn.Softplus, nn.LeakyReLU, nn.GELU, nn.Softmax, nn.LogSoftmax,
+))
+
 
 class TorchRLModule(nn.Module, RLModule):
     """Base class of torch RLModules.
@@ -38,32 +45,47 @@ class TorchRLModule(nn.Module, RLModule):
         previous, was_training = _is_grad_enabled(), self.training
         _set_grad_enabled(False)
         if was_training:
-            self.train(False)
+            self._set_acting_mode(False)
         try:
             return self._checked_forward("exploration", self._forward_exploration, batch, kwargs)
         finally:
             _set_grad_enabled(previous)
             if was_training:
-                self.train(True)
+                self._set_acting_mode(True)
 
     def forward_inference(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
         """As :meth:`RLModule.forward_inference`, without autograd, in eval mode."""
         previous, was_training = _is_grad_enabled(), self.training
         _set_grad_enabled(False)
         if was_training:
-            self.train(False)
+            self._set_acting_mode(False)
         try:
             return self._checked_forward("inference", self._forward_inference, batch, kwargs)
         finally:
             _set_grad_enabled(previous)
             if was_training:
-                self.train(True)
+                self._set_acting_mode(True)
 
     def forward_train(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
         """As :meth:`RLModule.forward_train`, in train mode."""
         if not self.training:
             self.train(True)
         return self._checked_forward("train", self._forward_train, batch, kwargs)
+
+    def _set_acting_mode(self, training: bool) -> None:
+        """Set ``training`` on this module and on every submodule whose forward may read
+        it (all but the :data:`_MODE_FREE` layers), found at the first acting forward.
+        ``nn.Module.train()`` would walk and dispatch to every submodule on each call,
+        which doubled the cost of acting with a small network."""
+        switched = self.__dict__.get("_mode_switched")
+        if switched is None:
+            switched = [
+                m for m in self.modules()
+                if type(m) not in _MODE_FREE and not (isinstance(m, nn.RNNBase) and not m.dropout)
+            ]
+            self.__dict__["_mode_switched"] = switched  # a plain attribute: not a registered submodule
+        for module in switched:
+            module.__dict__["training"] = training
 
     def get_state(self) -> Dict[str, torch.Tensor]:
         """The ``state_dict()`` (parameter and buffer names -> tensors)."""
