@@ -166,6 +166,16 @@ def test_every_anchor_the_codemods_emit_is_a_heading():
     assert not sorted(anchors - set(HEADINGS))
 
 
+def test_every_guide_link_in_the_readme_and_the_guide_lands_on_a_heading():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    guide = (ROOT / "MIGRATION.md").read_text()
+    links = set(re.findall(r"MIGRATION\.md#([\w-]+)", readme)) | set(re.findall(r"\]\(#([\w-]+)\)", guide))
+    assert len(links) >= 5
+    assert not sorted(links - set(HEADINGS))
+
+
 def test_every_rule_has_a_pattern_section():
     """Each rule changes at least one before block of the guide."""
     from codemods.migrate import migrate_source

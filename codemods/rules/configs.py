@@ -26,7 +26,7 @@ from codemods.import_edits import add_imports, dotted
 from codemods.rule import SKELETON, Rule, TodoTransformer, walk
 
 ANCHOR = "registrations-and-configs"
-POLICIES_ANCHOR = "custom-policies"
+ANCHOR_POLICIES = "custom-policies"
 SPEC_MODULE = "rlmodule"
 
 
@@ -148,7 +148,7 @@ class Configs(Rule):
                 self.flag(
                     f"policy {self.module_code(element.key)} uses policy_class={self.module_code(policy_class)}: "
                     "move its overridden hooks into the module class of its spec",
-                    POLICIES_ANCHOR,
+                    ANCHOR_POLICIES,
                 )
             model = _policy_model(element.value)
             if model is None:
