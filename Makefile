@@ -25,7 +25,8 @@ test: venv
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: venv
-	cd benchmarks && ../$(PY) forward_overhead.py && ../$(PY) compute_single_action.py && ../$(PY) codemod_throughput.py && ../$(PY) train_cartpole.py
+	# every script in benchmarks/ -> benchmarks/results/latest.{json,md}; e.g. BENCH_ARGS="--only forward_overhead"
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -7,13 +7,13 @@ and ``RLModulePolicy`` over the legacy model itself (``ModelV2RLModule``). Print
 (microseconds of thread CPU time per call, fastest of interleaved rounds).
 
 Target: the adapter over the PPO module costs less than a quarter of the legacy policy.
+Without ray[rllib] (the legacy extra) it prints ``{"skipped": reason}`` instead.
 """
 
 from __future__ import annotations
 
 import json
 import platform
-import sys
 import warnings
 
 import gymnasium as gym
@@ -25,8 +25,12 @@ from timing import time_calls
 
 def main() -> dict:
     warnings.filterwarnings("ignore")
-    from ray.rllib.algorithms.ppo import PPOConfig as LegacyPPOConfig
-    from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
+    try:
+        from ray.rllib.algorithms.ppo import PPOConfig as LegacyPPOConfig
+        from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
+    except ImportError as error:
+        reason = f"the baseline, ray[rllib] (the legacy extra), is not importable: {error}"
+        return {"benchmark": "compute_single_action", "skipped": reason}
 
     from compat import ModelV2RLModule, RLModulePolicy
     from compat.port_weights import LEGACY_FCNET_TO_PPO, port_weights
@@ -86,8 +90,29 @@ def main() -> dict:
     results["meets_target"] = all(
         row["ratio_adapter_ppo_module_vs_legacy"] < 0.25 for row in results["by_explore"].values()
     )
+    results["comparisons"] = [
+        {
+            "title": f"`compute_single_action`: RLModulePolicy {label} vs the legacy policy",
+            "ours": f"`RLModulePolicy` {label}", "baseline": "RLlib 2.60 legacy `PPOTorchPolicy`",
+            "unit": "µs per call", "ratio": "ours / baseline",
+            "rows": [
+                {
+                    "case": f"explore={explore}",
+                    "ours": row[f"{key}_us"],
+                    "baseline": row["legacy_us"],
+                    "ratio": row[ratio],
+                    "target": {"op": "<", "value": 0.25} if key == "adapter_ppo_module" else None,
+                }
+                for explore, row in results["by_explore"].items()
+            ],
+        }
+        for label, key, ratio in (
+            ("over our PPO module", "adapter_ppo_module", "ratio_adapter_ppo_module_vs_legacy"),
+            ("over the wrapped legacy model", "adapter_wrapped_legacy_model", "ratio_adapter_wrapped_vs_legacy"),
+        )
+    ]
     return results
 
 
 if __name__ == "__main__":
-    sys.exit(print(json.dumps(main(), indent=2)))
+    print(json.dumps(main(), indent=2))

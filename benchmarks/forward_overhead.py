@@ -12,14 +12,15 @@ interleaved rounds), one thread.
 
 Target: ``ratio_vs_raw_no_grad`` at batch 1 <= 1.3. ``ratio_vs_raw_bare`` compares
 against the network with autograd switched off globally (no per-call context cost),
-the strictest baseline.
+the strictest baseline. ``comparisons`` holds the same figures as tables for
+``run_all.py``.
 """
 
 from __future__ import annotations
 
 import json
 import platform
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 import gymnasium as gym
 import torch
@@ -56,13 +57,10 @@ class MLPModule(TorchRLModule):
     _forward_exploration = _forward_train = _forward_inference
 
 
-def rllib_module_call(net: nn.Module, obs: torch.Tensor) -> Callable[[], Any] | None:
-    """RLlib 2.60's TorchRLModule around the same network, if ray[rllib] is installed."""
-    try:
-        from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-        from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule as RayTorchRLModule
-    except ImportError:
-        return None
+def rllib_module_call(net: nn.Module, obs: torch.Tensor) -> Callable[[], Any]:
+    """RLlib 2.60's TorchRLModule around the same network (ImportError without ray[rllib])."""
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+    from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule as RayTorchRLModule
 
     class RayMLP(RayTorchRLModule):
         def setup(self):
@@ -89,6 +87,7 @@ def main() -> Dict[str, Any]:
         action_space=gym.spaces.Discrete(N_ACTIONS),
     ).build()
     net = module.net
+    rllib_missing = None
     results: Dict[str, Any] = {
         "benchmark": "forward_overhead",
         "network": f"MLP {OBS_DIM}-{HIDDEN}-{HIDDEN}-{N_ACTIONS} (tanh)",
@@ -115,12 +114,14 @@ def main() -> Dict[str, Any]:
             "module_grad_off": (lambda: module.forward_inference(batch), False),
             "raw_bare": (lambda: net(obs), False),
         }
-        rllib_call = rllib_module_call(net, obs)
-        if rllib_call is not None:
-            fns["rllib"] = (rllib_call, True)
+        try:
+            fns["rllib"] = (rllib_module_call(net, obs), True)
+        except ImportError as error:
+            rllib_missing = f"ray[rllib] (the legacy extra) is not importable: {error}"
         us = time_calls(fns)
         row = {
             "rlmodule_forward_inference_us": round(us["module"], 2),
+            "rlmodule_grad_off_globally_us": round(us["module_grad_off"], 2),
             "raw_no_grad_us": round(us["raw_no_grad"], 2),
             "raw_with_grad_us": round(us["raw_with_grad"], 2),
             "ratio_vs_raw_no_grad": round(us["module"] / us["raw_no_grad"], 3),
@@ -131,10 +132,51 @@ def main() -> Dict[str, Any]:
         if "rllib" in us:
             row["rllib_2_60_forward_inference_us"] = round(us["rllib"], 2)
             row["rllib_ratio_vs_raw_no_grad"] = round(us["rllib"] / us["raw_no_grad"], 3)
+            row["ratio_vs_rllib_2_60"] = round(us["module"] / us["rllib"], 3)
         results["by_batch_size"][str(batch_size)] = row
     results["target_batch1_ratio_max"] = 1.3
     results["meets_target"] = results["by_batch_size"]["1"]["ratio_vs_raw_no_grad"] <= 1.3
+    results["comparisons"] = comparisons(results["by_batch_size"], rllib_missing)
     return results
+
+
+def comparisons(by_batch: Dict[str, Dict[str, float]], rllib_missing: str | None) -> List[Dict[str, Any]]:
+    """The figures as ``run_all.py`` tables (microseconds per call, by batch size)."""
+
+    def rows(ours: str, baseline: str, ratio: str, target_batch1: float | None = None) -> List[Dict[str, Any]]:
+        return [
+            {
+                "case": f"batch {size}",
+                "ours": row[ours],
+                "baseline": row.get(baseline),
+                "ratio": row.get(ratio),
+                "target": {"op": "<=", "value": target_batch1} if size == "1" and target_batch1 else None,
+            }
+            for size, row in by_batch.items()
+        ]
+
+    ours = "RLModule `forward_inference` (spec checks on)"
+    return [
+        {
+            "title": "RLModule forward overhead vs the raw network",
+            "ours": ours, "baseline": "raw `nn.Sequential` in `torch.no_grad()`",
+            "unit": "µs per call", "ratio": "ours / baseline",
+            "rows": rows("rlmodule_forward_inference_us", "raw_no_grad_us", "ratio_vs_raw_no_grad", 1.3),
+        },
+        {
+            "title": "RLModule forward overhead vs the raw network, autograd off globally",
+            "ours": ours + ", autograd off", "baseline": "raw `nn.Sequential`, autograd off",
+            "unit": "µs per call", "ratio": "ours / baseline",
+            "rows": rows("rlmodule_grad_off_globally_us", "raw_bare_grad_off_globally_us", "ratio_vs_raw_bare"),
+        },
+        {
+            "title": "Our RLModule vs RLlib 2.60's RLModule around the same network",
+            "ours": ours, "baseline": "RLlib 2.60 `TorchRLModule.forward_inference`",
+            "unit": "µs per call", "ratio": "ours / baseline",
+            "rows": rows("rlmodule_forward_inference_us", "rllib_2_60_forward_inference_us", "ratio_vs_rllib_2_60"),
+            **({"baseline_missing": rllib_missing} if rllib_missing else {}),
+        },
+    ]
 
 
 if __name__ == "__main__":

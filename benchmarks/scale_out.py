@@ -9,7 +9,8 @@ about ``SECONDS`` of wall clock after one warm-up call. Sampling only, no learni
 Prints one JSON: env steps/s per env and runner count, and for the slow env the
 speed-up from 1 to 2 runners (near 2 expected: each runner sleeps in its own process;
 needs 2 free CPUs). Starts a local Ray instance with 2 CPUs, or uses the one
-``RAY_ADDRESS`` names.
+``RAY_ADDRESS`` names. ``comparisons`` holds the same figures as tables for
+``run_all.py``; without ray (the ray extra) it prints ``{"skipped": reason}`` instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import gymnasium as gym
 
@@ -72,8 +73,33 @@ def measure(env: Any, num_env_runners: int) -> float:
         group.stop()
 
 
-def main() -> None:
-    import ray
+def comparisons(figures: Dict[str, Dict[str, float]]) -> List[Dict[str, Any]]:
+    """The figures as ``run_all.py`` tables (env steps/s per env)."""
+
+    labels = {"0_runners": "in-process runner", "1_runners": "1 Ray env runner", "2_runners": "2 Ray env runners"}
+
+    def table(title: str, ours: str, baseline: str) -> Dict[str, Any]:
+        return {
+            "title": title, "ours": labels[ours], "baseline": labels[baseline], "unit": "env steps/s",
+            "ratio": "ours / baseline",
+            "rows": [
+                {"case": env, "ours": rates[ours], "baseline": rates[baseline],
+                 "ratio": round(rates[ours] / rates[baseline], 2)}
+                for env, rates in figures.items()
+            ],
+        }
+
+    return [
+        table("Ray env-runner scale-out: 2 remote runners vs 1", "2_runners", "1_runners"),
+        table("Ray env runner vs the in-process runner", "1_runners", "0_runners"),
+    ]
+
+
+def main() -> Dict[str, Any]:
+    try:
+        import ray
+    except ImportError as error:
+        return {"benchmark": "scale_out", "skipped": f"ray (the ray extra) is not importable: {error}"}
     import torch
 
     torch.set_num_threads(1)  # as each actor runs
@@ -85,23 +111,19 @@ def main() -> None:
         figures: Dict[str, Dict[str, float]] = {}
         for name, env in (("CartPole-v1", "CartPole-v1"), ("SlowCartPole_1ms", SlowCartPole)):
             figures[name] = {f"{n}_runners": round(measure(env, n), 1) for n in (0, 1, 2)}
-        slow = figures["SlowCartPole_1ms"]
-        print(
-            json.dumps(
-                {
-                    "env_steps_per_s": figures,
-                    "slow_env_speedup_1_to_2_runners": round(slow["2_runners"] / slow["1_runners"], 2),
-                    "seconds_per_setting": SECONDS,
-                    "batch": BATCH,
-                    "num_envs_per_env_runner": 8,
-                    "cpus": os.cpu_count(),
-                },
-                indent=2,
-            )
-        )
     finally:
         ray.shutdown()
+    slow = figures["SlowCartPole_1ms"]
+    return {
+        "env_steps_per_s": figures,
+        "slow_env_speedup_1_to_2_runners": round(slow["2_runners"] / slow["1_runners"], 2),
+        "seconds_per_setting": SECONDS,
+        "batch": BATCH,
+        "num_envs_per_env_runner": 8,
+        "cpus": os.cpu_count(),
+        "comparisons": comparisons(figures),
+    }
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(main(), indent=2))

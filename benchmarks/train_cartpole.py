@@ -1,6 +1,7 @@
 """PPO time-to-475 on CartPole-v1, ours vs Stable-Baselines3, and sampling throughput.
 
-For each of 3 seeds, in this run and on this machine, both libraries train until the
+For each of 3 seeds (``BENCH_SEEDS=N`` in the environment: seeds 0..N-1, for a
+quicker, noisier run), in this run and on this machine, both libraries train until the
 mean return of the last 100 episodes reaches 475 (or ``MAX_STEPS`` env steps pass):
 
 - ours: ``PPOConfig().environment("CartPole-v1")`` with its defaults;
@@ -17,12 +18,14 @@ next to stepping gymnasium's bare ``SyncVectorEnv`` of as many CartPole copies w
 random actions, at the default ``num_envs_per_env_runner`` (the target: at least 70% of
 the bare rate) and, for reference, at 8 envs. Also reported: the rate of a plain Python
 loop stepping the sub-envs with random actions (no vector-env bookkeeping), the floor
-any sampler pays.
+any sampler pays. ``comparisons`` holds the same figures as tables for ``run_all.py``;
+without stable-baselines3 (the dev extra) the SB3 side is reported missing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -39,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 TARGET = 475.0
 MAX_STEPS = 300_000
-SEEDS = (0, 1, 2)
+SEEDS = tuple(range(int(os.environ.get("BENCH_SEEDS", "3"))))
 SB3_NUM_ENVS = 8  # RL-Zoo's n_envs for CartPole-v1
 
 
@@ -151,26 +154,86 @@ def _median(runs: List[Dict[str, Any]], key: str) -> Optional[float]:
     return statistics.median(values) if len(values) == len(runs) else None
 
 
+def _ratio(ours: Optional[float], baseline: Optional[float]) -> Optional[float]:
+    return round(ours / baseline, 3) if ours and baseline else None
+
+
+def comparisons(report: Dict[str, Any], sb3_missing: Optional[str]) -> List[Dict[str, Any]]:
+    """The figures as ``run_all.py`` tables: time and env steps to the target return per
+    seed and their medians, and sampling rates."""
+    ours, sb3 = report["ours"], report["sb3_rl_zoo"]
+
+    def rows(key: str, target: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        table = []
+        for i, seed in enumerate(SEEDS):
+            mine, theirs = ours["runs"][i], sb3["runs"][i] if sb3["runs"] else None
+            missed = [name for name, run in (("ours", mine), ("SB3", theirs)) if run and not run["reached"]]
+            case = f"seed {seed}" + (f" ({', '.join(missed)}: {TARGET:g} not reached)" if missed else "")
+            value = theirs[key] if theirs else None
+            table.append({"case": case, "ours": mine[key], "baseline": value, "ratio": _ratio(mine[key], value)})
+        median = f"median_{key}"
+        table.append({"case": "median", "ours": ours[median], "baseline": sb3[median],
+                      "ratio": _ratio(ours[median], sb3[median]), "target": target})
+        return table
+
+    sb3_label = "Stable-Baselines3 PPO, RL-Zoo hyperparameters"
+    missing = {"baseline_missing": sb3_missing} if sb3_missing else {}
+    sampling = [report["sampling"]] + ([report["sampling_8_envs"]] if report["sampling_8_envs"] else [])
+    return [
+        {
+            "title": f"PPO on CartPole-v1: wall-clock to a mean return of {TARGET:g}",
+            "ours": "PPO, `PPOConfig()` defaults", "baseline": sb3_label, "unit": "s", "ratio": "ours / baseline",
+            "rows": rows("seconds", {"op": "<=", "value": 0.5}), **missing,
+        },
+        {
+            "title": f"PPO on CartPole-v1: env steps to a mean return of {TARGET:g}",
+            "ours": "PPO, `PPOConfig()` defaults", "baseline": sb3_label, "unit": "env steps",
+            "ratio": "ours / baseline", "rows": rows("env_steps", None), **missing,
+        },
+        {
+            "title": "Sampling throughput: our env runner vs gymnasium's bare vector env",
+            "ours": "env runner (exploration, default PPO module)",
+            "baseline": "`SyncVectorEnv`, random actions", "unit": "env steps/s", "ratio": "ours / baseline",
+            "rows": [
+                {"case": f"{s['num_envs']} envs", "ours": s["ours_env_steps_per_s"],
+                 "baseline": s["bare_vector_env_steps_per_s"], "ratio": s["ratio"],
+                 "target": {"op": ">=", "value": 0.7} if s is report["sampling"] else None}
+                for s in sampling
+            ],
+        },
+    ]
+
+
 def main() -> Dict[str, Any]:
     warnings.filterwarnings("ignore")
     from rlmodule.algorithms.ppo import PPOConfig
 
     default_envs = PPOConfig().num_envs_per_env_runner
     ours = [ours_time_to_target(seed) for seed in SEEDS]
-    sb3 = [sb3_time_to_target(seed) for seed in SEEDS]
-    ours_s, sb3_s = _median(ours, "seconds"), _median(sb3, "seconds")
+    try:
+        import stable_baselines3  # noqa: F401
+    except ImportError as error:
+        sb3_missing: Optional[str] = f"stable-baselines3 (the dev extra) is not importable: {error}"
+        sb3: List[Dict[str, Any]] = []
+    else:
+        sb3_missing, sb3 = None, [sb3_time_to_target(seed) for seed in SEEDS]
+    ours_s, sb3_s = _median(ours, "seconds"), _median(sb3, "seconds") if sb3 else None
     report = {
         "target_return": TARGET,
+        "seeds": list(SEEDS),
         "torch_threads": torch.get_num_threads(),
         "max_env_steps": MAX_STEPS,
         "ours": {"runs": ours, "median_seconds": ours_s, "median_env_steps": _median(ours, "env_steps")},
-        "sb3_rl_zoo": {"runs": sb3, "median_seconds": sb3_s, "median_env_steps": _median(sb3, "env_steps")},
-        "wall_clock_ratio_ours_over_sb3": round(ours_s / sb3_s, 3) if ours_s and sb3_s else None,
+        "sb3_rl_zoo": {
+            "runs": sb3, "median_seconds": sb3_s, "median_env_steps": _median(sb3, "env_steps") if sb3 else None,
+        },
+        "wall_clock_ratio_ours_over_sb3": _ratio(ours_s, sb3_s),
         "target_ratio_at_most": 0.5,
         "sampling": sampling_rates(default_envs),
         "sampling_8_envs": sampling_rates(8) if default_envs != 8 else None,
         "target_sampling_ratio_at_least": 0.7,
     }
+    report["comparisons"] = comparisons(report, sb3_missing)
     print(json.dumps(report, indent=2))
     return report
 
