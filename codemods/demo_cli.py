@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 DESCRIPTION = """\
 Migrate a bundled legacy RLlib project end to end and prove nothing was lost.
@@ -60,7 +61,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     if args.iterations < 1 or args.eval_episodes < 1:
-        print("rlmigrate demo: error: --iterations and --eval-episodes must be >= 1", flush=True)
+        print("rlmigrate demo: error: --iterations and --eval-episodes must be >= 1", file=sys.stderr)
         return 2
     from compat.demo import main_from_args
 

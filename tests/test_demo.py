@@ -132,7 +132,23 @@ def test_help_explains_each_step():
 
 def test_bad_settings_are_usage_errors():
     done = rlmigrate("demo", "--iterations", "0")
-    assert done.returncode == 2 and "--iterations" in done.stdout + done.stderr
+    assert done.returncode == 2 and "--iterations" in done.stderr
+
+
+def test_without_the_legacy_extra_the_demo_says_what_to_install(tmp_path, monkeypatch):
+    from compat import demo
+
+    real_import = demo.importlib.import_module
+
+    def no_ray(name, *args):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(demo.importlib, "import_module", no_ray)
+    with pytest.raises(demo.DemoError, match=r'pip install "rlmodule-migrate\[legacy\]"'):
+        demo.run_demo(demo.DemoSettings(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_directory_that_is_not_a_demo_output_is_never_replaced(tmp_path):
