@@ -108,9 +108,8 @@ def migrate_source(
 
 def _invalid(text: str) -> Optional[str]:
     try:
-        cst.parse_module(text)
         ast.parse(text)
-    except (cst.ParserSyntaxError, SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError) as exc:
         return _one_line(exc)
     return None
 

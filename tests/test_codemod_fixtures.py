@@ -28,8 +28,15 @@ def test_a_second_run_changes_nothing(case):
 
 @pytest.mark.parametrize("case", [c for c in cases() if c not in BAD_INPUT])
 def test_every_output_is_valid_python(case):
+    """Valid for Python and for libcst (so the next run can parse it); the codemod
+    itself only checks with ``ast`` before writing."""
+    import libcst as cst
+
+    from codemods.files import decode_source
+
     data = (MIGRATED / case).read_bytes()
     ast.parse(data)
+    cst.parse_module(decode_source(data).text)
 
 
 def test_every_expected_file_has_a_legacy_input():
