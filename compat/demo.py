@@ -98,16 +98,21 @@ class _Steps:
 
 
 # --- the project's packages ----------------------------------------------------------------
-def _import_project(root: Path, *modules: str) -> List[ModuleType]:
-    """Import ``modules`` of the package ``my_project`` found at ``root``. Any other
-    ``my_project`` imported before is dropped first (the legacy, migrated and completed
-    projects share the name); the one imported stays importable by name, which is what
-    reloading a checkpoint of its module classes needs."""
+def forget_project() -> None:
+    """Drop every imported module of the package ``my_project``."""
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
         del sys.modules[name]
+
+
+def _import_train(root: Path) -> ModuleType:
+    """``my_project.train`` of the project at ``root``. Any other ``my_project`` imported
+    before is forgotten first (the legacy, migrated and completed projects share the
+    name); the one imported stays importable by name, which is what reloading a
+    checkpoint of its module classes needs."""
+    forget_project()
     sys.path.insert(0, str(root))
     try:
-        return [importlib.import_module(m) for m in modules]
+        return importlib.import_module(f"{PACKAGE}.train")
     finally:
         sys.path.remove(str(root))
 
@@ -198,8 +203,7 @@ def _legacy_policies(project: Path, seed: int) -> Dict[str, Any]:
     for name in ("ray.rllib", "ray._common.deprecation"):  # legacy classes warn that they are deprecated
         logging.getLogger(name).setLevel(logging.ERROR)
 
-    (train,) = _import_project(project, f"{PACKAGE}.train")
-    config = train.config.copy(copy_frozen=False).api_stack(
+    config = _import_train(project).config.copy(copy_frozen=False).api_stack(
         enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False
     )
     env = config.env(config.env_config)
@@ -217,8 +221,7 @@ def _legacy_policies(project: Path, seed: int) -> Dict[str, Any]:
 def _migrated_modules(project: Path) -> Tuple[Any, Dict[str, Any]]:
     """The project's migrated config (``my_project.train.config``) and ``{module id:
     module}`` built from it as our PPO builds them (spaces from its env)."""
-    (train,) = _import_project(project, f"{PACKAGE}.train")
-    config = train.config
+    config = _import_train(project).config
     env = config.make_env()
     try:
         spec = config.get_rl_module_spec(env)
@@ -242,13 +245,13 @@ def port_step(work: Path, facts: Dict[str, Any], seed: int) -> Dict[str, Any]:
         weights[policy_id] = load_file(str(path))
         policy.model.load_state_dict(weights[policy_id], strict=True)
         _say(f"    legacy {type(policy).__name__} {policy_id!r} (model {type(policy.model).__name__}, RLlib 2.60): loaded {path.name}")
-    log = json.loads((LEGACY_WEIGHTS / "training_log.json").read_text())
+    log = json.loads((LEGACY_WEIGHTS / "training_log.json").read_text())  # the learning curve starts with it
     facts["legacy_training"] = {"iterations": log["iterations"], "env_steps": log["log"][-1]["env_steps"], "returns": log["log"][-1]["policy_reward_mean"]}
     _say(f"    (trained by legacy PPO for {log['iterations']} iterations, {log['log'][-1]['env_steps']} env steps; mean returns {log['log'][-1]['policy_reward_mean']})")
 
-    migrated = {}
+    migrated, configs = {}, {}
     for key, project in (("as_migrated", "migrated_project"), ("completed", "completed_project")):
-        config, migrated[key] = _migrated_modules(work / project)  # the completed project's stays imported
+        configs[key], migrated[key] = _migrated_modules(work / project)  # the completed project's stays imported
         for policy_id, module in migrated[key].items():
             report = port_weights(weights[policy_id], module)
             if key == "completed":
@@ -258,7 +261,7 @@ def port_step(work: Path, facts: Dict[str, Any], seed: int) -> Dict[str, Any]:
                 }
                 _say(f"    -> {type(module).__name__} {policy_id!r}: {len(report.entries)} tensors ported")
                 _say(_indent(str(report), "       "))
-    return {"legacy": legacy, "migrated": migrated, "config": config}
+    return {"legacy": legacy, "migrated": migrated, "config": configs["completed"], "legacy_log": log}
 
 
 # --- step 3: parity -----------------------------------------------------------------------
@@ -326,7 +329,9 @@ def _parity_markdown(reports: Dict[str, Any]) -> str:
 
 
 # --- step 4: train further ------------------------------------------------------------------
-def train_step(work: Path, facts: Dict[str, Any], made: Dict[str, Any], settings: DemoSettings) -> Dict[str, Any]:
+def train_step(work: Path, facts: Dict[str, Any], made: Dict[str, Any], settings: DemoSettings) -> List[Dict[str, Any]]:
+    """Our PPO from the ported weights; returns the learning curve (per iteration: env
+    steps and mean return per module)."""
     from compat.port_weights import port_weights
     from rlmodule.algorithms.algorithm import Algorithm
 
@@ -355,7 +360,7 @@ def train_step(work: Path, facts: Dict[str, Any], made: Dict[str, Any], settings
         raise DemoError(f"the reloaded checkpoint {path} computes different outputs")
     _say(f"    checkpoint saved to {Path(path).name}/ and reloaded: identical outputs for every module")
     facts.update({"evaluation_before": before, "evaluation_after": after, "curve": curve, "checkpoint": "checkpoint", "reloaded_identical": same})
-    return {"curve": curve}
+    return curve
 
 
 def _module_returns(result: Dict[str, Any]) -> Dict[str, float]:
@@ -369,17 +374,13 @@ def _fmt(returns: Dict[str, Any]) -> str:
 
 def _same_outputs(a: Any, b: Any, seed: int) -> bool:
     """Every module of ``a`` and ``b`` gives the same ``forward_inference`` outputs."""
-    import torch
-
     from compat import RLModulePolicy
 
     rng = np.random.default_rng(seed)
     for module_id, module in a.modules().items():
         obs = rng.uniform(-1, 1, (16, *module.config.observation_space.shape)).astype(np.float32)
-        left, right = RLModulePolicy(module), RLModulePolicy(b.get_module(module_id))
-        with torch.no_grad():
-            x = left.compute_actions(obs, explore=False)[2]["action_dist_inputs"]
-            y = right.compute_actions(obs, explore=False)[2]["action_dist_inputs"]
+        x = RLModulePolicy(module).compute_actions(obs, explore=False)[2]["action_dist_inputs"]
+        y = RLModulePolicy(b.get_module(module_id)).compute_actions(obs, explore=False)[2]["action_dist_inputs"]
         if not np.array_equal(x, y):
             return False
     return True
@@ -521,9 +522,8 @@ def run_demo(settings: DemoSettings) -> int:
         with steps.step("parity", "parity: legacy policies vs migrated modules") as facts:
             parity_step(work, facts, made, settings)
         with steps.step("train", f"train the migrated config further with our PPO ({settings.iterations} iterations)") as facts:
-            trained = train_step(work, facts, made, settings)
-        legacy_log = json.loads((LEGACY_WEIGHTS / "training_log.json").read_text())
-        steps.report["learning_curve"] = _learning_curve(work / "learning_curve.png", legacy_log, trained["curve"])
+            curve = train_step(work, facts, made, settings)
+        steps.report["learning_curve"] = _learning_curve(work / "learning_curve.png", made["legacy_log"], curve)
     except Exception:
         _say(f"\nThe demo failed; what it wrote so far is in {work}")
         raise

@@ -28,6 +28,22 @@ from rlmodule.specs import SpecType
 from rlmodule.torch.torch_rl_module import TorchRLModule
 
 
+#: Legacy TorchPolicyV2 hooks that change what a policy computes beyond its model.
+POLICY_HOOKS = ("action_distribution_fn", "action_sampler_fn", "make_model_and_action_dist")
+
+
+def policy_hooks(policy: Any) -> List[str]:
+    """The :data:`POLICY_HOOKS` a legacy torch policy's class overrides (none for an
+    object that is not a ray ``TorchPolicyV2``)."""
+    try:
+        from ray.rllib.policy.torch_policy_v2 import TorchPolicyV2
+    except ImportError:  # not a ray policy (ray would be installed)
+        return []
+    if not isinstance(policy, TorchPolicyV2):
+        return []
+    return [h for h in POLICY_HOOKS if getattr(type(policy), h) is not getattr(TorchPolicyV2, h)]
+
+
 class LegacyPolicyRLModule(TorchRLModule):
     """The policy is ``self.policy``; its model is registered as ``self.model``."""
 
@@ -118,13 +134,12 @@ class LegacyPolicyRLModule(TorchRLModule):
 
     def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         from ray.rllib.policy.sample_batch import SampleBatch
-        from ray.rllib.policy.torch_policy_v2 import TorchPolicyV2
 
         input_dict = SampleBatch({Columns.OBS: self._flat_obs(batch)}, _is_training=True)
         states = [torch.as_tensor(s) for s in self._states(batch)]
         seq_lens = torch.ones(len(input_dict), dtype=torch.int32) if states else None
         policy = self.policy
-        if type(policy).action_distribution_fn is not TorchPolicyV2.action_distribution_fn:
+        if "action_distribution_fn" in policy_hooks(policy):
             dist_inputs, _, _ = policy.action_distribution_fn(
                 policy.model, obs_batch=input_dict, state_batches=states, seq_lens=seq_lens,
                 explore=False, is_training=True,

@@ -20,7 +20,7 @@ observation where the pair is furthest from passing:
 
 Each side may be a legacy policy (anything with ``compute_actions`` and ``model``; its
 model is evaluated through :class:`~compat.ModelV2RLModule`, or, when its class
-overrides one of :data:`POLICY_HOOKS`, the whole policy through
+overrides one of :data:`~compat.legacy_policy_rl_module.POLICY_HOOKS`, the whole policy through
 :class:`~compat.LegacyPolicyRLModule`), a legacy torch ModelV2
 (``forward`` and ``value_function``), a torch :class:`~rlmodule.RLModule`, or an
 :class:`~compat.RLModulePolicy` (its ``module`` is evaluated).
@@ -79,7 +79,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from compat.legacy_policy_rl_module import LegacyPolicyRLModule
+from compat.legacy_policy_rl_module import LegacyPolicyRLModule, policy_hooks
 from compat.modelv2_rl_module import ModelV2RLModule
 from compat.preprocessing import is_preprocessed, preprocess_obs
 from compat.rl_module_policy import RLModulePolicy
@@ -290,14 +290,15 @@ class _Side:
             elif isinstance(obj, RLModulePolicy):
                 module = obj.module
                 self.description = f"RLModulePolicy over {type(module).__name__}"
-            elif hasattr(obj, "compute_actions") and hasattr(obj, "model") and _policy_hooks(obj):
-                # Its behaviour is not all in its model: run the whole policy.
-                module = LegacyPolicyRLModule.wrap(obj)
-                self.description = f"{kind} (legacy policy, run whole: it overrides {', '.join(_policy_hooks(obj))})"
             elif hasattr(obj, "compute_actions") and hasattr(obj, "model"):
-                module = ModelV2RLModule.wrap(obj.model, action_dist_class=getattr(obj, "dist_class", None))
-                self.policy = obj
-                self.description = f"{kind} (legacy policy; model {type(obj.model).__name__})"
+                hooks = policy_hooks(obj)
+                if hooks:  # its behaviour is not all in its model: run the whole policy
+                    module = LegacyPolicyRLModule.wrap(obj)
+                    self.description = f"{kind} (legacy policy, run whole: it overrides {', '.join(hooks)})"
+                else:
+                    module = ModelV2RLModule.wrap(obj.model, action_dist_class=getattr(obj, "dist_class", None))
+                    self.policy = obj
+                    self.description = f"{kind} (legacy policy; model {type(obj.model).__name__})"
             elif hasattr(obj, "value_function") and hasattr(obj, "forward"):
                 module = ModelV2RLModule.wrap(obj)
                 self.description = f"{kind} (legacy ModelV2)"
@@ -369,21 +370,6 @@ class _Side:
         if Columns.ACTION_DIST in out and not self.stateful:
             return out[Columns.ACTION_DIST], None, ""
         return None, None, f"{self.role} returns no {Columns.ACTION_DIST_INPUTS!r} or {Columns.ACTION_DIST!r}"
-
-
-#: Legacy TorchPolicyV2 hooks that change what a policy computes beyond its model.
-POLICY_HOOKS = ("action_distribution_fn", "action_sampler_fn", "make_model_and_action_dist")
-
-
-def _policy_hooks(policy: Any) -> List[str]:
-    """The :data:`POLICY_HOOKS` a legacy torch policy's class overrides."""
-    try:
-        from ray.rllib.policy.torch_policy_v2 import TorchPolicyV2
-    except ImportError:  # not a ray policy (ray would be installed)
-        return []
-    if not isinstance(policy, TorchPolicyV2):
-        return []
-    return [h for h in POLICY_HOOKS if getattr(type(policy), h) is not getattr(TorchPolicyV2, h)]
 
 
 def _tree_map(fn: Callable[[Any], Any], x: Any) -> Any:

@@ -173,8 +173,7 @@ def test_a_failed_run_leaves_the_earlier_output_untouched(tmp_path, monkeypatch)
         with pytest.raises(demo.DemoError, match=r"no_weights/boltzmann\.safetensors: no legacy weights"):
             demo.run_demo(demo.DemoSettings(out))
     finally:
-        for name in [m for m in sys.modules if m == "my_project" or m.startswith("my_project.")]:
-            del sys.modules[name]
+        demo.forget_project()
     assert [p.name for p in out.iterdir()] == ["demo_report.json"]
     partial = tmp_path / ".demo_out.partial"
     assert (partial / "migration.diff").is_file()  # kept for a look, replaced by the next run

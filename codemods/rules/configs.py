@@ -244,17 +244,25 @@ def _only_config(value: cst.BaseExpression) -> bool:
     return False
 
 
+def _policy_field(value: cst.BaseExpression, keyword: str, index: int) -> Optional[cst.BaseExpression]:
+    """Field ``keyword`` (positional ``index``) of a policies-dict value: a
+    ``PolicySpec(policy_class, observation_space, action_space, config)`` call or a
+    legacy 4-tuple in that order."""
+    if isinstance(value, cst.Call) and dotted(value.func).endswith("PolicySpec"):
+        found = next((a.value for a in value.args if a.keyword and a.keyword.value == keyword), None)
+        if found is None and len(value.args) > index and value.args[index].keyword is None:
+            found = value.args[index].value
+        return found
+    if isinstance(value, cst.Tuple) and len(value.elements) == 4:
+        return value.elements[index].value
+    return None
+
+
 def _policy_class(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     """The custom policy class of a policies-dict value, ``None`` for the algorithm's
     default: ``PolicySpec(policy_class=Cls)`` / ``PolicySpec(Cls, ...)`` or a legacy
     4-tuple ``(Cls, obs_space, act_space, config)``."""
-    cls: Optional[cst.BaseExpression] = None
-    if isinstance(value, cst.Call) and dotted(value.func).endswith("PolicySpec"):
-        cls = next((a.value for a in value.args if a.keyword and a.keyword.value == "policy_class"), None)
-        if cls is None and value.args and value.args[0].keyword is None:
-            cls = value.args[0].value
-    elif isinstance(value, cst.Tuple) and len(value.elements) == 4:
-        cls = value.elements[0].value
+    cls = _policy_field(value, "policy_class", 0)
     if isinstance(cls, cst.Name) and cls.value == "None":
         return None
     return cls
@@ -263,13 +271,7 @@ def _policy_class(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
 def _policy_model(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     """The ``model`` dict of a policies-dict value: ``PolicySpec(config={...})`` or a
     legacy 4-tuple ``(cls, obs_space, act_space, config)``."""
-    config: Optional[cst.BaseExpression] = None
-    if isinstance(value, cst.Call) and dotted(value.func).endswith("PolicySpec"):
-        config = next((a.value for a in value.args if a.keyword and a.keyword.value == "config"), None)
-        if config is None and len(value.args) >= 4 and value.args[3].keyword is None:
-            config = value.args[3].value
-    elif isinstance(value, cst.Tuple) and len(value.elements) == 4:
-        config = value.elements[3].value
+    config = _policy_field(value, "config", 3)
     if isinstance(config, cst.Dict):
         entry = _dict_entry(config, "model")
         return entry.value if entry is not None else None

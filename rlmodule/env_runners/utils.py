@@ -217,8 +217,8 @@ def acting_mode(modules: Sequence[Any]) -> Iterator[None]:
     mode is restored after).
 
     ``TorchRLModule.forward_exploration`` switches to eval mode and back on every call
-    when the module is in train mode; that costs about as much as a small MLP's
-    forward, so the runner switches once per ``sample()`` instead. Inference mode
+    when the module is in train mode; with the module already in eval mode it skips
+    that, so the runner switches once per ``sample()``. Inference mode
     (no autograd, no version counters) makes each small op ~10% cheaper than
     ``no_grad``; every tensor made in the block is turned into numpy before it ends.
     """

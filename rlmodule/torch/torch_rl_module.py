@@ -42,25 +42,20 @@ class TorchRLModule(nn.Module, RLModule):
 
     def forward_exploration(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
         """As :meth:`RLModule.forward_exploration`, without autograd, in eval mode."""
-        previous, was_training = _is_grad_enabled(), self.training
-        _set_grad_enabled(False)
-        if was_training:
-            self._set_acting_mode(False)
-        try:
-            return self._checked_forward("exploration", self._forward_exploration, batch, kwargs)
-        finally:
-            _set_grad_enabled(previous)
-            if was_training:
-                self._set_acting_mode(True)
+        return self._acting_forward("exploration", self._forward_exploration, batch, kwargs)
 
     def forward_inference(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
         """As :meth:`RLModule.forward_inference`, without autograd, in eval mode."""
+        return self._acting_forward("inference", self._forward_inference, batch, kwargs)
+
+    def _acting_forward(self, phase: str, fn: Any, batch: Mapping[str, Any], kwargs: dict) -> Dict[str, Any]:
+        """``_checked_forward`` without autograd and in eval mode; both restored after."""
         previous, was_training = _is_grad_enabled(), self.training
         _set_grad_enabled(False)
         if was_training:
             self._set_acting_mode(False)
         try:
-            return self._checked_forward("inference", self._forward_inference, batch, kwargs)
+            return self._checked_forward(phase, fn, batch, kwargs)
         finally:
             _set_grad_enabled(previous)
             if was_training:
