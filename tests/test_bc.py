@@ -145,6 +145,69 @@ def test_unknown_format_and_missing_file_are_errors(tmp_path):
         read_offline_data(str(tmp_path / "nope.npz"), SPACES)
 
 
+def _npz_bytes(tmp_path: Path) -> bytes:
+    return Path(write_npz(tmp_path / "good.npz", **expert_columns(n=20))).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "name, make, says",
+    [
+        ("empty", lambda data: b"", r"empty file \(0 bytes\)"),
+        ("truncated", lambda data: data[: len(data) // 2], r"truncated or corrupt \.npz archive"),
+        ("corrupt", lambda data: data[:100] + b"\0" * 10 + data[110:], r"truncated or corrupt \.npz archive"),
+        ("text", lambda data: b"obs,actions\n0,1\n", r"not an \.npz archive"),
+    ],
+)
+def test_unreadable_npz_files_name_the_file_and_say_why(tmp_path, name, make, says):
+    path = tmp_path / f"{name}.npz"
+    path.write_bytes(make(_npz_bytes(tmp_path)))
+    with pytest.raises(DatasetError, match=rf"{name}\.npz: {says}"):
+        read_offline_data(str(path), SPACES)
+
+
+def test_a_single_npy_array_saved_as_npz_is_named(tmp_path):
+    path = tmp_path / "one.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((3, 4)))
+    with pytest.raises(DatasetError, match=r"one\.npz: not an \.npz archive \(a single \.npy array; save columns with numpy\.savez\)"):
+        read_offline_data(str(path), SPACES)
+
+
+def test_non_utf8_jsonl_names_file_line_and_byte_offset(tmp_path):
+    first = (json.dumps(as_lists(expert_columns(n=2))) + "\n").encode()
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(first + b'{"obs": [[0.0, 0.0, 0.0, 0.0]], "actions": [0], "note": "caf\xe9"}\n')
+    offset = path.read_bytes().index(b"\xe9")
+    with pytest.raises(DatasetError, match=rf"d\.jsonl, line 2: not UTF-8 text \(byte 0xe9 at byte offset {offset} of the file\)"):
+        read_offline_data(str(path), SPACES)
+
+
+def test_files_with_no_rows_are_named(tmp_path):
+    npz = write_npz(tmp_path / "zero.npz", obs=np.zeros((0, 4), np.float32), actions=np.zeros(0, np.int64))
+    with pytest.raises(DatasetError, match=r"zero\.npz: no rows \(every column has length 0\)"):
+        read_offline_data(npz, SPACES)
+    jsonl = write_jsonl(tmp_path / "zero.jsonl", [{"obs": [], "actions": []}, {"obs": [], "actions": []}])
+    with pytest.raises(DatasetError, match=r"zero\.jsonl: no rows \(every column has length 0\)"):
+        read_offline_data(jsonl, SPACES)
+
+
+def test_uint64_actions_outside_the_space_report_their_real_value(tmp_path):
+    actions = np.array([0, 1, 2**64 - 1], np.uint64)
+    path = write_npz(tmp_path / "d.npz", obs=np.zeros((3, 4), np.float32), actions=actions)
+    with pytest.raises(DatasetError, match=r"d\.npz: column 'actions' row 2 is 18446744073709551615, outside the action space Discrete\(2\)"):
+        read_offline_data(path, SPACES)
+
+
+def test_out_of_space_actions_name_the_files_row_when_rows_go_to_several_modules(tmp_path):
+    spaces = {"p0": (OBS_SPACE, ACT_SPACE), "p1": (OBS_SPACE, ACT_SPACE)}
+    path = write_npz(
+        tmp_path / "d.npz", obs=np.zeros((4, 4), np.float32), actions=np.array([0, 1, 0, 5]),
+        module_id=np.array(["p0", "p1", "p0", "p1"]),
+    )
+    with pytest.raises(DatasetError, match=r"d\.npz: column 'actions' row 3 is 5, outside the action space Discrete\(2\)"):
+        read_offline_data(path, spaces)
+
+
 def test_a_bad_file_leaves_the_loaded_dataset_unchanged(tmp_path):
     good = write_npz(tmp_path / "good.npz", **expert_columns(n=50))
     algo = bc_config(good, tmp_path).build()

@@ -19,13 +19,18 @@ Columns read (others, e.g. ``rewards`` or ``new_obs``, are ignored):
 - ``module_id`` ``[N]`` str, optional: which module each row trains (multi-agent).
 
 Errors (:class:`DatasetError`) name the file (and line, for JSON lines), the column,
-and the shapes or values at fault. Nothing is returned unless every file is valid.
+and the shapes or values at fault (an action outside the action space: its row in the
+file, or in the line, and its value as stored). Empty, truncated or corrupt ``.npz``
+files, non-UTF-8 JSON lines (with the byte offset) and files without rows are errors
+too. Nothing is returned unless every file is valid.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -33,6 +38,7 @@ import gymnasium as gym
 import numpy as np
 
 OBS, ACTIONS, EPS_ID, MODULE_ID = "obs", "actions", "eps_id", "module_id"
+ROW = "row"  # internal: each row's index in its file (or JSON line), for error messages
 DONE_COLUMNS = ("terminateds", "truncateds", "dones")
 REQUIRED = (OBS, ACTIONS)
 PER_STEP = (OBS, ACTIONS, EPS_ID, MODULE_ID) + DONE_COLUMNS
@@ -85,15 +91,22 @@ def read_offline_data(input_: Union[Paths, Mapping[str, Paths]], spaces: SpacesF
     default_id = next(iter(spaces)) if len(spaces) == 1 else None
     parts: Dict[str, List[Tuple[Dict[str, Any], str]]] = {}
     for module_id, path in _files(input_):
+        groups = [
+            (where, mid, group)
+            for where, columns in _read_file(path)
+            for mid, group in _split_by_module(columns, module_id or default_id, module_id is not None, where)
+            if len(group[ACTIONS])
+        ]
+        if not groups:
+            raise DatasetError(f"{path}: no rows (every column has length 0)")
         previous: Dict[str, Dict[str, Any]] = {}  # module id -> its last chunk of this file
-        for where, columns in _read_file(path):
-            for mid, group in _split_by_module(columns, module_id or default_id, module_id is not None, where):
-                if mid not in spaces:
-                    raise DatasetError(f"{where}: module id {mid!r} is not one of the algorithm's modules {sorted(spaces)}")
-                obs_space, act_space = spaces[mid]
-                chunk = _validate(group, where, obs_space, act_space, previous.get(mid))
-                previous[mid] = chunk
-                parts.setdefault(mid, []).append((chunk, path))
+        for where, mid, group in groups:
+            if mid not in spaces:
+                raise DatasetError(f"{where}: module id {mid!r} is not one of the algorithm's modules {sorted(spaces)}")
+            obs_space, act_space = spaces[mid]
+            chunk = _validate(group, where, obs_space, act_space, previous.get(mid))
+            previous[mid] = chunk
+            parts.setdefault(mid, []).append((chunk, path))
     return {mid: _concatenate(chunks) for mid, chunks in parts.items()}
 
 
@@ -120,17 +133,16 @@ def _path_list(paths: Any) -> List[str]:
 def _read_file(path: str) -> List[Tuple[str, Dict[str, Any]]]:
     """``[(where, raw columns)]``: one entry for a .npz, one per line for JSON lines."""
     if path.endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                return [(path, {k: npz[k] for k in npz.files})]
-        except (OSError, ValueError) as e:
-            raise DatasetError(f"{path}: not a readable .npz file ({e})") from None
+        return [(path, _read_npz(path))]
     out = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        offset = 0  # of the line's first byte in the file
+        for number, raw in enumerate(f, start=1):
+            where = f"{path}, line {number}"
+            line = _decode_line(raw, where, offset)
+            offset += len(raw)
             if not line.strip():
                 continue
-            where = f"{path}, line {number}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
@@ -141,6 +153,39 @@ def _read_file(path: str) -> List[Tuple[str, Dict[str, Any]]]:
     if not out:
         raise DatasetError(f"{path}: no data (empty file)")
     return out
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first bytes (the latter: no members)
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npz(path: str) -> Dict[str, np.ndarray]:
+    """The columns of a ``numpy.savez`` archive; DatasetError naming the file if it is
+    empty, not an archive, truncated or corrupt."""
+    with open(path, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+    if not head:
+        raise DatasetError(f"{path}: empty file (0 bytes); expected an .npz archive written by numpy.savez")
+    if not head.startswith(_ZIP_MAGIC):
+        what = "a single .npy array; save columns with numpy.savez" if head == _NPY_MAGIC else f"it starts with {head!r}"
+        raise DatasetError(f"{path}: not an .npz archive ({what})")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:
+        raise DatasetError(f"{path}: truncated or corrupt .npz archive ({type(e).__name__}: {e})") from None
+    except ValueError as e:  # e.g. object arrays, which would need pickle
+        raise DatasetError(f"{path}: not a readable .npz file ({e})") from None
+
+
+def _decode_line(raw: bytes, where: str, offset: int) -> str:
+    """``raw`` as UTF-8; DatasetError naming the bad byte and its offset in the file."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DatasetError(
+            f"{where}: not UTF-8 text (byte 0x{raw[e.start]:02x} at byte offset {offset + e.start} of the file)"
+        ) from None
 
 
 def _json_batches(record: Dict[str, Any], where: str) -> List[Tuple[str, Dict[str, Any]]]:
@@ -180,6 +225,7 @@ def _split_by_module(
                 f"{where}: column {name!r} has shape {array.shape} but 'actions' has shape {arrays[ACTIONS].shape}; "
                 "every column needs the same number of rows"
             )
+    arrays[ROW] = np.arange(n)
     if MODULE_ID not in arrays:
         if module_id is None:
             raise DatasetError(
@@ -212,7 +258,7 @@ def _validate(
     episode continues here unless it ended or ``eps_id`` changes."""
     obs = _fit(columns[OBS], OBS, obs_space, where, "observation")
     actions = _fit(columns[ACTIONS], ACTIONS, act_space, where, "action")
-    _check_in_space(actions, act_space, where)
+    _check_in_space(columns[ACTIONS], act_space, where, columns[ROW])  # as stored: a cast may wrap
     n = len(actions)
     eps = columns.get(EPS_ID)
     done = np.zeros(n, dtype=bool)
@@ -258,7 +304,9 @@ def _fit(array: np.ndarray, name: str, space: gym.Space, where: str, kind: str) 
     return array.astype(np.int64 if discrete else space.dtype)
 
 
-def _check_in_space(actions: np.ndarray, space: gym.Space, where: str) -> None:
+def _check_in_space(actions: np.ndarray, space: gym.Space, where: str, rows: np.ndarray) -> None:
+    """DatasetError naming the first action (``[N, ...]``, as stored) outside ``space``
+    and its row in the file (``rows`` ``[N]``)."""
     if isinstance(space, gym.spaces.Discrete):
         low, high = int(space.start), int(space.start + space.n - 1)
     elif isinstance(space, gym.spaces.MultiDiscrete):
@@ -271,7 +319,7 @@ def _check_in_space(actions: np.ndarray, space: gym.Space, where: str) -> None:
     bad = np.flatnonzero(outside.reshape(len(actions), -1).any(axis=1))
     if len(bad):
         raise DatasetError(
-            f"{where}: column 'actions' row {bad[0]} is {actions[bad[0]].tolist()}, outside the action space {space} "
+            f"{where}: column 'actions' row {rows[bad[0]]} is {actions[bad[0]].tolist()}, outside the action space {space} "
             f"({len(bad)} row(s) out of range)"
         )
 
