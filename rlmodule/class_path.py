@@ -1,9 +1,18 @@
-"""Classes to and from import paths (``"package.module:QualName"``) for JSON metadata."""
+"""Classes to and from import paths (``"package.module:QualName"``) for JSON metadata.
+
+:func:`class_from_path` imports whatever a path names: use it for paths a user typed.
+Paths read from a checkpoint go through :func:`resolve_trusted`, which imports only
+allow-listed modules and checks what it found before anyone calls it.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Optional
+import inspect
+import sys
+import types
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
 
 
 def class_to_path(cls: Optional[type]) -> Optional[str]:
@@ -48,3 +57,116 @@ def object_from_path(path: str, what: str = "object") -> Any:
                 f"{what} {path!r}: module {module_name!r} has no attribute {qualname!r}"
             ) from None
     return obj
+
+
+# --- checkpoints name code: resolve it without trusting them --------------------------------
+#: Packages a checkpoint may name code from without being told: this project's.
+TRUSTED_PACKAGES: Tuple[str, ...] = ("rlmodule", "compat")
+
+
+class UntrustedPathError(ValueError):
+    """A path recorded in a checkpoint names code outside the allow-list, or an object
+    that is not of the kind the field needs; nothing of it was imported or called."""
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a checkpoint field may name.
+
+    Attributes:
+        what: how the error names the kind (``"an RLModule subclass"``).
+        bases: classes the named class must subclass (any class from a trusted module
+            if ``trusted_classes``).
+        functions: plain Python functions defined in a trusted module are allowed.
+        trusted_classes: any class defined in a trusted module is allowed.
+        packages: extra packages importable for this kind (``gymnasium`` for envs).
+    """
+
+    what: str
+    bases: Tuple[type, ...] = ()
+    functions: bool = False
+    trusted_classes: bool = False
+    packages: Tuple[str, ...] = ()
+
+
+def in_packages(module_name: str, packages: Sequence[str]) -> bool:
+    """Whether dotted ``module_name`` is one of ``packages`` or inside one."""
+    return any(module_name == p or module_name.startswith(p + ".") for p in packages)
+
+
+def resolve_trusted(
+    path: Any, expect: Expect, where: str, trusted_modules: Sequence[str] = ()
+) -> Any:
+    """The class or function a checkpoint field names, checked before use.
+
+    A module is imported only if it is in :data:`TRUSTED_PACKAGES`, ``expect.packages``
+    or ``trusted_modules`` (dotted-prefix match); a class may also come from a module
+    already in ``sys.modules`` (looking it up runs no code). The object must then be
+    what ``expect`` says. Raises :class:`UntrustedPathError` naming ``where``.
+    """
+    module_name, qualname = _split(path, where)
+    importable = TRUSTED_PACKAGES + tuple(expect.packages) + tuple(trusted_modules)
+    module = _trusted_module(module_name, importable, path, expect, where)
+    obj = _lookup(module, qualname, path, where, run_hooks=in_packages(module_name, importable))
+    _check_kind(obj, importable, path, expect, where)
+    return obj
+
+
+def _split(path: Any, where: str) -> Tuple[str, str]:
+    if not isinstance(path, str) or path.count(":") != 1:
+        raise UntrustedPathError(f"{where}: {path!r} is not of the form 'package.module:Name'")
+    module_name, qualname = path.split(":")
+    if not module_name or not qualname:
+        raise UntrustedPathError(f"{where}: {path!r} is not of the form 'package.module:Name'")
+    return module_name, qualname
+
+
+def _trust_hint(module_name: str, imported_counts: bool) -> str:
+    top = module_name.split(".")[0]
+    also = " (or import the module yourself before loading)" if imported_counts else ""
+    return f"if you trust this checkpoint and that code, pass trusted_modules=[{top!r}]{also}"
+
+
+def _trusted_module(module_name: str, importable: Sequence[str], path: str, expect: Expect, where: str) -> Any:
+    if in_packages(module_name, importable):
+        try:
+            return importlib.import_module(module_name)
+        except ImportError as e:
+            raise UntrustedPathError(f"{where}: {path!r}: cannot import module {module_name!r}: {e}") from None
+    if expect.bases and module_name in sys.modules:
+        return sys.modules[module_name]
+    status = "neither trusted nor imported" if expect.bases else "not trusted"
+    raise UntrustedPathError(
+        f"{where}: {path!r} is in module {module_name!r}, which is {status}; this field may name "
+        f"{expect.what}, and loading imports no other module; " + _trust_hint(module_name, bool(expect.bases))
+    )
+
+
+def _lookup(module: Any, qualname: str, path: str, where: str, run_hooks: bool) -> Any:
+    """``module.<qualname>``; in an untrusted module without running attribute hooks
+    (module ``__getattr__``, properties)."""
+    get = getattr if run_hooks else inspect.getattr_static
+    obj = module
+    for part in qualname.split("."):
+        try:
+            obj = get(obj, part)
+        except AttributeError:
+            raise UntrustedPathError(f"{where}: {path!r}: {module.__name__!r} has no attribute {qualname!r}") from None
+        if isinstance(obj, types.ModuleType):
+            raise UntrustedPathError(f"{where}: {path!r} goes through module {obj.__name__!r}; name the object where it is defined")
+    return obj
+
+
+def _check_kind(obj: Any, importable: Sequence[str], path: str, expect: Expect, where: str) -> None:
+    defined_in_trusted = in_packages(getattr(obj, "__module__", None) or "", importable)
+    if isinstance(obj, type):
+        if (expect.bases and issubclass(obj, expect.bases)) or (expect.trusted_classes and defined_in_trusted):
+            return
+    elif isinstance(obj, types.FunctionType) and expect.functions and defined_in_trusted:
+        return
+    kind = "class" if isinstance(obj, type) else type(obj).__name__
+    hint = f"; {_trust_hint(obj.__module__, False)}" if (expect.functions or expect.trusted_classes) and hasattr(obj, "__module__") else ""
+    raise UntrustedPathError(
+        f"{where}: {path!r} is a {kind} defined in {getattr(obj, '__module__', '?')!r}, not {expect.what}; "
+        f"refused without calling it{hint}"
+    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, KeysView, List, Mapping, Optional, Type, Union
+from typing import Any, Callable, Dict, Iterator, KeysView, List, Mapping, Optional, Sequence, Type, Union
 
-from rlmodule.class_path import class_from_path, class_to_path
+from rlmodule.class_path import Expect, class_to_path, resolve_trusted
 from rlmodule.rl_module import (
     DEFAULT_MODULE_ID,
     ModuleID,
@@ -162,6 +162,9 @@ class MultiAgentRLModule(RLModule):
             self[module_id].set_state(module_state)
 
 
+MARL_MODULE_CLASS = Expect("a MultiAgentRLModule subclass", (MultiAgentRLModule,))
+
+
 @dataclass
 class MultiAgentRLModuleSpec:
     """How to build a MultiAgentRLModule.
@@ -284,15 +287,23 @@ class MultiAgentRLModuleSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "MultiAgentRLModuleSpec":
+    def from_dict(
+        cls, d: Mapping[str, Any], *, trusted_modules: Sequence[str] = (), where: str = "spec"
+    ) -> "MultiAgentRLModuleSpec":
+        """Inverse of :meth:`to_dict`; classes resolved as in
+        :meth:`SingleAgentRLModuleSpec.from_dict`."""
+        trust = {"trusted_modules": trusted_modules}
         if d.get("broadcast"):
-            specs: Any = SingleAgentRLModuleSpec.from_dict(d["module_specs"])
+            specs: Any = SingleAgentRLModuleSpec.from_dict(d["module_specs"], where=f"{where}.module_specs", **trust)
         else:
             specs = {
-                mid: SingleAgentRLModuleSpec.from_dict(s) for mid, s in d["module_specs"].items()
+                mid: SingleAgentRLModuleSpec.from_dict(s, where=f"{where}.module_specs[{mid!r}]", **trust)
+                for mid, s in d["module_specs"].items()
             }
         return cls(
-            marl_module_class=class_from_path(d["marl_module_class"], "marl_module_class"),
+            marl_module_class=resolve_trusted(
+                d["marl_module_class"], MARL_MODULE_CLASS, f"{where}.marl_module_class", trusted_modules
+            ),
             module_specs=specs,
             load_state_path=d.get("load_state_path"),
         )

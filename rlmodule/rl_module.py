@@ -14,12 +14,12 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple, Type
 
 import gymnasium as gym
 import numpy as np
 
-from rlmodule.class_path import class_from_path, class_to_path
+from rlmodule.class_path import Expect, class_to_path, resolve_trusted
 from rlmodule.columns import Columns
 from rlmodule.model_config import validate_model_config
 from rlmodule.spaces import map_structure, sample_obs_batch, space_from_dict, space_to_dict
@@ -107,15 +107,27 @@ class RLModuleConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RLModuleConfig":
+    def from_dict(
+        cls, d: Mapping[str, Any], *, trusted_modules: Sequence[str] = (), where: str = "config"
+    ) -> "RLModuleConfig":
+        """Inverse of :meth:`to_dict`; ``catalog_class`` must name a Catalog subclass
+        (see :func:`rlmodule.class_path.resolve_trusted` for ``trusted_modules``)."""
         return cls(
             observation_space=None
             if d.get("observation_space") is None
             else space_from_dict(d["observation_space"]),
             action_space=None if d.get("action_space") is None else space_from_dict(d["action_space"]),
             model_config_dict=dict(d.get("model_config_dict") or {}),
-            catalog_class=class_from_path(d.get("catalog_class"), "catalog_class"),
+            catalog_class=_catalog_class(d.get("catalog_class"), f"{where}.catalog_class", trusted_modules),
         )
+
+
+def _catalog_class(path: Optional[str], where: str, trusted_modules: Sequence[str]) -> Optional[type]:
+    from rlmodule.catalog import Catalog
+
+    if path is None:
+        return None
+    return resolve_trusted(path, Expect("a Catalog subclass", (Catalog,)), where, trusted_modules)
 
 
 class RLModule(abc.ABC):
@@ -292,11 +304,14 @@ class RLModule(abc.ABC):
         return save_module(self, checkpoint_dir)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint_dir: str) -> "RLModule":
-        """Rebuild a module saved by :meth:`save_to_checkpoint` and load its weights."""
+    def from_checkpoint(
+        cls, checkpoint_dir: str, *, trusted_modules: Sequence[str] = (), allow_non_finite: bool = False
+    ) -> "RLModule":
+        """Rebuild a module saved by :meth:`save_to_checkpoint` and load its weights.
+        See :func:`rlmodule.checkpoint.load_module` for what loading trusts."""
         from rlmodule.checkpoint import load_module
 
-        module = load_module(checkpoint_dir)
+        module = load_module(checkpoint_dir, trusted_modules=trusted_modules, allow_non_finite=allow_non_finite)
         if not isinstance(module, cls):
             raise TypeError(
                 f"{checkpoint_dir}: holds a {type(module).__name__}, which is not a {cls.__name__}"
@@ -407,10 +422,17 @@ class SingleAgentRLModuleSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SingleAgentRLModuleSpec":
-        config = RLModuleConfig.from_dict(d)
+    def from_dict(
+        cls, d: Mapping[str, Any], *, trusted_modules: Sequence[str] = (), where: str = "spec"
+    ) -> "SingleAgentRLModuleSpec":
+        """Inverse of :meth:`to_dict`. Classes are resolved by
+        :func:`rlmodule.class_path.resolve_trusted` (errors name ``where``)."""
+        config = RLModuleConfig.from_dict(d, trusted_modules=trusted_modules, where=where)
+        module_class = d.get("module_class")
         return cls(
-            module_class=class_from_path(d.get("module_class"), "module_class"),
+            module_class=None
+            if module_class is None
+            else resolve_trusted(module_class, MODULE_CLASS, f"{where}.module_class", trusted_modules),
             observation_space=config.observation_space,
             action_space=config.action_space,
             model_config_dict=None if d.get("model_config_dict") is None else config.model_config_dict,
@@ -420,3 +442,4 @@ class SingleAgentRLModuleSpec:
 
 
 RLModuleSpec = SingleAgentRLModuleSpec  # the modern RLlib spelling
+MODULE_CLASS = Expect("an RLModule subclass", (RLModule,))

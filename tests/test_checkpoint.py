@@ -636,7 +636,7 @@ def test_failed_final_rename_restores_the_old_checkpoint(torch_ckpt, monkeypatch
 
     def replace(src, dst):
         calls.append((Path(src).name, Path(dst).name))
-        if Path(dst) == path and not Path(src).name.startswith(".ckpt.old"):
+        if Path(dst) == path and not Path(src).name.startswith(".ckpt.rlm-backup"):
             raise OSError("rename failed")
         return real_replace(src, dst)
 

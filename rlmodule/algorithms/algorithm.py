@@ -32,17 +32,17 @@ import copy
 import random
 import sys
 import time
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from rlmodule.algorithms.algorithm_checkpoint import (
-    MODULE_DIR,
     AlgorithmCheckpointError,
     algorithm_class,
     algorithm_class_path,
     config_from_json,
     config_to_json,
+    module_dir,
     read_checkpoint,
     write_checkpoint,
 )
@@ -251,8 +251,9 @@ class Algorithm:
         }
         return write_checkpoint(checkpoint_dir, state, self.module.save_to_checkpoint)
 
-    def restore(self, checkpoint_dir: str) -> None:
-        """Load a checkpoint written by :meth:`save` of the same algorithm and modules."""
+    def restore(self, checkpoint_dir: str, *, allow_non_finite: bool = False) -> None:
+        """Load a checkpoint written by :meth:`save` of the same algorithm and modules
+        (weights holding NaN or infinity are refused unless ``allow_non_finite``)."""
         from rlmodule.checkpoint import load_weights_into
 
         state = read_checkpoint(checkpoint_dir)
@@ -263,7 +264,7 @@ class Algorithm:
         missing = sorted(set(self.learners) ^ set(state["learners"]))
         if missing:
             raise AlgorithmCheckpointError(f"{checkpoint_dir}: module ids differ: {missing}")
-        load_weights_into(self.module, f"{checkpoint_dir}/{MODULE_DIR}")
+        load_weights_into(self.module, module_dir(checkpoint_dir), allow_non_finite=allow_non_finite)
         for module_id, learner in self.learners.items():
             learner.set_state(state["learners"][module_id])
         self.env_runner.set_state(state["env_runner"])
@@ -278,18 +279,28 @@ class Algorithm:
         set_rng_state(state["rng"], self.config.framework_str)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint_dir: str, config: Optional[Any] = None) -> "Algorithm":
+    def from_checkpoint(
+        cls,
+        checkpoint_dir: str,
+        config: Optional[Any] = None,
+        *,
+        trusted_modules: Sequence[str] = (),
+        allow_non_finite: bool = False,
+    ) -> "Algorithm":
         """A new algorithm built from the checkpoint's config (or ``config``) with the
-        checkpoint's state restored."""
+        checkpoint's state restored. The recorded classes and functions (algorithm,
+        env, policy_mapping_fn, module specs) are imported only from this package,
+        ``trusted_modules`` (dotted prefixes) or, for classes, modules already imported,
+        and checked before use; pass ``config`` to use none of them."""
         state = read_checkpoint(checkpoint_dir)
-        algo_cls = algorithm_class(state["algorithm_class"], str(checkpoint_dir))
+        algo_cls = algorithm_class(state["algorithm_class"], str(checkpoint_dir), Algorithm, trusted_modules)
         if not issubclass(algo_cls, cls):
             raise AlgorithmCheckpointError(f"{checkpoint_dir}: holds a {algo_cls.__name__}, not a {cls.__name__}")
         if config is None:
-            settings = config_from_json(state["config"], str(checkpoint_dir))
+            settings = config_from_json(state["config"], str(checkpoint_dir), trusted_modules)
             config = algo_cls.get_default_config().update_from_dict(settings)
         algorithm = algo_cls(copy.deepcopy(config))
-        algorithm.restore(checkpoint_dir)
+        algorithm.restore(checkpoint_dir, allow_non_finite=allow_non_finite)
         return algorithm
 
     @classmethod
