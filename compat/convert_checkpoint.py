@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -33,6 +35,10 @@ PathLike = Union[str, os.PathLike]
 
 INSTALL_HINT = 'pip install "rlmodule-migrate[legacy]"'
 _POLICY_FILES = ("policy_state.pkl", "policy_state.msgpck")
+
+
+class LegacyPickleWarning(UserWarning):
+    """A legacy checkpoint is being unpickled without restriction: its code runs."""
 
 
 class LegacyCheckpointError(ValueError):
@@ -89,6 +95,7 @@ def convert_checkpoint(
     mapping: Optional[Mapping[str, str]] = None,
     ignore: Sequence[str] = (),
     overwrite: bool = False,
+    restricted: bool = True,
 ) -> ConversionReport:
     """Port the weights of a legacy Policy or Algorithm checkpoint into the torch
     RLModule ``module`` (in place) and save it as an RLModule checkpoint in ``out_dir``.
@@ -105,14 +112,22 @@ def convert_checkpoint(
         mapping, ignore: as for :func:`~compat.port_weights.port_weights`
             (``{target_name: legacy_name}``; ``fnmatch`` patterns of legacy tensors to
             leave out). Porting is strict: every tensor on both sides must pair.
-        overwrite: replace an existing non-empty ``out_dir``.
+        overwrite: replace an existing non-empty ``out_dir`` (only an RLModule
+            checkpoint: any other directory is refused, see ``save_to_checkpoint``).
+        restricted: unpickle with :class:`RestrictedUnpickler` (default): it builds
+            numpy arrays, builtin scalars and containers, turns every other class or
+            function the pickle names into an inert stand-in without importing it, and
+            refuses standard-library callables (``os.system``, ``builtins.eval``...).
+            ``False`` unpickles as ray does, running whatever the pickle says, and
+            warns with :class:`LegacyPickleWarning`: only for checkpoints you trust.
 
     Returns:
         A :class:`ConversionReport`; reload the module with
         ``type(module).from_checkpoint(report.out_dir)``.
 
     Raises:
-        LegacyCheckpointError: see its docstring.
+        LegacyCheckpointError: see its docstring; also when the restricted unpickler
+            refuses a global (the message names it).
         compat.port_weights.WeightPortError: names or shapes do not pair; lists every
             tensor. ``module`` is unchanged and nothing is written.
         FileExistsError: ``out_dir`` exists, is not empty, and ``overwrite`` is False
@@ -121,14 +136,13 @@ def convert_checkpoint(
 
     The write is atomic (a temporary directory beside ``out_dir``, then a rename): on
     any error no half-written ``out_dir`` is left behind, and a replaced one survives.
-    The legacy state is unpickled as ray does (load only checkpoints you trust); classes
-    it references that no longer import (legacy code removed) are replaced by stand-ins,
-    as only the ``weights`` entry is used.
+    Only the ``weights`` entry of the legacy state is used, so the classes it names
+    (the policy class, callbacks, removed legacy code) need not import.
     """
     source = Path(legacy_checkpoint).absolute()
     out = Path(out_dir).absolute()
     _check_out_dir(out, source, overwrite)
-    kind, chosen, state_file, state = _read_policy_state(source, policy_id)
+    kind, chosen, state_file, state = _read_policy_state(source, policy_id, restricted)
     weights = state.get("weights") if isinstance(state, Mapping) else None
     if not isinstance(weights, Mapping):
         raise LegacyCheckpointError(f"{state_file}: the policy state has no 'weights' entry")
@@ -146,7 +160,7 @@ def _check_out_dir(out: Path, source: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{out}: out_dir exists and is not empty; pass overwrite=True to replace it")
 
 
-def _read_policy_state(source: Path, policy_id: Optional[str]) -> Tuple[str, Optional[str], str, Any]:
+def _read_policy_state(source: Path, policy_id: Optional[str], restricted: bool) -> Tuple[str, Optional[str], str, Any]:
     """``(kind, policy_id, state_file, state)`` of the selected policy."""
     try:
         from ray.rllib.utils.checkpoints import get_checkpoint_info
@@ -160,7 +174,7 @@ def _read_policy_state(source: Path, policy_id: Optional[str]) -> Tuple[str, Opt
                 f"{source}: is a Policy checkpoint (a single policy); policy_id={policy_id!r} "
                 "applies to Algorithm checkpoints only"
             )
-        return "policy", None, info["state_file"], _load_state(info)
+        return "policy", None, info["state_file"], _load_state(info, restricted)
 
     available = sorted(info.get("policy_ids") or ())
     if not available:
@@ -176,7 +190,7 @@ def _read_policy_state(source: Path, policy_id: Optional[str]) -> Tuple[str, Opt
     elif policy_id not in available:
         raise LegacyCheckpointError(f"{source}: no policy {policy_id!r}; available policy ids: {available}")
     policy_info = _checkpoint_info(get_checkpoint_info, source / "policies" / policy_id)
-    return "algorithm", policy_id, policy_info["state_file"], _load_state(policy_info)
+    return "algorithm", policy_id, policy_info["state_file"], _load_state(policy_info, restricted)
 
 
 def _checkpoint_info(get_checkpoint_info: Any, directory: Path) -> Dict[str, Any]:
@@ -201,8 +215,8 @@ def _checkpoint_info(get_checkpoint_info: Any, directory: Path) -> Dict[str, Any
     return info
 
 
-def _load_state(info: Mapping[str, Any]) -> Any:
-    """The policy state dict in ``info["state_file"]`` (cloudpickle or msgpack)."""
+def _load_state(info: Mapping[str, Any], restricted: bool) -> Any:
+    """The policy state dict in ``info["state_file"]`` (pickle or msgpack)."""
     state_file = info["state_file"]
     try:
         with open(state_file, "rb") as f:
@@ -210,13 +224,25 @@ def _load_state(info: Mapping[str, Any]) -> Any:
                 from ray.rllib.utils.checkpoints import try_import_msgpack
 
                 return try_import_msgpack(error=True).load(f)
+            if restricted:
+                return RestrictedUnpickler(f, str(state_file)).load()
+            warnings.warn(
+                f"{state_file}: unpickling a legacy checkpoint without restriction runs any code it names; "
+                "do this only for checkpoints you trust (restricted=True builds only the weights' types)",
+                LegacyPickleWarning,
+                stacklevel=4,
+            )
             return _LenientUnpickler(f).load()
+    except LegacyCheckpointError:
+        raise
     except (OSError, EOFError, pickle.UnpicklingError, ValueError) as e:
         raise LegacyCheckpointError(f"{state_file}: cannot read the policy state: {e}") from e
 
 
 class _Unresolved:
-    """Stands in for a class or function the pickle names but that no longer imports."""
+    """Stands in for a class or function the pickle names but that no longer imports
+    (or, restricted, that is never imported): calling it or setting its state runs
+    nothing."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "_Unresolved":
         return object.__new__(cls)
@@ -228,6 +254,10 @@ class _Unresolved:
         self.__dict__["_state"] = state
 
 
+def _stand_in(module: str, name: str) -> type:
+    return type(name.rpartition(".")[2], (_Unresolved,), {"__module__": module, "__qualname__": name})
+
+
 class _LenientUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` (what ray's ``cloudpickle.load`` is) that unpickles names it
     cannot import as :class:`_Unresolved` subclasses instead of failing."""
@@ -236,4 +266,40 @@ class _LenientUnpickler(pickle.Unpickler):
         try:
             return super().find_class(module, name)
         except (ImportError, AttributeError):
-            return type(name.rpartition(".")[2], (_Unresolved,), {"__module__": module, "__qualname__": name})
+            return _stand_in(module, name)
+
+
+#: Globals a legacy policy state's weights and scalars need, resolved for real.
+ALLOWED_GLOBALS = frozenset(
+    {
+        *(("builtins", n) for n in ("set", "frozenset", "complex", "bytearray", "bytes", "slice", "range")),
+        *(("collections", n) for n in ("OrderedDict", "defaultdict", "deque", "Counter")),
+        ("_codecs", "encode"),  # bytes in protocol <= 2 pickles
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        *((m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")),
+        *((m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")),
+    }
+)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles a legacy policy state without running its code: the globals in
+    :data:`ALLOWED_GLOBALS` (numpy arrays and dtypes, builtin containers) are resolved;
+    any other standard-library global is refused with :class:`LegacyCheckpointError`
+    naming it; every other class or function (ray's, the user's legacy code) becomes an
+    inert :class:`_Unresolved` stand-in, never imported."""
+
+    def __init__(self, file: Any, where: str) -> None:
+        super().__init__(file)
+        self._where = where
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        if module.split(".")[0] in sys.stdlib_module_names:
+            raise LegacyCheckpointError(
+                f"{self._where}: the pickle names {module}.{name}, which a legacy policy state does not need; "
+                "refused without importing or calling it. If you trust this checkpoint, pass restricted=False"
+            )
+        return _stand_in(module, name)

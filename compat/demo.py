@@ -352,7 +352,7 @@ def train_step(work: Path, facts: Dict[str, Any], made: Dict[str, Any], settings
     _say(f"    evaluation after training (greedy): {_fmt(after)}")
 
     path = algo.save(str(work / "checkpoint"))
-    reloaded = Algorithm.from_checkpoint(path)
+    reloaded = Algorithm.from_checkpoint(path, trusted_modules=["my_project"])  # its policy_mapping_fn
     same = _same_outputs(algo, reloaded, settings.seed)
     algo.stop()
     reloaded.stop()
@@ -459,7 +459,8 @@ def _markdown(report: Dict[str, Any]) -> str:
             for p in sorted(t["evaluation_after"])
         ], "",
         f"Learning curve: `learning_curve.png`. Checkpoint: `{t['checkpoint']}/` (reloaded: identical outputs). "
-        f"Loading it needs the migrated package importable: `sys.path.insert(0, \"completed_project\")`.", "",
+        f"Loading it needs the migrated package importable and trusted: `sys.path.insert(0, \"completed_project\")`, "
+        f"`Algorithm.from_checkpoint(path, trusted_modules=[\"my_project\"])`.", "",
         "## Files", "", *[f"- `{f}`" for f in report["files"]], "",
     ]
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import torch
 from tests.legacy_helpers import legacy_custom_model_policy, legacy_policy
 
 from compat import ConversionReport, convert_checkpoint
-from compat.convert_checkpoint import LegacyCheckpointError
+from compat.convert_checkpoint import LegacyCheckpointError, LegacyPickleWarning
 from compat.port_weights import LEGACY_FCNET_TO_PPO, WeightPortError
 from rlmodule import SingleAgentRLModuleSpec
 from rlmodule.algorithms.ppo import PPOConfig, PPOTorchRLModule
@@ -294,13 +294,48 @@ def test_existing_out_dir(policy_ckpt: Path, ppo_policy: Any, tmp_path: Path) ->
     with pytest.raises(FileExistsError, match="would replace the legacy checkpoint"):
         convert_checkpoint(policy_ckpt, module, policy_ckpt.parent, mapping=LEGACY_FCNET_TO_PPO, overwrite=True)
 
-    convert_checkpoint(policy_ckpt, module, out, mapping=LEGACY_FCNET_TO_PPO, overwrite=True)
-    assert "keep.txt" not in listing(out) and "rl_module_metadata.json" in listing(out)
+    with pytest.raises(FileExistsError, match=r"is not an RLModule checkpoint .*keep.txt"):  # not ours to delete
+        convert_checkpoint(policy_ckpt, module, out, mapping=LEGACY_FCNET_TO_PPO, overwrite=True)
+    assert listing(out) == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    convert_checkpoint(policy_ckpt, module, out, mapping=LEGACY_FCNET_TO_PPO)
+    convert_checkpoint(policy_ckpt, module, out, mapping=LEGACY_FCNET_TO_PPO, overwrite=True)  # an earlier one
+    assert "rl_module_metadata.json" in listing(out)
     assert listing(tmp_path) == ["out"]
     empty = tmp_path / "empty"
     empty.mkdir()
     convert_checkpoint(policy_ckpt, module, empty, mapping=LEGACY_FCNET_TO_PPO)  # an empty dir is fine
     assert "rl_module_metadata.json" in listing(empty)
+
+
+class _RunsACommand:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_calling_os_system_is_refused_and_runs_nothing(policy_ckpt: Path, ppo_policy: Any,
+                                                                         tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "rllib_checkpoint.json").write_text((policy_ckpt / "rllib_checkpoint.json").read_text())
+    marker = tmp_path / "pwned"
+    (legacy / "policy_state.pkl").write_bytes(pickle.dumps({"weights": {}, "spec": _RunsACommand(marker)}))
+    with pytest.raises(LegacyCheckpointError, match=r"policy_state.pkl: the pickle names posix.system.*restricted=False"):
+        convert_checkpoint(legacy, ppo_module(ppo_policy), tmp_path / "out", mapping=LEGACY_FCNET_TO_PPO)
+    assert not marker.exists()
+    assert listing(tmp_path) == ["legacy"]
+
+
+def test_unrestricted_unpickling_warns_that_it_runs_code(policy_ckpt: Path, ppo_policy: Any, tmp_path: Path) -> None:
+    with pytest.warns(LegacyPickleWarning, match="runs any code it names"):
+        convert_checkpoint(policy_ckpt, ppo_module(ppo_policy), tmp_path / "out", mapping=LEGACY_FCNET_TO_PPO,
+                           restricted=False)
+    assert "rl_module_metadata.json" in listing(tmp_path / "out")
 
 
 def test_missing_ray_says_how_to_install(policy_ckpt: Path, ppo_policy: Any, tmp_path: Path,

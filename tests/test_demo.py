@@ -105,7 +105,7 @@ def test_step_4_training_raises_the_return_and_the_checkpoint_reloads_elsewhere(
     code = (
         "import sys; sys.path.insert(0, sys.argv[1] + '/completed_project');"
         "from rlmodule.algorithms.algorithm import Algorithm;"
-        "a = Algorithm.from_checkpoint(sys.argv[1] + '/checkpoint');"
+        "a = Algorithm.from_checkpoint(sys.argv[1] + '/checkpoint', trusted_modules=['my_project']);"
         "print(a.iteration, type(a.get_module('boltzmann')).__name__, type(a.get_module('recurrent')).__name__)"
     )
     done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=300)
