@@ -1,24 +1,35 @@
 """Finding the files to migrate, decoding them exactly, and writing them atomically.
 
 Walks skip hidden directories, ``build``, ``__pycache__``, virtual environments (any
-directory holding ``pyvenv.cfg``) and whatever the tree's ``.gitignore`` files ignore.
+directory holding ``pyvenv.cfg``) and whatever the tree's ``.gitignore`` files ignore
+(matched as git matches them, see ``codemods.gitignore``); they never follow symlinks.
+Reads refuse what is not a regular file; writes are atomic, keep mode and owner and
+re-check the content hash just before replacing.
 Source text keeps its encoding (PEP 263 cookie or UTF-8), byte-order mark and line
 endings, so an unchanged file re-encodes to the same bytes.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List, Sequence, Tuple
+from typing import Iterator, List, Optional, Tuple
+
+from codemods import gitignore
 
 SKIPPED_DIRS = frozenset({"build", "__pycache__", "node_modules"})
 PYTHON_SUFFIXES = (".py", ".pyi")
+TEMP_SUFFIX = ".rlmigrate"
+_TEMP_NAME = re.compile(r"\..+\.(?:[a-z0-9_]{8}|\d+link)\.rlmigrate\Z", re.DOTALL)
+GITIGNORE_LIMIT = 100 * 1024 * 1024  # git ignores larger .gitignore files too
 
 
 @dataclass(frozen=True)
@@ -45,16 +56,66 @@ def decode_source(data: bytes) -> SourceText:
     return SourceText(body.decode("utf-8" if bom else encoding), "utf-8" if bom else encoding, bom)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace`` (keeps mode)."""
+class NotRegular(OSError):
+    """A path that is not a regular file (a FIFO, a device, a directory)."""
+
+
+class TooLarge(OSError):
+    """A file over the size limit."""
+
+
+class ChangedSinceRead(OSError):
+    """A file whose bytes changed after they were read."""
+
+
+def digest(data: bytes) -> str:
+    """The content hash that ``write_atomic(expect=...)`` compares."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_regular(path: Path, limit: Optional[int] = None, *, follow: bool = True) -> bytes:
+    """The bytes of a regular file, refusing FIFOs and devices (never blocks) and files
+    over ``limit`` bytes (checked before reading). ``follow=False``: a symlink is refused."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular(errno.EINVAL, "not a regular file", str(path))
+        if limit is not None and info.st_size > limit:
+            raise TooLarge(errno.EFBIG, f"{info.st_size} bytes, over the limit of {limit} bytes", str(path))
+        return handle.read()
+
+
+def _default_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(
+    path: Path, data: bytes, *, mode: Optional[int] = None, owner: Optional[Tuple[int, int]] = None,
+    expect: Optional[str] = None,
+) -> None:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``.
+
+    ``mode``: the new file's permission bits (default: the old file's, else the umask's);
+    ``owner``: ``(uid, gid)`` to keep (``OSError`` if that is not allowed); ``expect``:
+    the ``digest`` ``path`` must still have just before it is replaced
+    (``ChangedSinceRead`` otherwise). ``path`` itself is replaced: pass a symlink's target.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".rlmigrate", dir=path.parent)
+    if mode is None:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else _default_mode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if owner is not None and owner != _owner(os.stat(tmp)):
+            os.chown(tmp, *owner)
+        os.chmod(tmp, mode)
+        if expect is not None and digest(read_regular(path)) != expect:
+            raise ChangedSinceRead(errno.EAGAIN, "changed since it was read; not written", str(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -62,103 +123,110 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-# --------------------------------------------------------------------------------------
-# .gitignore
-# --------------------------------------------------------------------------------------
-class _IgnoreRule:
-    def __init__(self, base: str, pattern: str) -> None:
-        self.negate = pattern.startswith("!")
-        pattern = pattern[1:] if self.negate else pattern
-        self.dir_only = pattern.endswith("/")
-        pattern = pattern.rstrip("/")
-        anchored = "/" in pattern
-        pattern = pattern.lstrip("/")
-        regex = _glob_to_regex(pattern)
-        prefix = re.escape(base + "/") if base else ""
-        self.regex = re.compile(prefix + ("" if anchored else "(?:.*/)?") + regex + "$")
-
-    def matches(self, rel: str, is_dir: bool) -> bool:
-        return (is_dir or not self.dir_only) and self.regex.match(rel) is not None
+def _owner(info: os.stat_result) -> Tuple[int, int]:
+    return info.st_uid, info.st_gid
 
 
-def _glob_to_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
-            i += 3
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 1)
-            out.append(pattern[i : end + 1] if end > 0 else re.escape("["))
-            i = end + 1 if end > 0 else i + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
+def replace_file(path: Path, data: bytes, expected: str) -> None:
+    """Rewrite ``path`` in place (through a symlink to its target) keeping its mode,
+    owner and group, only if its content still has the digest ``expected``."""
+    target = Path(os.path.realpath(path))
+    info = target.stat()
+    write_atomic(target, data, mode=info.st_mode & 0o7777, owner=_owner(info), expect=expected)
 
 
-def _read_gitignore(directory: Path, base: str) -> List[_IgnoreRule]:
-    path = directory / ".gitignore"
-    if not path.is_file():
-        return []
-    rules = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.rstrip()
-        if line and not line.startswith("#"):
-            rules.append(_IgnoreRule(base, line))
-    return rules
+def copy_link(source: Path, dest: Path) -> None:
+    """Recreate the symlink ``source`` at ``dest`` with the same link text (never followed)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}link{TEMP_SUFFIX}"
+    os.symlink(os.readlink(source), tmp)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
-def _ignored(rules: Sequence[_IgnoreRule], rel: str, is_dir: bool) -> bool:
-    ignored = False
-    for rule in rules:
-        if rule.matches(rel, is_dir):
-            ignored = not rule.negate
-    return ignored
+def is_leftover(name: str) -> bool:
+    """Whether ``name`` is one of our temporary files (left by a killed run)."""
+    return _TEMP_NAME.match(name) is not None
 
 
 # --------------------------------------------------------------------------------------
 # Walking
 # --------------------------------------------------------------------------------------
-def _is_skipped_dir(path: Path) -> bool:
-    return path.name.startswith(".") or path.name in SKIPPED_DIRS or (path / "pyvenv.cfg").exists()
+@dataclass
+class Tree:
+    """What a walk found, as ``/``-separated paths relative to its root: ``files``,
+    ``links`` (symlinks, never followed), ``leftovers`` (our temporary files from killed
+    runs) and ``errors`` (``(path, reason)`` for what could not be read)."""
+
+    files: List[str] = field(default_factory=list)
+    links: List[str] = field(default_factory=list)
+    leftovers: List[str] = field(default_factory=list)
+    errors: List[Tuple[str, str]] = field(default_factory=list)
 
 
-def walk(root: Path, *, everything: bool = False) -> Iterator[str]:
-    """Paths (relative to ``root``, ``/``-separated) of the files under ``root``.
+def _is_skipped_dir(name: str, path: str) -> bool:
+    return name.startswith(".") or name in SKIPPED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg"))
 
-    By default: files that are neither ignored by ``.gitignore`` nor inside a skipped
-    directory. ``everything=True``: every file except those under ``.git`` and virtual
-    environments (what ``--out-dir`` mirrors).
+
+def _read_gitignore(directory: str, base: str) -> List[gitignore.Pattern]:
+    """The patterns of ``directory/.gitignore`` (none if absent or a symlink, as git)."""
+    try:
+        data = read_regular(Path(directory) / ".gitignore", GITIGNORE_LIMIT, follow=False)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return []
+        raise
+    return gitignore.parse(data, base)
+
+
+def _entries(directory: str) -> List[os.DirEntry]:
+    with os.scandir(directory) as entries:
+        return sorted(entries, key=lambda e: e.name, reverse=True)
+
+
+def scan(root: Path, *, everything: bool = False) -> Tree:
+    """Walk ``root`` without following symlinks.
+
+    By default: entries that are neither ignored by ``.gitignore`` nor inside a skipped
+    directory. ``everything=True``: every entry except those under ``.git`` and virtual
+    environments (what ``--out-dir`` mirrors). A directory that cannot be listed, or
+    whose ``.gitignore`` cannot be read, is skipped and listed in ``errors``.
     """
-    stack: List[Tuple[Path, str, List[_IgnoreRule]]] = [(root, "", _read_gitignore(root, ""))]
+    tree = Tree()
+    stack: List[Tuple[str, str, List[gitignore.Pattern]]] = [(str(root), "", [])]
     while stack:
-        directory, rel_dir, rules = stack.pop()
+        directory, rel_dir, patterns = stack.pop()
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
-        except OSError:
+            patterns = patterns if everything else patterns + _read_gitignore(directory, rel_dir)
+            entries = _entries(directory)
+        except OSError as exc:
+            tree.errors.append((rel_dir or ".", f"cannot read directory: {exc.strerror or exc}"))
             continue
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
-                if entry.name == ".git" or (path / "pyvenv.cfg").exists():
+                if entry.name == ".git" or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                     continue
-                if not everything and (_is_skipped_dir(path) or _ignored(rules, rel, True)):
-                    continue
-                stack.append((path, rel, rules + _read_gitignore(path, rel)))
-            elif entry.is_file(follow_symlinks=False):
-                if everything or not _ignored(rules, rel, False):
-                    yield rel
+                if everything or not (_is_skipped_dir(entry.name, entry.path) or gitignore.ignored(patterns, rel, True)):
+                    stack.append((entry.path, rel, patterns))
+            elif is_leftover(entry.name) and entry.is_file(follow_symlinks=False):
+                tree.leftovers.append(rel)
+            elif everything or not gitignore.ignored(patterns, rel, False):
+                if entry.is_symlink():
+                    tree.links.append(rel)
+                elif entry.is_file(follow_symlinks=False):
+                    tree.files.append(rel)
+    return tree
+
+
+def walk(root: Path, *, everything: bool = False) -> Iterator[str]:
+    """The regular files of ``scan(root, everything=everything)``."""
+    return iter(scan(root, everything=everything).files)
 
 
 def python_files(root: Path) -> List[str]:
@@ -168,4 +236,3 @@ def python_files(root: Path) -> List[str]:
 
 def is_python(path: Path) -> bool:
     return path.suffix in PYTHON_SUFFIXES
-
