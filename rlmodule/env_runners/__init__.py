@@ -5,7 +5,10 @@
 - :class:`MultiAgentEnvRunner`: copies of an RLlib-style multi-agent env or a
   PettingZoo ``ParallelEnv``, acting with a ``MultiAgentRLModule``;
 - :func:`make_env_runner`: the right one for ``config.is_multi_agent()``;
-- :class:`EnvRunnerGroup`: ``num_env_runners`` of them as Ray actors.
+- :class:`EnvRunnerGroup`: ``num_env_runners`` of them as Ray actors;
+- :class:`EnvDataError`: what every runner raises when an env returns a None, NaN /
+  inf, wrong-shape or wrong-structure observation or a None / NaN reward (naming the
+  env, sub-env, step and observation key).
 
 Importing this package imports no framework (torch / tensorflow load with the module)
 and not Ray (the group imports it when made).
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
+from rlmodule.env_runners.env_checks import EnvDataError
 from rlmodule.env_runners.env_runner_group import EnvRunnerGroup
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.env_runners.multi_agent_env_runner import (
@@ -40,6 +44,7 @@ def make_env_runner(
 
 
 __all__ = [
+    "EnvDataError",
     "EnvRunnerGroup",
     "Fragment",
     "MultiAgentEnvRunner",

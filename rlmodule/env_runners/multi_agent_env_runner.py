@@ -11,16 +11,32 @@ Per step, the agents that received an observation act: their observations are
 grouped by module id (``config.policy_mapping_fn(agent_id, episode)``, called once
 per agent and episode; default: every agent -> ``DEFAULT_MODULE_ID``) into one
 batched forward per module. Rewards an agent receives are added to its last step.
+
+Observations (per module batch: one ``np.isfinite(...).all()`` per float leaf and a
+shape comparison against the agent's ``env.observation_spaces[agent_id]``, where the
+env declares one), the final observations of truncated agents and rewards are checked;
+a None, NaN / inf, wrong-shape or wrong-structure one raises
+:class:`~rlmodule.env_runners.env_checks.EnvDataError` naming the env, its copy index,
+the agent, the module, the step and the key.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import math
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
 
 from rlmodule.columns import Columns
+from rlmodule.env_runners.env_checks import (
+    BATCHING_ERRORS,
+    EnvDataError,
+    batch_fits,
+    env_name,
+    observation_problem,
+    reward_problem,
+)
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.env_runners.utils import (
     EpisodeMetrics,
@@ -202,6 +218,7 @@ class MultiAgentEnvRunner:
         self._acting: Dict[Tuple[ModuleID, bool], Any] = {}  # (module id, explore) -> acting_function
         self._initial_state: Dict[ModuleID, Tuple[Any, List[np.ndarray]]] = {}
         self._clippers: Dict[Any, Optional[Callable]] = {}
+        self._obs_spaces: Dict[Any, Optional[gym.Space]] = {}
         self._episodes: Optional[List[_Episode]] = None
         self._actions: List[Dict[Any, Any]] = []  # per env copy, filled by _act()
         self._next_episode_id = worker_index << 32
@@ -330,6 +347,15 @@ class MultiAgentEnvRunner:
             self._clippers[agent_id] = make_action_clipper(space) if isinstance(space, gym.Space) else None
         return self._clippers[agent_id]
 
+    def _observation_space(self, agent_id: Any) -> Optional[gym.Space]:
+        """``env.observation_spaces[agent_id]`` (the first copy's), or None if the env
+        declares none."""
+        if agent_id not in self._obs_spaces:
+            spaces = getattr(self.envs[0], "observation_spaces", None)
+            space = spaces.get(agent_id) if isinstance(spaces, Mapping) else None
+            self._obs_spaces[agent_id] = space if isinstance(space, gym.Space) else None
+        return self._obs_spaces[agent_id]
+
     # --- acting ---------------------------------------------------------------------------
     def _batch(self, module_id: ModuleID, obs: Any, state: Optional[List[np.ndarray]]) -> Dict[str, Any]:
         ops = self._tensor_ops(module_id)
@@ -354,7 +380,7 @@ class MultiAgentEnvRunner:
         for module_id, tracks in groups.items():
             to_numpy = self._tensor_ops(module_id).to_numpy
             stateful = tracks[0].state is not None
-            obs = stack([tr.pending_obs for tr in tracks])
+            obs = self._stack_observations(tracks)
             state = [np.stack(x) for x in zip(*[tr.state for tr in tracks])] if stateful else None
             batch = self._batch(module_id, obs, state)
             out, actions, logp = self._acting_function(module_id, explore)(batch)
@@ -396,6 +422,47 @@ class MultiAgentEnvRunner:
             acted += len(tracks)
         return acted
 
+    def _stack_observations(self, tracks: List[_AgentTrack]) -> Any:
+        """The tracks' pending observations as one batch (``[B, ...]`` leaves);
+        EnvDataError naming the first that does not fit its agent's observation space."""
+        try:
+            obs = stack([tr.pending_obs for tr in tracks])
+            if batch_fits(self._observation_space(tracks[0].agent_id), obs):
+                return obs
+        except BATCHING_ERRORS:
+            pass
+        for tr in tracks:
+            self._check_observation(self._episodes[tr.env_index], tr, tr.pending_obs)
+        return stack([tr.pending_obs for tr in tracks])  # fits after all (e.g. extra keys)
+
+    def _check_observation(self, episode: _Episode, track: _AgentTrack, obs: Any) -> None:
+        """EnvDataError if ``obs``, which the agent's env returned at the episode's
+        latest step, does not fit the agent's observation space."""
+        problem = observation_problem(self._observation_space(track.agent_id), obs)
+        if problem:
+            where = self._where(episode, track.agent_id, "observation", track.module_id)
+            raise EnvDataError(f"{where}: {problem}")
+
+    def _where(self, episode: _Episode, agent_id: Any, what: str, module_id: Optional[ModuleID] = None) -> str:
+        """Which env copy, agent (and module) and step returned the value (at the
+        episode's latest step)."""
+        e = episode.env_index
+        env = self.envs[e]
+        name = env_name(env.env if isinstance(env, ParallelEnvAdapter) else env)
+        agent = f"agent {agent_id!r}" + ("" if module_id is None else f" (module {module_id!r})")
+        step = "reset() returned" if episode.length == 0 else f"step() returned at step {episode.length} of the episode"
+        return f"{name} (env copy {e}), {agent}: the {what} {step}"
+
+    def _reward(self, episode: _Episode, agent_id: Any, reward: Any) -> float:
+        """``reward`` as a float; EnvDataError if it is None, NaN or not a number."""
+        try:
+            value = float(reward)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise EnvDataError(f"{self._where(episode, agent_id, 'reward')}: {reward_problem(reward)}")
+        return value
+
     def _step_env(self, e: int, fragments: List[Fragment], bootstraps: List[_Bootstrap]) -> None:
         """Step env copy ``e`` with the actions of :meth:`_act`; finish agents and the
         episode when they end (then reset the copy)."""
@@ -403,10 +470,11 @@ class MultiAgentEnvRunner:
         obs, rewards, terminateds, truncateds, _ = self.envs[e].step(self._actions[e])
         episode.length += 1
         for agent_id, reward in rewards.items():
-            episode.agent_returns[agent_id] = episode.agent_returns.get(agent_id, 0.0) + float(reward)
+            reward = self._reward(episode, agent_id, reward)
+            episode.agent_returns[agent_id] = episode.agent_returns.get(agent_id, 0.0) + reward
             track = episode.tracks.get(agent_id)
             if track is not None and len(track):
-                track.rewards[-1] += float(reward)
+                track.rewards[-1] += reward
         all_term = bool(terminateds.get(ALL, False))
         all_done = all_term or bool(truncateds.get(ALL, False))
         ended = {
@@ -447,6 +515,7 @@ class MultiAgentEnvRunner:
             if final_obs is _NO_OBS:
                 bootstraps.append((len(fragments) - 1, track.module_id, None, None, float(track.vf[-1])))
             else:
+                self._check_observation(episode, track, final_obs)
                 bootstraps.append((len(fragments) - 1, track.module_id, final_obs, track.state, 0.0))
 
     def _cut(self, fragments: List[Fragment], bootstraps: List[_Bootstrap]) -> None:
