@@ -1,17 +1,24 @@
 """PPO time-to-475 on CartPole-v1, ours vs Stable-Baselines3, and sampling throughput.
 
+Usage: ``python benchmarks/train_cartpole.py [--threads N]``.
+
 For each of 3 seeds (``BENCH_SEEDS=N`` in the environment: seeds 0..N-1, for a
 quicker, noisier run), in this run and on this machine, both libraries train until the
-mean return of the last 100 episodes reaches 475 (or ``MAX_STEPS`` env steps pass):
+mean return of the last 100 episodes reaches 475 (or ``MAX_STEPS`` env steps pass),
+interleaved per seed (ours seed 0, SB3 seed 0, ours seed 1, ...) so that a change in the
+machine's load during the run hits both alike:
 
 - ours: ``PPOConfig().environment("CartPole-v1")`` with its defaults;
 - SB3: ``PPO("MlpPolicy")`` with RL-Zoo's tuned CartPole-v1 hyperparameters (8 envs,
   n_steps 32, batch 256, 20 epochs, gae_lambda 0.8, gamma 0.98, linear lr 1e-3 and
   clip 0.2 schedules).
 
-Both run with torch's default thread count (one per core), as a user would. Prints
-JSON: wall-clock seconds and env steps to 475 per seed and their medians. Target: ours
-at most half SB3's median wall-clock.
+Both run with the same torch intra-op thread count: 1 unless ``--threads N`` (or
+``BENCH_THREADS=N``, for ``run_all.py``). At torch's default (one thread per core) idle
+threads spin-wait, which turns any other load on the machine into noise: one such run
+measured 235 s for one of our seeds and 141 s for one of SB3's at similar step counts.
+Prints JSON: wall-clock seconds and env steps to 475 per seed and their medians, the
+thread count and the run order. Target: ours at most half SB3's median wall-clock.
 
 Sampling: env steps/s of our env runner (CartPole, the default PPO module, exploration)
 next to stepping gymnasium's bare ``SyncVectorEnv`` of as many CartPole copies with
@@ -24,6 +31,7 @@ without stable-baselines3 (the dev extra) the SB3 side is reported missing.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -31,7 +39,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -158,7 +166,7 @@ def _ratio(ours: Optional[float], baseline: Optional[float]) -> Optional[float]:
     return round(ours / baseline, 3) if ours and baseline else None
 
 
-def comparisons(report: Dict[str, Any], sb3_missing: Optional[str]) -> List[Dict[str, Any]]:
+def comparisons(report: Dict[str, Any], baseline_missing: Optional[str]) -> List[Dict[str, Any]]:
     """The figures as ``run_all.py`` tables: time and env steps to the target return per
     seed and their medians, and sampling rates."""
     ours, sb3 = report["ours"], report["sb3_rl_zoo"]
@@ -177,18 +185,19 @@ def comparisons(report: Dict[str, Any], sb3_missing: Optional[str]) -> List[Dict
         return table
 
     sb3_label = "Stable-Baselines3 PPO, RL-Zoo hyperparameters"
-    missing = {"baseline_missing": sb3_missing} if sb3_missing else {}
+    missing = {"baseline_missing": baseline_missing} if baseline_missing else {}
+    note = f"Both libraries at {report['torch_threads']} torch thread(s); runs {report['run_order']}."
     sampling = [report["sampling"]] + ([report["sampling_8_envs"]] if report["sampling_8_envs"] else [])
     return [
         {
             "title": f"PPO on CartPole-v1: wall-clock to a mean return of {TARGET:g}",
             "ours": "PPO, `PPOConfig()` defaults", "baseline": sb3_label, "unit": "s", "ratio": "ours / baseline",
-            "rows": rows("seconds", {"op": "<=", "value": 0.5}), **missing,
+            "rows": rows("seconds", {"op": "<=", "value": 0.5}), "note": note, **missing,
         },
         {
             "title": f"PPO on CartPole-v1: env steps to a mean return of {TARGET:g}",
             "ours": "PPO, `PPOConfig()` defaults", "baseline": sb3_label, "unit": "env steps",
-            "ratio": "ours / baseline", "rows": rows("env_steps", None), **missing,
+            "ratio": "ours / baseline", "rows": rows("env_steps", None), "note": note, **missing,
         },
         {
             "title": "Sampling throughput: our env runner vs gymnasium's bare vector env",
@@ -204,24 +213,60 @@ def comparisons(report: Dict[str, Any], sb3_missing: Optional[str]) -> List[Dict
     ]
 
 
-def main() -> Dict[str, Any]:
-    warnings.filterwarnings("ignore")
-    from rlmodule.algorithms.ppo import PPOConfig
-
-    default_envs = PPOConfig().num_envs_per_env_runner
-    ours = [ours_time_to_target(seed) for seed in SEEDS]
+def sb3_missing() -> Optional[str]:
+    """Why stable-baselines3 cannot run here, or None."""
     try:
         import stable_baselines3  # noqa: F401
     except ImportError as error:
-        sb3_missing: Optional[str] = f"stable-baselines3 (the dev extra) is not importable: {error}"
-        sb3: List[Dict[str, Any]] = []
-    else:
-        sb3_missing, sb3 = None, [sb3_time_to_target(seed) for seed in SEEDS]
+        return f"stable-baselines3 (the dev extra) is not importable: {error}"
+    return None
+
+
+def interleaved_runs(with_sb3: bool) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """``(ours, sb3)`` time-to-target runs per seed, in the order ours seed 0, SB3 seed 0,
+    ours seed 1, ... (``sb3`` empty without SB3)."""
+    ours: List[Dict[str, Any]] = []
+    sb3: List[Dict[str, Any]] = []
+    for seed in SEEDS:
+        ours.append(ours_time_to_target(seed))
+        if with_sb3:
+            sb3.append(sb3_time_to_target(seed))
+    return ours, sb3
+
+
+def run_order(with_sb3: bool) -> str:
+    names = ("ours", "SB3") if with_sb3 else ("ours",)
+    runs = ", ".join(f"{name} seed {seed}" for seed in SEEDS for name in names)
+    return f"interleaved per seed: {runs}" if with_sb3 else runs
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")),
+        help="torch intra-op threads for both libraries (default 1, or $BENCH_THREADS)",
+    )
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    from rlmodule.algorithms.ppo import PPOConfig
+
+    default_envs = PPOConfig().num_envs_per_env_runner
+    missing = sb3_missing()
+    ours, sb3 = interleaved_runs(with_sb3=missing is None)
     ours_s, sb3_s = _median(ours, "seconds"), _median(sb3, "seconds") if sb3 else None
     report = {
         "target_return": TARGET,
         "seeds": list(SEEDS),
         "torch_threads": torch.get_num_threads(),
+        "run_order": run_order(with_sb3=missing is None),
         "max_env_steps": MAX_STEPS,
         "ours": {"runs": ours, "median_seconds": ours_s, "median_env_steps": _median(ours, "env_steps")},
         "sb3_rl_zoo": {
@@ -233,7 +278,7 @@ def main() -> Dict[str, Any]:
         "sampling_8_envs": sampling_rates(8) if default_envs != 8 else None,
         "target_sampling_ratio_at_least": 0.7,
     }
-    report["comparisons"] = comparisons(report, sb3_missing)
+    report["comparisons"] = comparisons(report, missing)
     print(json.dumps(report, indent=2))
     return report
 
