@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import stat
 import tempfile
 import tokenize
@@ -115,7 +116,7 @@ def write_atomic(
             os.chown(tmp, *owner)
         os.chmod(tmp, mode)
         if expect is not None and digest(read_regular(path)) != expect:
-            raise ChangedSinceRead(errno.EAGAIN, "changed since it was read; not written", str(path))
+            raise ChangedSinceRead(errno.EAGAIN, "changed since it was read", str(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -133,6 +134,22 @@ def replace_file(path: Path, data: bytes, expected: str) -> None:
     target = Path(os.path.realpath(path))
     info = target.stat()
     write_atomic(target, data, mode=info.st_mode & 0o7777, owner=_owner(info), expect=expected)
+
+
+def copy_atomic(source: Path, dest: Path) -> None:
+    """Copy the regular file ``source`` (bytes, mode, times) to ``dest`` via a temporary
+    file: a symlink already at ``dest`` is replaced, never written through."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=TEMP_SUFFIX, dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp, follow_symlinks=False)
+        shutil.copystat(source, tmp, follow_symlinks=False)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def copy_link(source: Path, dest: Path) -> None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import ast
 import re
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
-from codemods.files import decode_source
+from codemods.files import TooLarge, decode_source, digest, read_regular
 from codemods.rule import FileContext, RepoIndex, Rule
+from codemods.workers import IsolatedPool
 
 _TODO = re.compile(r"# TODO\(rlmigrate\): (.*) - see MIGRATION\.md#(\S+)\s*$")
 
@@ -44,6 +45,7 @@ class FileResult:
     error: Optional[str] = None
     new_bytes: Optional[bytes] = None
     parsed: bool = False
+    digest: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -70,7 +72,15 @@ def migrate_source(
     data: bytes, path: str, rules: Sequence[Type[Rule]], repo: Optional[RepoIndex] = None
 ) -> FileResult:
     """Run ``rules`` over one file's bytes. ``new_bytes`` is set only when they changed."""
-    repo = repo or RepoIndex()
+    try:
+        return _migrate_source(data, path, rules, repo or RepoIndex())
+    except RecursionError:
+        return FileResult(path, "error", error="not migrated: nested too deeply for libcst (RecursionError)")
+    except MemoryError:
+        return FileResult(path, "error", error="not migrated: out of memory (MemoryError)")
+
+
+def _migrate_source(data: bytes, path: str, rules: Sequence[Type[Rule]], repo: RepoIndex) -> FileResult:
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     active = [rule for rule in rules if rule.applies_to(data, repo)]
     if not active:
@@ -87,6 +97,8 @@ def migrate_source(
     try:
         for rule in active:
             module = module.visit(rule(context))
+    except RecursionError:
+        raise
     except Exception as exc:  # a rule bug must not abort the run nor touch the file
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return FileResult(
@@ -121,23 +133,36 @@ def _one_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------------------
 # Many files
 # --------------------------------------------------------------------------------------
-_WORKER: Dict[str, Any] = {}
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_BYTES = 1_000_000
 
 
-def _init_worker(rule_names: List[str], repo: RepoIndex) -> None:
+def _worker_task(rule_names: List[str], repo: RepoIndex, max_bytes: int) -> Callable[[Tuple[str, str]], FileResult]:
+    """Runs once in each worker: the rules, then the function that migrates one path."""
     from codemods.rules import select_rules
 
-    _WORKER["rules"] = select_rules(rule_names)
-    _WORKER["repo"] = repo
+    return partial(migrate_path, rules=select_rules(rule_names), repo=repo, max_bytes=max_bytes)
 
 
-def _migrate_path(item: Tuple[str, str]) -> FileResult:
+def migrate_path(
+    item: Tuple[str, str], rules: Sequence[Type[Rule]], repo: RepoIndex, max_bytes: Optional[int] = None
+) -> FileResult:
+    """Read and migrate ``item`` (``(display path, filesystem path)``); the result's
+    ``digest`` is that of the bytes read."""
     display, filename = item
     try:
-        data = Path(filename).read_bytes()
+        data = read_regular(Path(filename), max_bytes)
+    except TooLarge as exc:
+        return FileResult(display, "error", error=f"not migrated: {exc.strerror} (--max-file-size)")
     except OSError as exc:
-        return FileResult(display, "error", error=f"cannot read: {exc}")
-    return migrate_source(data, display, _WORKER["rules"], _WORKER["repo"])
+        return FileResult(display, "error", error=f"cannot read: {exc.strerror or exc}")
+    result = migrate_source(data, display, rules, repo)
+    result.digest = digest(data) if result.status == "changed" else None
+    return result
+
+
+def _failed(item: Tuple[str, str], reason: str) -> FileResult:
+    return FileResult(item[0], "error", error=f"not migrated: {reason}")
 
 
 def migrate_files(
@@ -146,31 +171,21 @@ def migrate_files(
     repo: RepoIndex,
     jobs: int = 1,
     on_result: Optional[Callable[[FileResult], None]] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> List[FileResult]:
-    """Migrate ``items`` (``(display path, filesystem path)``) with ``jobs`` workers;
-    results in input order; ``on_result`` is called as each finishes (progress)."""
-    names = [rule.name for rule in rules]
-    results: List[FileResult] = []
-    if jobs <= 1 or len(items) < 2:
-        _init_worker(names, repo)
-        for item in items:
-            results.append(_migrate_path(item))
-            if on_result:
-                on_result(results[-1])
-        return results
-    chunk = max(1, min(64, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(names, repo)) as pool:
-        for result in pool.map(_migrate_path, items, chunksize=chunk):
-            results.append(result)
-            if on_result:
-                on_result(result)
-    return results
+    """Migrate ``items`` (``(display path, filesystem path)``) in ``jobs`` worker
+    processes (always at least one: a file that crashes the parser, runs past
+    ``timeout`` seconds or is over ``max_bytes`` is an error of its own, never the
+    run's); results in input order; ``on_result`` is called as each finishes (progress)."""
+    setup = partial(_worker_task, [rule.name for rule in rules], repo, max_bytes)
+    return IsolatedPool(setup, _failed, jobs, timeout).run(items, on_result)
 
 
-def iter_bytes(filenames: Iterable[str]) -> Iterable[bytes]:
-    """File contents for the repository pre-pass (unreadable files yield nothing)."""
+def iter_bytes(filenames: Iterable[str], max_bytes: Optional[int] = None) -> Iterable[bytes]:
+    """File contents for the repository pre-pass (unreadable or too large files yield nothing)."""
     for filename in filenames:
         try:
-            yield Path(filename).read_bytes()
+            yield read_regular(Path(filename), max_bytes)
         except OSError:
             continue

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import shutil
-import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, TextIO, Tuple
+from typing import Dict, List, Optional, Sequence, TextIO, Tuple
 
-from codemods.files import is_python, python_files, walk, write_atomic
-from codemods.migrate import FileResult, iter_bytes, migrate_files
+from codemods.files import PYTHON_SUFFIXES, copy_atomic, copy_link, digest, is_python, read_regular, replace_file, scan, write_atomic
+from codemods.git_index import unstaged
+from codemods.migrate import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FileResult, iter_bytes, migrate_files
 from codemods.repo_index import build_repo_index
 from codemods.report import summarize, summary_table, write_report
 
@@ -38,6 +38,14 @@ def add_migrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip", metavar="RULES", action="append", help="do not run these rules (comma-separated)")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+        help=f"give up on a file after this long (default {DEFAULT_TIMEOUT:g}); it is reported, the run goes on",
+    )
+    parser.add_argument(
+        "--max-file-size", type=int, default=DEFAULT_MAX_BYTES, metavar="BYTES",
+        help=f"do not migrate larger files (default {DEFAULT_MAX_BYTES}); they are reported",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
 
 
@@ -67,22 +75,34 @@ class _Progress:
             self.stream.flush()
 
 
-def _collect(paths: Sequence[Path], out_dir: Optional[Path]) -> Tuple[List[Tuple[str, str]], List[Tuple[Path, Path]]]:
-    """``(display, filename)`` of the Python files to migrate, and the trees ``(root,
-    destination root)`` (destination only with ``--out-dir``)."""
-    items: List[Tuple[str, str]] = []
-    trees: List[Tuple[Path, Path]] = []
+@dataclass
+class _Plan:
+    """What a run covers: ``items`` ``(display, filename)`` to migrate; ``trees``
+    ``(root, destination)`` (the destination only with ``--out-dir``); ``errors`` for
+    directories that could not be read; ``leftovers``: our temporary files from killed runs."""
+
+    items: List[Tuple[str, str]] = field(default_factory=list)
+    trees: List[Tuple[Path, Path]] = field(default_factory=list)
+    errors: List[FileResult] = field(default_factory=list)
+    leftovers: List[Path] = field(default_factory=list)
+
+
+def _plan(paths: Sequence[Path], out_dir: Optional[Path]) -> _Plan:
+    plan = _Plan()
     for path in paths:
         if path.is_dir():
-            rels = python_files(path)
+            tree = scan(path)
+            rels = [r for r in tree.files if r.endswith(PYTHON_SUFFIXES)]
             if out_dir is not None:
                 rels = [r for r in rels if not _inside(path / r, out_dir)]
-            items += [(str(path / rel), str(path / rel)) for rel in rels]
-            trees.append((path, out_dir if out_dir is not None else path))
+            plan.items += [(str(path / rel), str(path / rel)) for rel in sorted(rels)]
+            plan.errors += [FileResult(str(path / rel), "error", error=reason) for rel, reason in tree.errors]
+            plan.leftovers += [path / rel for rel in tree.leftovers]
+            plan.trees.append((path, out_dir if out_dir is not None else path))
         elif is_python(path):
-            items.append((str(path), str(path)))
-            trees.append((path, out_dir / path.name if out_dir is not None else path))
-    return items, trees
+            plan.items.append((str(path), str(path)))
+            plan.trees.append((path, out_dir / path.name if out_dir is not None else path))
+    return plan
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -93,20 +113,37 @@ def _inside(path: Path, directory: Path) -> bool:
         return False
 
 
-def _dirty(paths: Sequence[Path]) -> List[str]:
-    """Paths with uncommitted changes, per ``git status`` (empty if not a repository)."""
-    dirty = []
+def _remove_leftovers(paths: Sequence[Path]) -> None:
+    """Delete our temporary files left by killed runs (names matched exactly)."""
     for path in paths:
-        where = path if path.is_dir() else path.parent
         try:
-            out = subprocess.run(
-                ["git", "status", "--porcelain", "--", "."], cwd=where, capture_output=True, text=True, timeout=30
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if out.returncode == 0 and out.stdout.strip():
-            dirty.append(str(path))
-    return dirty
+            path.unlink()
+        except OSError as exc:
+            print(f"rlmigrate migrate: warning: cannot remove leftover {path}: {exc.strerror}", file=sys.stderr)
+
+
+def _warn_unstaged(filenames: Sequence[str]) -> None:
+    """Warn about files to be rewritten that git does not have as they are (read from
+    .git/index: no git command runs in the target tree)."""
+    changed, notes = unstaged([Path(f) for f in filenames])
+    for note in notes:
+        print(f"rlmigrate migrate: note: {note}", file=sys.stderr)
+    if changed:
+        listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        print(
+            f"rlmigrate migrate: warning: {listed} has uncommitted changes; --write rewrites files in place, "
+            "commit or stash first to review the migration as one diff",
+            file=sys.stderr,
+        )
+
+
+def _fail(result: FileResult, message: str) -> None:
+    """Turn a changed file into an error: nothing of it is written."""
+    result.status, result.error, result.new_bytes = "error", message, None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _diff(result: FileResult, old: bytes) -> str:
@@ -125,24 +162,59 @@ def _diff_names(path: str) -> Tuple[str, str]:
     return (path, path) if Path(path).is_absolute() else (f"a/{path}", f"b/{path}")
 
 
-def _mirror(trees: Sequence[Tuple[Path, Path]], out_dir: Path, new: dict) -> None:
-    """Every file of each tree under ``out_dir``: migrated bytes or a byte copy."""
+def _current(filename: str, result: FileResult) -> Optional[bytes]:
+    """The file's bytes if they are still those that were migrated (else ``result`` fails)."""
+    try:
+        data = read_regular(Path(filename))
+    except OSError as exc:
+        _fail(result, f"cannot read again: {_reason(exc)}")
+        return None
+    if digest(data) != result.digest:
+        _fail(result, "changed while it was being migrated; not written")
+        return None
+    return data
+
+
+def _write_in_place(pairs: Sequence[Tuple[str, FileResult]]) -> None:
+    """Rewrite each changed file (through symlinks), keeping mode and owner, only if
+    its bytes are still those that were migrated; a failure is that file's error."""
+    for filename, result in pairs:
+        try:
+            replace_file(Path(filename), result.new_bytes, result.digest)
+        except OSError as exc:
+            _fail(result, f"not written: {_reason(exc)}")
+
+
+def _mirror(trees: Sequence[Tuple[Path, Path]], out_dir: Path, new: Dict[str, FileResult]) -> List[FileResult]:
+    """Every file of each tree under ``out_dir``: migrated bytes or a byte copy (mode
+    kept), symlinks recreated as symlinks. Returns the errors of files not copied."""
+    errors: List[FileResult] = []
     for root, dest in trees:
-        if root.is_file():
-            data = new.get(str(root))
-            write_atomic(dest, data) if data is not None else _copy(root, dest)
+        if not root.is_dir():
+            errors += _mirror_file(root, dest, new.get(str(root)))
             continue
-        for rel in walk(root, everything=True):
-            source = root / rel
-            if _inside(source, out_dir):
-                continue
-            data = new.get(str(source))
-            write_atomic(dest / rel, data) if data is not None else _copy(source, dest / rel)
+        tree = scan(root, everything=True)
+        errors += [FileResult(str(root / rel), "error", error=reason) for rel, reason in tree.errors]
+        for rel in tree.files + tree.links:
+            if not _inside(root / rel, out_dir):
+                errors += _mirror_file(root / rel, dest / rel, new.get(str(root / rel)))
+    return errors
 
 
-def _copy(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, dest)
+def _mirror_file(source: Path, dest: Path, result: Optional[FileResult]) -> List[FileResult]:
+    try:
+        if source.is_symlink() and result is None:
+            copy_link(source, dest)
+        elif result is not None:
+            write_atomic(dest, result.new_bytes, mode=source.stat().st_mode & 0o7777)
+        else:
+            copy_atomic(source, dest)
+    except OSError as exc:
+        if result is not None:
+            _fail(result, f"not written to {dest}: {_reason(exc)}")
+            return []
+        return [FileResult(str(source), "error", error=f"not copied to {dest}: {_reason(exc)}")]
+    return []
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -160,6 +232,8 @@ def run_migrate(args: argparse.Namespace) -> int:
         return _usage(str(exc))
     if args.jobs < 1:
         return _usage(f"-j/--jobs must be >= 1, got {args.jobs}")
+    if args.timeout <= 0 or args.max_file_size <= 0:
+        return _usage("--timeout and --max-file-size must be > 0")
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -171,32 +245,36 @@ def run_migrate(args: argparse.Namespace) -> int:
         if Path(report).suffix not in (".json", ".md"):
             return _usage(f"--report {report}: the file name must end in .json or .md")
 
-    items, trees = _collect(paths, out_dir)
+    plan = _plan(paths, out_dir)
     if args.write:
-        for path in _dirty(paths):
-            print(
-                f"rlmigrate migrate: warning: {path} has uncommitted changes; --write rewrites files in place, "
-                "commit or stash first to review the migration as one diff",
-                file=sys.stderr,
-            )
-    repo = build_repo_index(iter_bytes(filename for _, filename in items))
-    progress = _Progress(len(items), enabled=not args.no_progress)
-    results = migrate_files(items, rules, repo, jobs=args.jobs, on_result=progress)
-
-    new = {filename: r.new_bytes for (_, filename), r in zip(items, results) if r.status == "changed"}
+        _remove_leftovers(plan.leftovers)
+    if out_dir is not None and out_dir.is_dir():
+        _remove_leftovers([out_dir / rel for rel in scan(out_dir, everything=True).leftovers])
+    repo = build_repo_index(iter_bytes((filename for _, filename in plan.items), args.max_file_size))
+    progress = _Progress(len(plan.items), enabled=not args.no_progress)
+    results = migrate_files(
+        plan.items, rules, repo, jobs=args.jobs, on_result=progress, timeout=args.timeout,
+        max_bytes=args.max_file_size,
+    )
+    changed = [(filename, r) for (_, filename), r in zip(plan.items, results) if r.status == "changed"]
     show_diff = args.diff or not (args.write or out_dir is not None or args.check)
-    for (_, filename), result in zip(items, results):
-        if result.status == "changed" and show_diff:
-            sys.stdout.write(_diff(result, Path(filename).read_bytes()))
-        if result.status == "changed" and args.check:
+    for filename, result in changed:
+        if show_diff:
+            old = _current(filename, result)
+            if old is not None:
+                sys.stdout.write(_diff(result, old))
+        if args.check:
             print(f"would change: {result.path}", file=sys.stderr)
+    if args.write:
+        _warn_unstaged([filename for filename, r in changed if r.status == "changed"])
+        _write_in_place([(filename, r) for filename, r in changed if r.status == "changed"])
+    results += plan.errors
+    if out_dir is not None:
+        new = {filename: r for filename, r in changed if r.status == "changed"}
+        results += _mirror(plan.trees, out_dir, new)
+    for result in results:
         if result.status == "error":
             print(f"error: {result.path}: {result.error}", file=sys.stderr)
-    if args.write:
-        for filename, data in new.items():
-            write_atomic(Path(filename), data)
-    if out_dir is not None:
-        _mirror(trees, out_dir, new)
     mode = "write" if args.write else "out-dir" if out_dir is not None else "check" if args.check else "diff"
     rule_names = [rule.name for rule in rules]
     for report in args.report or []:

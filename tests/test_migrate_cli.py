@@ -154,14 +154,17 @@ def test_walk_respects_gitignore_and_skips_venvs_build_and_hidden_dirs(tmp_path)
     assert "build/b.py" in everything and ".hidden/h.py" in everything and "env/c.py" not in everything
 
 
-def test_warns_before_write_on_a_dirty_git_tree(repo, capsys):
+def test_warns_before_write_when_a_file_to_rewrite_has_uncommitted_changes(repo, capsys):
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
-    (repo / "pkg" / "plain.py").write_bytes(PLAIN + b"# edited\n")
+    (repo / "pkg" / "plain.py").write_bytes(PLAIN + b"# edited, but not rewritten\n")
     assert run(repo, "--write") == 0
-    assert "has uncommitted changes" in capsys.readouterr().err
+    assert "has uncommitted changes" not in capsys.readouterr().err
+    (repo / "pkg" / "model.py").write_bytes(LEGACY + b"# edited\n")
+    assert run(repo, "--write") == 0
+    assert f"{repo / 'pkg' / 'model.py'} has uncommitted changes" in capsys.readouterr().err
 
 
 def test_decoding_keeps_bom_cookie_and_line_endings():
