@@ -228,3 +228,59 @@ def test_leftover_temporary_files_of_killed_runs_are_removed(tree, tmp_path):
     assert leftover.exists()  # --out-dir never changes the source tree
     assert run(tree, "--write") == 0
     assert not leftover.exists() and lookalike.read_bytes() == b"mine"
+
+
+# ---------------------------------------------------------------------------- all at once
+def _ordinary_files(root: Path) -> dict:
+    files = {}
+    for folder in ("models", "patterns", "configs"):
+        for source in sorted((FIXTURES / folder).glob("*.py")):
+            files[f"legacy/{folder}/{source.name}"] = source.read_bytes()
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return files
+
+
+@pytest.mark.slow
+def test_a_tree_of_hostile_files_is_reported_file_by_file_and_the_rest_migrated(tmp_path, monkeypatch, capsys):
+    expected = tmp_path / "expected"
+    ordinary = _ordinary_files(tmp_path / "alone")
+    assert run(tmp_path / "alone", "--out-dir", expected) in (0, 1)
+    root = tmp_path / "tree"
+    _ordinary_files(root)
+    hostile = {
+        "deep/sum500.py": HEADER + "x = " + " + ".join(["1"] * 500) + "\n",
+        "deep/chain500.py": HEADER + "x = a" + ".b" * 500 + "\n",
+        "deep/nested3000.py": HEADER + "x = " + "f(" * 3000 + ")" * 3000 + "\n",
+        "deep/sum20000.py": HEADER + "x = " + " + ".join(["1"] * 20000) + "\n",
+        "huge.py": HEADER + "x = 1\n" * 200_000,
+        "secret/hidden.py": LEGACY.decode(),
+        "ro/locked.py": LEGACY.decode(),
+    }
+    for rel, text in hostile.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / ".gitignore").write_text("[z-a]\n*.log\n")
+    _deny(monkeypatch, "scandir", root / "secret")
+    _deny(monkeypatch, "open", root / "ro", when=_creating)
+
+    report = tmp_path / "out.json"
+    assert run(root, "--write", "-j", "2", "--timeout", "5", "--report", report) == 1
+
+    errors = {f["path"]: f["error"] for f in json.loads(report.read_text())["files"] if f["error"]}
+    assert errors == {
+        str(root / "deep/nested3000.py"): "not migrated: timed out after 5 s (--timeout)",
+        str(root / "deep/sum20000.py"): "not migrated: timed out after 5 s (--timeout)",
+        str(root / "huge.py"): f"not migrated: {len(hostile['huge.py'])} bytes, over the limit of 1000000 bytes "
+        "(--max-file-size)",
+        str(root / "secret"): "cannot read directory: Permission denied",
+        str(root / "ro/locked.py"): "not written: Permission denied",
+    }
+    for rel, text in hostile.items():
+        if str(root / rel) in errors or rel.startswith("secret/"):
+            assert (root / rel).read_text() == text
+        else:
+            assert "ray.rllib" not in (root / rel).read_text()
+    for rel in ordinary:
+        assert (root / rel).read_bytes() == (expected / rel).read_bytes(), rel
