@@ -15,7 +15,6 @@ import textwrap
 from pathlib import Path
 from typing import Any, Dict
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -197,21 +196,16 @@ def agent_to_policy(agent_id, episode=None, **kwargs):
     return f"p{agent_id}"
 
 
-class NaNRewardEnv(gym.Wrapper):
-    """CartPole whose 5th reward is NaN."""
+def test_a_nan_loss_raises_naming_the_module_and_term_before_any_update(tmp_path, monkeypatch):
+    algo = small_config(tmp_path).build()
+    sample = algo.env_runner.sample
 
-    def __init__(self, config=None):
-        super().__init__(gym.make("CartPole-v1"))
-        self.t = 0
+    def sample_with_a_nan_reward(**kwargs):  # an env's NaN reward is refused while sampling
+        fragments = sample(**kwargs)
+        fragments[0].rewards[-1] = np.nan
+        return fragments
 
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self.t += 1
-        return obs, (float("nan") if self.t == 5 else reward), terminated, truncated, info
-
-
-def test_a_nan_loss_raises_naming_the_module_and_term_before_any_update(tmp_path):
-    algo = small_config(tmp_path).environment(NaNRewardEnv).build()
+    monkeypatch.setattr(algo.env_runner, "sample", sample_with_a_nan_reward)
     before = {k: v.clone() for k, v in algo.get_module().state_dict().items()}
     with pytest.raises(FloatingPointError, match="default_policy") as info:
         algo.train()
