@@ -7,6 +7,12 @@ pay: ``libcst.parse_module(text).code`` for the same files, in this process.
 
 Targets: the whole repository at least 3x faster than the floor (untouched files are
 skipped by a byte pre-filter) and the legacy files alone within 2x of the floor.
+
+Memory: peak memory per source byte of migrating one large legacy file (the fixtures
+concatenated to ``LARGE_BYTES``), beside libcst's own parse + codegen of the same file
+(the floor); target within 1.5x. Each side runs in a fresh subprocess, on a thread with
+the stack the workers use, and reports its ``ru_maxrss`` growth; the sides alternate
+over ``MEMORY_ROUNDS`` rounds and the smallest figure of each counts.
 ``comparisons`` holds the same figures as tables for ``run_all.py``.
 """
 
@@ -29,6 +35,39 @@ LEGACY_FIXTURES = ROOT / "fixtures" / "legacy"
 TOTAL_FILES = 2000
 LEGACY_SHARE = 0.10
 MAX_BYTES = 40_000
+LARGE_BYTES = 512 * 1024
+MEMORY_ROUNDS = 2
+
+# Run in a fresh interpreter: argv = side ("ours" | "floor"), path. Prints the peak
+# resident memory growth (bytes) of the one file's migration or parse.
+_MEMORY_CHILD = """
+import resource, sys, threading
+from pathlib import Path
+import libcst
+from codemods.migrate import migrate_path
+from codemods.repo_index import build_repo_index
+from codemods.rules import select_rules
+from codemods.workers import RECURSION_LIMIT, STACK_BYTES
+
+side, path = sys.argv[1], sys.argv[2]
+data = Path(path).read_bytes()
+rules, repo = select_rules(None), build_repo_index([data])
+
+def work():
+    if side == "ours":
+        result = migrate_path((path, path), rules, repo)
+        assert result.status == "changed", result.error
+    else:
+        libcst.parse_module(data).code
+
+sys.setrecursionlimit(RECURSION_LIMIT)
+threading.stack_size(STACK_BYTES)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
 
 
 def _legacy_sources() -> List[bytes]:
@@ -91,6 +130,44 @@ def rlmigrate_seconds(path: Path, jobs: int = 2) -> float:
     return elapsed
 
 
+def build_large_legacy_file(path: Path) -> int:
+    """The legacy fixtures (UTF-8, LF, no BOM) concatenated up to ``LARGE_BYTES``."""
+    sources = [data for data in _legacy_sources() if b"\r" not in data and not data.startswith(b"\xef\xbb\xbf")]
+    sources = [data for data in sources if _utf8(data)]
+    chunks, size = [], 0
+    while size < LARGE_BYTES:
+        for data in sources:
+            chunks.append(data + b"\n")
+            size += len(data) + 1
+    path.write_bytes(b"".join(chunks))
+    return size
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def peak_memory_growth(side: str, path: Path) -> int:
+    """Peak resident memory growth (bytes) of one side, in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_CHILD, side, str(path)], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def memory_per_source_byte(path: Path, size: int) -> Dict[str, float]:
+    """Smallest growth per source byte of each side over alternating rounds."""
+    growth: Dict[str, List[int]] = {"ours": [], "floor": []}
+    for _ in range(MEMORY_ROUNDS):
+        for side in ("floor", "ours"):
+            growth[side].append(peak_memory_growth(side, path))
+    return {side: round(min(values) / size, 1) for side, values in growth.items()}
+
+
 def _rates(seconds: float, lines: int, files: int) -> Dict[str, float]:
     return {"seconds": round(seconds, 3), "files_per_s": round(files / seconds, 1), "kloc_per_s": round(lines / 1000 / seconds, 1)}
 
@@ -109,6 +186,10 @@ def main() -> None:
         lines_all, lines_legacy = _lines(every), _lines(files["legacy"])
         floor_all, floor_legacy = floor_seconds(every), floor_seconds(files["legacy"])
         ours_all, ours_legacy = rlmigrate_seconds(repo), rlmigrate_seconds(legacy_only)
+        large = Path(tmp) / "large_legacy.py"
+        large_size = build_large_legacy_file(large)
+        memory = memory_per_source_byte(large, large_size)
+    memory_ratio = round(memory["ours"] / memory["floor"], 2)
     n_all, n_legacy = len(every), len(files["legacy"])
     print(json.dumps({
         "files": n_all,
@@ -126,6 +207,13 @@ def main() -> None:
             "slowdown_vs_floor": round(ours_legacy / floor_legacy, 2),
             "target_slowdown_at_most": 2.0,
         },
+        "large_legacy_file_memory": {
+            "bytes": large_size,
+            "rlmigrate_peak_bytes_per_source_byte": memory["ours"],
+            "floor_libcst_parse_codegen_peak_bytes_per_source_byte": memory["floor"],
+            "ratio_vs_floor": memory_ratio,
+            "target_ratio_at_most": 1.5,
+        },
         "comparisons": [
             {
                 "title": f"Codemod throughput over the whole repository ({n_all} files, {n_legacy} legacy)",
@@ -141,6 +229,14 @@ def main() -> None:
                 "rows": [{"case": f"{n_legacy} legacy files", "ours": round(ours_legacy, 2),
                           "baseline": round(floor_legacy, 2), "ratio": round(ours_legacy / floor_legacy, 2),
                           "target": {"op": "<=", "value": 2.0}}],
+            },
+            {
+                "title": f"Peak memory per source byte, one large legacy file ({large_size // 1024} KiB)",
+                "ours": "migrating it (one worker's work)", "baseline": "libcst parse + codegen",
+                "unit": "bytes / source byte", "ratio": "ours / baseline",
+                "rows": [{"case": f"{large_size // 1024} KiB legacy file", "ours": memory["ours"],
+                          "baseline": memory["floor"], "ratio": memory_ratio,
+                          "target": {"op": "<=", "value": 1.5}}],
             },
         ],
     }, indent=2))

@@ -1,8 +1,14 @@
 """``rlmigrate migrate PATH...``: arguments, modes, output and exit codes.
 
 Exit codes: 0 success (with ``--check``: nothing would change); 1 ``--check`` found
-files that would change, or some file could not be migrated (listed, left untouched);
+files that would change, or some file or directory could not be read, migrated or
+written (each listed with its reason and left untouched; the others are done);
 2 usage error (missing path, unknown rule, conflicting options).
+
+Each file is migrated in a worker process: one that crashes the parser, runs past
+``--timeout`` or is over ``--max-file-size`` is that file's error. ``--write`` replaces
+a file only if its bytes are still those that were read, keeps its mode, owner and
+group, and writes through a symlink; nothing from the target tree is ever run.
 """
 
 from __future__ import annotations
