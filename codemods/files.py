@@ -113,7 +113,7 @@ def write_atomic(
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         if owner is not None and owner != _owner(os.stat(tmp)):
-            os.chown(tmp, *owner)
+            _chown(tmp, owner)
         os.chmod(tmp, mode)
         if expect is not None and digest(read_regular(path)) != expect:
             raise ChangedSinceRead(errno.EAGAIN, "changed since it was read", str(path))
@@ -122,6 +122,13 @@ def write_atomic(
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _chown(path: str, owner: Tuple[int, int]) -> None:
+    try:
+        os.chown(path, *owner)
+    except PermissionError:
+        raise PermissionError(errno.EPERM, f"cannot keep its owner and group {owner[0]}:{owner[1]}", path) from None
 
 
 def _owner(info: os.stat_result) -> Tuple[int, int]:

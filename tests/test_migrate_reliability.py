@@ -193,6 +193,19 @@ def test_write_keeps_owner_group_and_mode(tree):
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (1234, 5678, 0o640)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_a_file_whose_owner_cannot_be_kept_is_not_written(tree, monkeypatch, capsys):
+    def refuse(*args):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    os.chown(tree / "pkg" / "model.py", 1234, 5678)
+    monkeypatch.setattr(os, "chown", refuse)  # what a non-root user gets
+    assert run(tree, "--write") == 1
+    assert (tree / "pkg" / "model.py").read_bytes() == LEGACY
+    assert (tree / "pkg" / "other.py").read_bytes() == MIGRATED
+    assert "model.py: not written: cannot keep its owner and group 1234:5678" in capsys.readouterr().err
+
+
 def test_a_symlink_given_as_the_path_is_written_through(tree):
     link = tree / "link.py"
     link.symlink_to("pkg/model.py")
