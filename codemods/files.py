@@ -227,6 +227,10 @@ def scan(root: Path, *, everything: bool = False) -> Tree:
         directory, rel_dir, patterns = stack.pop()
         try:
             patterns = patterns if everything else patterns + _read_gitignore(directory, rel_dir)
+        except OSError as exc:
+            tree.errors.append((rel_dir or ".", f"not migrated: cannot read its .gitignore: {exc.strerror or exc}"))
+            continue
+        try:
             entries = _entries(directory)
         except OSError as exc:
             tree.errors.append((rel_dir or ".", f"cannot read directory: {exc.strerror or exc}"))
