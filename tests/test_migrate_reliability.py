@@ -181,6 +181,16 @@ def test_an_unreadable_directory_and_a_bad_gitignore_line_are_reported_not_raise
     assert (tree / "pkg" / "other.py").read_bytes() == MIGRATED
 
 
+def test_a_directory_whose_gitignore_cannot_be_read_is_skipped_and_reported(tree, capsys, monkeypatch):
+    (tree / "sub").mkdir()
+    (tree / "sub" / "model.py").write_bytes(LEGACY)
+    (tree / "sub" / ".gitignore").write_text("model.py\n")
+    _deny(monkeypatch, "open", tree / "sub" / ".gitignore")
+    assert run(tree, "--write") == 1
+    assert f"error: {tree / 'sub'}: not migrated: cannot read its .gitignore: Permission denied" in capsys.readouterr().err
+    assert (tree / "sub" / "model.py").read_bytes() == LEGACY and (tree / "pkg" / "model.py").read_bytes() == MIGRATED
+
+
 # ---------------------------------------------------------------------------- item 10
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
 def test_write_keeps_owner_group_and_mode(tree):
