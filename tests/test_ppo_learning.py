@@ -36,16 +36,29 @@ def mean_return(result: Dict[str, Any]) -> float:
     return result["env_runners"]["episode_return_mean"]
 
 
-def test_ppo_torch_learns_cartpole_within_100k_steps(tmp_path):
+# Env steps until the mean return first reached 450 with PPOConfig's defaults on
+# CartPole-v1, seeds 0-14, one thread (AMD EPYC 2 cores):
+#   torch: 66.6k 79.9k 92.2k 67.6k 82.9k 84.0k 80.9k 70.7k 82.9k 94.2k 97.3k 107.5k 69.6k 82.9k 84.0k
+#   tf2:   96.3k 98.3k 109.6k 147.5k 79.9k 104.4k 99.3k 91.1k 92.2k 105.5k 113.7k 111.6k 65.5k 127.0k 87.0k
+# A CPU that rounds differently (another SIMD kernel, another thread count) follows
+# another trajectory, as another seed would: each budget is about 1.4x the slowest of
+# its 15 runs, so seed 0 passes wherever these spreads hold. Both backends run the same
+# update (tests/test_learner_parity_torch_tf.py); tf's runs still took a median 1.2x
+# torch's steps (before tf's Adam stepped as torch's: 1.5x, seeds 0-4).
+CARTPOLE_TARGET = 450
+
+
+def test_ppo_torch_learns_cartpole_within_150k_steps(tmp_path):
     config = PPOConfig().environment("CartPole-v1").debugging(seed=0, log_dir=str(tmp_path))
-    reached, result = train_until(config, 100_000, lambda r: mean_return(r) >= 450)
+    reached, result = train_until(config, 150_000, lambda r: mean_return(r) >= CARTPOLE_TARGET)
     assert reached, f"mean return {mean_return(result):.1f} after {result['num_env_steps_sampled']} steps"
 
 
 @pytest.mark.tf
+@pytest.mark.usefixtures("tf_op_determinism")
 def test_ppo_tf_learns_cartpole_within_200k_steps(tmp_path):
     config = PPOConfig().framework("tf2").environment("CartPole-v1").debugging(seed=0, log_dir=str(tmp_path))
-    reached, result = train_until(config, 200_000, lambda r: mean_return(r) >= 400)
+    reached, result = train_until(config, 200_000, lambda r: mean_return(r) >= CARTPOLE_TARGET)
     assert reached, f"mean return {mean_return(result):.1f} after {result['num_env_steps_sampled']} steps"
 
 
