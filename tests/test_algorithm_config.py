@@ -70,7 +70,9 @@ def test_to_dict_from_dict_round_trips_every_setting():
 def test_the_json_form_round_trips_classes_functions_and_specs():
     settings = full_config().to_dict()
     data = json.loads(json.dumps(config_to_json(settings)))
-    back = config_from_json(data, "ckpt")
+    with pytest.raises(AlgorithmCheckpointError, match="policy_mapping_fn.*trusted_modules"):
+        config_from_json(data, "ckpt")  # the mapping function's module is not trusted by default
+    back = config_from_json(data, "ckpt", trusted_modules=["tests"])
     assert back["env"] is MultiAgentCartPole and back["policy_mapping_fn"] is mapping_fn
     assert back["rl_module_spec"].module_class is DiscreteBCTorchModule
     assert back["lr_schedule"] == [[0, 1e-3], [1000, 1e-4]]
