@@ -8,6 +8,7 @@ replaced; its current file comes back as an error and the rest of its batch is r
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import signal
 import sys
@@ -36,6 +37,7 @@ def _serve(conn: Connection, setup: Callable[[], Task]) -> None:
 
 
 def _worker_main(conn: Connection, setup: Callable[[], Task]) -> None:
+    faulthandler.disable()  # a crash is reported as that file's error, not as a stack dump
     sys.setrecursionlimit(RECURSION_LIMIT)
     threading.stack_size(STACK_BYTES)
     thread = threading.Thread(target=_serve, args=(conn, setup))
