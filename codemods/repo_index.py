@@ -23,7 +23,11 @@ LEGACY_MODEL_BASES: Dict[str, str] = {
 }
 
 _CLASS = re.compile(rb"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
-_ALIAS = re.compile(rb"\bimport[ \t]+(?:\(?[^\n]*?\b)?(\w+)[ \t]+as[ \t]+(\w+)")
+# ``<legacy base> as <alias>``, in any import form (parenthesised over several lines
+# too); anchored on the base names so the scan stays linear in the file's length.
+_ALIAS = re.compile(
+    rb"\b(" + b"|".join(name.encode() for name in LEGACY_MODEL_BASES) + rb")[ \t]+as[ \t]+(\w+)"
+)
 
 
 def _bases(text: bytes) -> Iterable[Tuple[str, list]]:
