@@ -11,8 +11,11 @@ skipped by a byte pre-filter) and the legacy files alone within 2x of the floor.
 Memory: peak memory per source byte of migrating one large legacy file (the fixtures
 concatenated to ``LARGE_BYTES``), beside libcst's own parse + codegen of the same file
 (the floor); target within 1.5x. Each side runs in a fresh subprocess, on a thread with
-the stack the workers use, and reports its ``ru_maxrss`` growth; the sides alternate
-over ``MEMORY_ROUNDS`` rounds and the smallest figure of each counts.
+the stack the workers use, and reports its peak resident memory (``VmHWM``; not
+``ru_maxrss``, which keeps the parent's peak across ``exec``) less its resident memory
+before the work; the sides alternate over ``MEMORY_ROUNDS`` rounds and the smallest
+figure of each counts. Timings alternate the same way over ``TIME_ROUNDS`` rounds (the
+floor, then ours) and the median of each side counts.
 ``comparisons`` holds the same figures as tables for ``run_all.py``.
 """
 
@@ -20,13 +23,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import libcst as cst
 
@@ -37,11 +41,12 @@ LEGACY_SHARE = 0.10
 MAX_BYTES = 40_000
 LARGE_BYTES = 512 * 1024
 MEMORY_ROUNDS = 2
+TIME_ROUNDS = 3
 
 # Run in a fresh interpreter: argv = side ("ours" | "floor"), path. Prints the peak
 # resident memory growth (bytes) of the one file's migration or parse.
 _MEMORY_CHILD = """
-import resource, sys, threading
+import re, sys, threading
 from pathlib import Path
 import libcst
 from codemods.migrate import migrate_path
@@ -62,11 +67,14 @@ def work():
 
 sys.setrecursionlimit(RECURSION_LIMIT)
 threading.stack_size(STACK_BYTES)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status_kb(field):
+    return int(re.search(field + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+
+before = status_kb("VmRSS")
 thread = threading.Thread(target=work)
 thread.start()
 thread.join()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+print((status_kb("VmHWM") - before) * 1024)
 """
 
 
@@ -130,6 +138,15 @@ def rlmigrate_seconds(path: Path, jobs: int = 2) -> float:
     return elapsed
 
 
+def interleaved_medians(floor: Callable[[], float], ours: Callable[[], float]) -> Tuple[float, float]:
+    """Median seconds of each side over ``TIME_ROUNDS`` rounds of floor, then ours."""
+    times: Tuple[List[float], List[float]] = ([], [])
+    for _ in range(TIME_ROUNDS):
+        times[0].append(floor())
+        times[1].append(ours())
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def build_large_legacy_file(path: Path) -> int:
     """The legacy fixtures (UTF-8, LF, no BOM) concatenated up to ``LARGE_BYTES``."""
     sources = [data for data in _legacy_sources() if b"\r" not in data and not data.startswith(b"\xef\xbb\xbf")]
@@ -184,8 +201,10 @@ def main() -> None:
         legacy_only = Path(tmp) / "legacy_only"
         shutil.copytree(repo / "legacy", legacy_only)
         lines_all, lines_legacy = _lines(every), _lines(files["legacy"])
-        floor_all, floor_legacy = floor_seconds(every), floor_seconds(files["legacy"])
-        ours_all, ours_legacy = rlmigrate_seconds(repo), rlmigrate_seconds(legacy_only)
+        floor_all, ours_all = interleaved_medians(lambda: floor_seconds(every), lambda: rlmigrate_seconds(repo))
+        floor_legacy, ours_legacy = interleaved_medians(
+            lambda: floor_seconds(files["legacy"]), lambda: rlmigrate_seconds(legacy_only)
+        )
         large = Path(tmp) / "large_legacy.py"
         large_size = build_large_legacy_file(large)
         memory = memory_per_source_byte(large, large_size)
