@@ -113,7 +113,7 @@ class BusyLearnerPPO(PPO):
     """Asynchronous sampling; the learner stays busy for a while after each update."""
 
     asynchronous_sampling = True
-    busy_s = 1.0
+    busy_s = 2.0  # long enough for the actors' next calls to finish on a loaded machine
 
     def setup(self) -> None:
         super().setup()
@@ -143,8 +143,10 @@ def test_asynchronous_sampling_goes_on_while_the_learner_is_busy(tmp_path):
         assert result["env_runners"]["num_episodes"] == delivered["episodes"]
         assert_sane(result)
     # iterations 2 and 3 got fragments sampled while the learner was busy, with the
-    # weights from before its last update, ready without waiting
-    assert [d["lag"] for d in algo.delivered] == [0, 1, 1]
+    # weights from before its last update (or older: on a loaded machine a call may
+    # still be running from the iteration before), ready without waiting
+    lags = [d["lag"] for d in algo.delivered]
+    assert lags[0] == 0 and all(1 <= lag <= i for i, lag in enumerate(lags) if i), lags
     assert max(r["timers"]["env_runner_sampling_s"] for r in results[1:]) < BusyLearnerPPO.busy_s / 2
 
 
