@@ -121,6 +121,12 @@ CASES: Dict[str, Case] = {
         "value_function_variants", "DelegatingModel", BOX[4], GAUSSIAN, {"fcnet_hiddens": [16, 16]},
         perturb=("torch_sub_model._value_branch._model.0.bias", "vf_preds"),
     ),
+    # A black-wrapped constructor (comments, annotations, keyword-only option): the
+    # codemod crashed on it before, leaving the file unmigrated.
+    "WrappedSignature": Case(
+        "wrapped_signature", "WrappedSignature", BOX[4], gym.spaces.Discrete(2),
+        {"custom_model_config": {"hidden": 16}}, perturb=("value.bias", "vf_preds"),
+    ),
     "NoValueModel": Case(
         "value_function_variants", "NoValueModel", BOX[3], gym.spaces.Discrete(3),
         perturb=("logits.bias", "action_dist_inputs"),

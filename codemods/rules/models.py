@@ -27,6 +27,7 @@ code, ``self.context()``, ``update_ops``, attributes and methods that clash with
 
 from __future__ import annotations
 
+import ast
 import functools
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
@@ -300,17 +301,25 @@ class _ClassMethods:
             self.rule.imports.add((HELPERS, "legacy_model_args", None))
         head = [cst.parse_statement(line, config=self.module.config_for_parsing) for line in lines]
         if head:
-            signature = self.module.code_for_node(params)
-            was = cst.EmptyLine(comment=cst.Comment(f"# was __init__({signature})"))
+            was = cst.EmptyLine(comment=cst.Comment(f"# was __init__({self._one_line(params)})"))
             head[0] = head[0].with_changes(leading_lines=[was])
         statements = list(body.body)
         docstring = statements[:1] if statements and is_docstring(statements[0]) else []
         new_body = body.with_changes(body=[*docstring, *head, *statements[len(docstring):]])
         return init.with_changes(
             name=cst.Name("setup"),
+            whitespace_before_params=cst.SimpleWhitespace(""),
             params=cst.Parameters(params=[params.params[0].with_changes(comma=cst.MaybeSentinel.DEFAULT)]),
             body=new_body,
         )
+
+    def _one_line(self, params: cst.Parameters) -> str:
+        """The legacy signature for a one-line comment: as written when it fits on one
+        line, else without its line breaks and comments (a wrapped, black-style one)."""
+        signature = self.module.code_for_node(params)
+        if "\n" not in signature and "\r" not in signature:
+            return signature
+        return ast.unparse(ast.parse(f"def f({signature}\n): pass").body[0].args)
 
     # -- generated RLModule forwards --------------------------------------------------
     def _generated(self) -> List[cst.BaseStatement]:
