@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, Opti
 import libcst as cst
 
 TODO_PREFIX = "# TODO(rlmigrate): "
+#: Legacy model kinds (``RepoIndex.legacy_models``) the ``models`` rule turns into RLModules.
+CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "torch_builtin"})
 
 # Statements that carry ``leading_lines`` (where a TODO marker goes).
 _STATEMENTS = (
@@ -95,12 +97,22 @@ def todo_comment(message: str, anchor: str) -> str:
 class RepoIndex:
     """What the pre-pass learned about the whole repository.
 
-    ``legacy_models``: class name -> legacy base kind (``"torch"``, ``"tf"``,
-    ``"recurrent"``) for every class that derives, directly or through other classes
-    of the repository, from a legacy ModelV2 class.
+    ``legacy_models``: class name -> legacy base kind for every class that derives,
+    directly or through other classes of the repository, from a legacy ModelV2 class.
+    The kinds the ``models`` rule converts (``CONVERTED_KINDS``): ``"torch"``,
+    ``"recurrent"`` (torch ``RecurrentNetwork``), ``"tf"``, ``"torch_builtin"`` (a
+    subclass of a built-in torch model ``compat.legacy_torch_models`` has a drop-in
+    for); the kinds it flags and leaves as they are: ``"tf_recurrent"`` (TF
+    ``RecurrentNetwork`` / ``RecurrentTFModelV2``) and ``"unsupported"`` (models of
+    algorithms this project does not have, built-in TF models).
     """
 
     legacy_models: Dict[str, str] = field(default_factory=dict)
+
+    def converts(self, name: str) -> bool:
+        """Whether class ``name`` (a bare or dotted name; its last part is looked up)
+        becomes an RLModule under the ``models`` rule."""
+        return self.legacy_models.get(name.split(".")[-1]) in CONVERTED_KINDS
 
     @property
     def trigger_names(self) -> FrozenSet[bytes]:
