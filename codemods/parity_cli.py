@@ -2,7 +2,8 @@
 the legacy weights into the candidate and prove (or disprove) parity.
 
 Exit status: 0 parity, 1 mismatch, 2 usage error (bad class path, bad JSON, missing
-file, unbuildable model, weights that cannot be ported, mismatched spaces).
+file, unbuildable model, weights that cannot be ported, mismatched spaces, a candidate
+that is not an RLModule or is the legacy class itself).
 
 This module imports neither torch nor ray at import time: ``run_parity`` imports
 ``compat`` (and, for legacy classes, ray) when it runs.
@@ -20,15 +21,51 @@ EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
 DESCRIPTION = """\
 Build --legacy (a legacy ModelV2 class, constructed as legacy RLlib did:
-cls(obs_space, action_space, num_outputs, model_config, name)) and --candidate (an
-RLModule subclass, built with SingleAgentRLModuleSpec, or another ModelV2 class),
-port the legacy weights into the candidate (by name, then by order), and compare
-the two with compat.parity.check. Exit 0 on parity, 1 on a mismatch (or a model that
-crashes on valid observations), 2 on usage errors.
+cls(obs_space, action_space, num_outputs, model_config, name)) and --candidate (the
+migrated class: an RLModule subclass, i.e. a subclass of rlmodule's RLModule such as
+rlmodule.torch.TorchRLModule, built with SingleAgentRLModuleSpec), port the legacy
+weights into the candidate (by name, then by order), and compare the two with
+compat.parity.check. Exit 0 on parity, 1 on a mismatch (or a model that crashes on
+valid observations), 2 on usage errors - among them a candidate that is not an
+RLModule (e.g. a file the codemod left unmigrated: run `rlmigrate migrate` first) or
+the very class given as --legacy (a model always agrees with itself).
 
-Spaces are JSON (inline or a file) in the form of rlmodule.spaces.space_to_dict, e.g.
+Spaces are JSON (inline, or the name of a file holding it) in the form of
+rlmodule.spaces.space_to_dict, e.g.
   '{"type": "Box", "shape": [4], "dtype": "float32", "low": -1.0, "high": 1.0}'
   '{"type": "Discrete", "n": 2}'
+  '{"type": "Dict", "spaces": {"mask": {"type": "MultiBinary", "n": [3]}, "pos": {"type": "Discrete", "n": 5}}}'
+  '{"type": "Tuple", "spaces": [{"type": "Discrete", "n": 5}, {"type": "MultiDiscrete", "nvec": [2, 3]}]}'
+A Dict's "spaces" is an object of named spaces, a Tuple's a list of spaces, in order;
+they nest. The candidate gets the raw (nested) observations, the legacy model what
+legacy RLlib gave it (obs_flat, with input_dict["obs"] restored to the nested form).
+"""
+
+EPILOG = """\
+examples:
+  # a Box observation space (model.json holds the legacy `model` dict, e.g. {})
+  rlmigrate parity --legacy src.value_caching:ValueCachingModel \\
+      --candidate migrated.value_caching:ValueCachingModel \\
+      --observation-space '{"type": "Box", "shape": [4], "dtype": "float32", "low": -1.0, "high": 1.0}' \\
+      --action-space '{"type": "Discrete", "n": 2}' --model-config model.json
+
+  # a Dict observation space (here an action mask next to the observations)
+  rlmigrate parity --legacy src.masked_actions:MaskedActionsModel \\
+      --candidate migrated.masked_actions:MaskedActionsModel \\
+      --observation-space '{"type": "Dict", "spaces": {"action_mask": {"type": "Box", "shape": [4], "dtype": "float32", "low": 0.0, "high": 1.0}, "observations": {"type": "Box", "shape": [6], "dtype": "float32", "low": -1.0, "high": 1.0}}}' \\
+      --action-space '{"type": "Discrete", "n": 4}' --model-config model.json
+
+  # a Tuple observation space (a Box and a Discrete, in this order)
+  rlmigrate parity --legacy src.tuple_model:TupleObsModel \\
+      --candidate migrated.tuple_model:TupleObsModel \\
+      --observation-space '{"type": "Tuple", "spaces": [{"type": "Box", "shape": [3], "dtype": "float32", "low": -1.0, "high": 1.0}, {"type": "Discrete", "n": 5}]}' \\
+      --action-space '{"type": "Discrete", "n": 3}' --model-config model.json
+
+  # the same, the spaces in files
+  echo '{"type": "Tuple", "spaces": [{"type": "Box", "shape": [3], "dtype": "float32", "low": -1.0, "high": 1.0}, {"type": "Discrete", "n": 5}]}' > obs_space.json
+  echo '{"type": "Discrete", "n": 3}' > action_space.json
+  rlmigrate parity --legacy src.tuple_model:TupleObsModel --candidate migrated.tuple_model:TupleObsModel \\
+      --observation-space obs_space.json --action-space action_space.json --model-config model.json
 """
 
 
@@ -39,10 +76,11 @@ class UsageError(Exception):
 def add_parity_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``parity`` sub-command's options (argparse only; nothing heavy imported)."""
     parser.description = DESCRIPTION
+    parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--legacy", required=True, metavar="MODULE:CLASS", help="the legacy ModelV2 class")
     parser.add_argument(
-        "--candidate", required=True, metavar="MODULE:CLASS", help="an RLModule subclass or another ModelV2 class"
+        "--candidate", required=True, metavar="MODULE:CLASS", help="the migrated class: an RLModule subclass (not a legacy ModelV2, not the --legacy class)"
     )
     parser.add_argument("--observation-space", required=True, metavar="JSON_OR_FILE", help="the raw observation space")
     parser.add_argument("--action-space", required=True, metavar="JSON_OR_FILE", help="the action space")
@@ -111,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     legacy_cls = _class(args.legacy, "--legacy", class_from_path)
     candidate_cls = _class(args.candidate, "--candidate", class_from_path)
     catalog_cls = _class(args.catalog, "--catalog", class_from_path) if args.catalog else None
+    _check_candidate(candidate_cls, args.candidate, legacy_cls, args.legacy)
 
     import torch
 
@@ -195,6 +234,51 @@ def _class(path: str, flag: str, class_from_path: Any) -> type:
         raise UsageError(str(e)) from None
     except Exception as e:  # the module itself failed to import (syntax error, ...)
         raise UsageError(f"{flag} {path!r}: importing it failed: {type(e).__name__}: {e}") from None
+
+
+def _check_candidate(cls: type, path: str, legacy_cls: type, legacy_path: str) -> None:
+    """The candidate must be an RLModule (the migrated class), and not the legacy class
+    itself: either would make the check compare the legacy model with itself and pass."""
+    from rlmodule.rl_module import RLModule
+
+    if cls is legacy_cls:
+        raise UsageError(
+            f"--candidate {path}: it is the very class given as --legacy ({legacy_path}); a model always "
+            "agrees with itself, so this proves nothing. Point --candidate at the migrated class "
+            "(an RLModule subclass; run `rlmigrate migrate` on the legacy file first if there is none)"
+        )
+    if issubclass(cls, RLModule):
+        return
+    raise UsageError(
+        f"--candidate {path}: {cls.__name__} is not an RLModule (a subclass of rlmodule's RLModule, e.g. "
+        f"rlmodule.torch.TorchRLModule); it is {_describe_class(cls)}. Comparing it with the legacy model "
+        "would not test a migration. Run `rlmigrate migrate` on its file first (a file the codemod could "
+        "not migrate is reported there and left legacy) and point --candidate at the migrated class"
+    )
+
+
+def _describe_class(cls: type) -> str:
+    """What kind of class ``cls`` is, from its MRO (nothing imported): e.g. "a legacy
+    ModelV2 (ray.rllib.models.torch.torch_modelv2.TorchModelV2) and a torch.nn.Module"."""
+    mro = [(c.__module__ or "", c.__qualname__) for c in cls.__mro__]
+    kinds = []
+    ray_bases = [f"{m}.{q}" for m, q in mro if m.startswith("ray.")]
+    if any(m.startswith("ray.rllib.models") and q == "ModelV2" for m, q in mro):
+        kinds.append(f"a legacy ModelV2 ({ray_bases[0]})")
+    elif any(m.startswith("ray.rllib.core.rl_module") and q == "RLModule" for m, q in mro):
+        kinds.append(f"ray's own RLModule ({ray_bases[0]}), not rlmodule's: its imports still name ray.rllib")
+    elif ray_bases:
+        kinds.append(f"a ray class ({ray_bases[0]})")
+    elif callable(getattr(cls, "forward", None)) and callable(getattr(cls, "value_function", None)):
+        kinds.append("a legacy-style model (forward and value_function, no RLModule base)")
+    if any(m == "torch.nn.modules.module" and q == "Module" for m, q in mro):
+        kinds.append("a torch.nn.Module")
+    if any(m.startswith(("keras", "tensorflow", "tf_keras")) and q in ("Model", "Layer") for m, q in mro):
+        kinds.append("a Keras model/layer")
+    if not kinds:
+        bases = ", ".join(f"{c.__module__}.{c.__qualname__}" for c in cls.__bases__)
+        kinds.append(f"a class with bases {bases}")
+    return " and ".join(kinds)
 
 
 def _build(

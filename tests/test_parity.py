@@ -8,6 +8,8 @@ legacy FullyConnectedNetwork's weights ported into it.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -19,6 +21,7 @@ from tests.legacy_helpers import legacy_policy
 from codemods.cli import main
 from compat import ModelV2RLModule, RLModulePolicy
 from compat.parity import ParityReport, check
+from rlmodule.spaces import space_from_dict
 
 pytestmark = pytest.mark.legacy
 
@@ -187,7 +190,7 @@ def cli_args(tmp_path):
     action_space = tmp_path / "action_space.json"
     action_space.write_text(ACT_JSON)
 
-    def args(legacy="TwoLayerModel", candidate="TwoLayerModel", *extra, model_config=str(config)):
+    def args(legacy="TwoLayerModel", candidate="TwoLayerRLModule", *extra, model_config=str(config)):
         return [
             "parity", "--legacy", f"{FIXTURES}:{legacy}", "--candidate", f"{FIXTURES}:{candidate}",
             "--observation-space", OBS_JSON, "--action-space", str(action_space),
@@ -197,23 +200,117 @@ def cli_args(tmp_path):
     return args
 
 
-def test_cli_exit_0_for_a_legacy_model_against_itself(cli_args, tmp_path, capsys):
+def test_cli_exit_0_for_a_migrated_rlmodule_candidate(cli_args, tmp_path, capsys):
+    # an RLModule candidate, built with SingleAgentRLModuleSpec, weights ported by name
     out = tmp_path / "report.json"
-    assert main(cli_args("TwoLayerModel", "TwoLayerModel", "--json", str(out))) == 0
+    assert main(cli_args("TwoLayerModel", "TwoLayerRLModule", "--json", str(out))) == 0
     printed = capsys.readouterr().out
-    assert "ported 6 tensors" in printed and "PARITY OK" in printed
+    assert "ported 6 tensors" in printed and "(6 by name)" in printed and "PARITY OK" in printed
+    assert "candidate: TwoLayerRLModule (RLModule)" in printed
     report = ParityReport.from_json(out.read_text())
     assert report.ok and report.num_observations == 64
-    # an RLModule candidate, built with SingleAgentRLModuleSpec, weights ported by name
-    assert main(cli_args("TwoLayerModel", "TwoLayerRLModule")) == 0
-    assert "6 by name" in capsys.readouterr().out
+    # built right after torch.manual_seed(--seed) in the same layer order: the same init
+    assert main(cli_args("TwoLayerModel", "TwoLayerRLModule", "--weights-from", "none")) == 0
 
 
-def test_cli_exit_1_for_a_candidate_with_a_perturbed_init(cli_args, capsys):
-    assert main(cli_args("TwoLayerModel", "PerturbedInitModel", "--weights-from", "none")) == 1
+def test_cli_exit_1_for_a_candidate_with_a_perturbed_init_or_forward(cli_args, capsys):
+    assert main(cli_args("TwoLayerModel", "PerturbedInitRLModule", "--weights-from", "none")) == 1
     assert capsys.readouterr().out.startswith("PARITY FAILED: action_dist_inputs")
     # porting the legacy weights overwrites the perturbation
-    assert main(cli_args("TwoLayerModel", "PerturbedInitModel")) == 0
+    assert main(cli_args("TwoLayerModel", "PerturbedInitRLModule")) == 0
+    assert "PARITY OK" in capsys.readouterr().out
+    # a bug in the migrated forward survives porting
+    assert main(cli_args("TwoLayerModel", "PerturbedForwardRLModule")) == 1
+    printed = capsys.readouterr().out
+    assert "ported 6 tensors" in printed and "PARITY FAILED: action_dist_inputs" in printed
+    assert "max_abs=0.1" in printed
+
+
+def test_cli_exit_2_for_a_candidate_that_is_not_an_rlmodule(cli_args, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    # a legacy ModelV2 candidate (before: built like the legacy side and compared, PARITY OK)
+    assert main(cli_args("TwoLayerModel", "WithUnusedHeadModel", "--json", str(out))) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and not out.exists()  # nothing built, nothing compared
+    err = captured.err
+    assert err.startswith(f"rlmigrate parity: error: --candidate {FIXTURES}:WithUnusedHeadModel: ")
+    assert "WithUnusedHeadModel is not an RLModule (a subclass of rlmodule's RLModule" in err
+    assert "a legacy ModelV2 (ray.rllib.models.torch.torch_modelv2.TorchModelV2) and a torch.nn.Module" in err
+    assert "Run `rlmigrate migrate` on its file first" in err and "point --candidate at the migrated class" in err
+    # a torch module that is neither
+    assert main(cli_args("TwoLayerModel", "PlainTorchModel")) == 2
+    err = capsys.readouterr().err
+    assert "PlainTorchModel is not an RLModule" in err and "it is a torch.nn.Module." in err
+    assert "ModelV2" not in err.split("it is ")[1].split(".")[0]
+    # the very class given as --legacy
+    assert main(cli_args("TwoLayerModel", "TwoLayerModel")) == 2
+    err = capsys.readouterr().err
+    assert f"--candidate {FIXTURES}:TwoLayerModel: it is the very class given as --legacy" in err
+    assert "proves nothing" in err
+
+
+def test_cli_exit_2_for_the_unmigrated_copy_a_crashed_codemod_leaves(cli_args, tmp_path, monkeypatch, capsys):
+    """--out-dir after a codemod error holds the legacy file unchanged: another class
+    object with the same name and code, which used to pass."""
+    legacy_file = Path(__file__).resolve().parents[1] / "fixtures" / "legacy" / "models" / "value_caching.py"
+    (tmp_path / "migrated_copy").mkdir()
+    (tmp_path / "migrated_copy" / "value_caching.py").write_text(legacy_file.read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = cli_args()
+    args[2], args[4] = "fixtures.legacy.models.value_caching:ValueCachingModel", "migrated_copy.value_caching:ValueCachingModel"
+    args[args.index("--action-space") + 1] = '{"type": "Discrete", "n": 2}'
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert "PARITY" not in captured.out
+    assert "--candidate migrated_copy.value_caching:ValueCachingModel: ValueCachingModel is not an RLModule" in captured.err
+    assert "a legacy ModelV2 (ray.rllib.models.torch.torch_modelv2.TorchModelV2)" in captured.err
+    # the real migration passes
+    args[4] = "fixtures.migrated.models.value_caching:ValueCachingModel"
+    assert main(args) == 0
+    assert "PARITY OK" in capsys.readouterr().out
+
+
+def _help_examples(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["parity", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    return text, [json.loads(m) for m in re.findall(r"--observation-space '(\{.*?\})' ", text)]
+
+
+def test_cli_help_shows_dict_and_tuple_spaces_and_they_work(cli_args, tmp_path, capsys):
+    text, spaces = _help_examples(capsys)
+    words = " ".join(text.split())
+    assert "a candidate that is not an RLModule" in words and "run `rlmigrate migrate` first" in words
+    assert [s["type"] for s in spaces] == ["Box", "Dict", "Tuple"]
+    dict_space, tuple_space = spaces[1], spaces[2]
+    # The Dict example is the action-masking fixture's space: its migration passes.
+    args = cli_args()
+    args[2], args[4] = (f"fixtures.{side}.models.masked_actions:MaskedActionsModel" for side in ("legacy", "migrated"))
+    args[args.index("--observation-space") + 1] = json.dumps(dict_space)
+    args[args.index("--action-space") + 1] = '{"type": "Discrete", "n": 4}'
+    assert main(args) == 0, capsys.readouterr().err
+    assert "PARITY OK" in capsys.readouterr().out
+    # The Tuple example: a legacy model on obs_flat (Box + one-hot Discrete) against an
+    # RLModule flattening the raw tuple itself.
+    assert isinstance(space_from_dict(tuple_space), gym.spaces.Tuple)
+    args = cli_args("TwoLayerModel", "FlatObsRLModule")
+    args[args.index("--observation-space") + 1] = json.dumps(tuple_space)
+    assert main(args) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "ported 6 tensors" in printed and "PARITY OK" in printed
+
+    # The description's nested examples (MultiBinary, Discrete, MultiDiscrete entries),
+    # given in a file as in the epilog's last example.
+    described = [json.loads(d) for d in re.findall(r"^  '(\{.*\})'$", text, re.M)]
+    assert [d["type"] for d in described] == ["Box", "Discrete", "Dict", "Tuple"]
+    for i, space in enumerate(described[2:]):
+        path = tmp_path / f"obs_space_{i}.json"
+        path.write_text(json.dumps(space))
+        args = cli_args("TwoLayerModel", "FlatObsRLModule")
+        args[args.index("--observation-space") + 1] = str(path)
+        assert main(args) == 0, capsys.readouterr().err
+        assert "PARITY OK" in capsys.readouterr().out
 
 
 def test_cli_ignore_skips_legacy_tensors_the_candidate_does_not_use(cli_args, capsys):
@@ -225,10 +322,10 @@ def test_cli_ignore_skips_legacy_tensors_the_candidate_does_not_use(cli_args, ca
 
 
 def test_cli_exit_2_for_usage_errors(cli_args, tmp_path, capsys):
-    assert main(cli_args("NoSuchModel", "TwoLayerModel")) == 2
+    assert main(cli_args("NoSuchModel", "TwoLayerRLModule")) == 2
     err = capsys.readouterr().err
     assert "--legacy" in err and "NoSuchModel" in err
-    assert main(cli_args("TwoLayerModel", "TwoLayerModel", model_config=str(tmp_path / "missing.json"))) == 2
+    assert main(cli_args("TwoLayerModel", "TwoLayerRLModule", model_config=str(tmp_path / "missing.json"))) == 2
     err = capsys.readouterr().err
     assert "--model-config" in err and "missing.json" in err
     bad = cli_args()
