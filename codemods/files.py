@@ -1,8 +1,13 @@
 """Finding the files to migrate, decoding them exactly, and writing them atomically.
 
-Walks skip hidden directories, ``build``, ``__pycache__``, virtual environments (any
-directory holding ``pyvenv.cfg``) and whatever the tree's ``.gitignore`` files ignore
-(matched as git matches them, see ``codemods.gitignore``); they never follow symlinks.
+Walks skip the directories of ``SKIPPED_DIRS`` (version control, tool caches, editor
+settings, ``build``, ``__pycache__``: never user code to migrate), virtual environments
+(any directory holding ``pyvenv.cfg``) and whatever the tree's ``.gitignore`` files ignore
+(matched as git matches them, see ``codemods.gitignore``); other hidden directories
+(``.deprecated_scripts/``) are walked like any other. As in git, ``.gitignore`` never
+applies to a tracked file: a file in its repository's index (read from ``.git/index`` by
+``codemods.git_index``, no git command runs) is walked even where a pattern ignores it or
+its directory. Walks never follow symlinks.
 Reads refuse what is not a regular file; writes are atomic, keep mode and owner and
 re-check the content hash just before replacing.
 Source text keeps its encoding (PEP 263 cookie or UTF-8), byte-order mark and line
@@ -26,7 +31,19 @@ from typing import Iterator, List, Optional, Tuple
 
 from codemods import gitignore
 
-SKIPPED_DIRS = frozenset({"build", "__pycache__", "node_modules"})
+# Directories no walk enters (``--out-dir`` still mirrors them): they hold version
+# control data, tools' caches and environments, downloaded packages or editor settings,
+# never user code worth migrating. Every other directory, hidden or not, is walked (user
+# code lives in ``.deprecated_scripts/`` too). Virtual environments are also recognised by
+# their ``pyvenv.cfg``, whatever their name.
+SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".bzr",  # version control
+    ".tox", ".nox", ".venv", ".conda", ".pixi", ".direnv", ".eggs",  # environments and downloaded packages
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".pytype", ".hypothesis", ".cache",  # caches
+    ".ipynb_checkpoints",  # Jupyter's autosaved copies
+    ".idea", ".vscode",  # editor settings
+    "build", "__pycache__", "node_modules",
+})
 PYTHON_SUFFIXES = (".py", ".pyi")
 TEMP_SUFFIX = ".rlmigrate"
 _TEMP_NAME = re.compile(r"\..+\.(?:[a-z0-9_]{8}|\d+link)\.rlmigrate\Z", re.DOTALL)
@@ -183,16 +200,78 @@ def is_leftover(name: str) -> bool:
 class Tree:
     """What a walk found, as ``/``-separated paths relative to its root: ``files``,
     ``links`` (symlinks, never followed), ``leftovers`` (our temporary files from killed
-    runs) and ``errors`` (``(path, reason)`` for what could not be read)."""
+    runs), ``errors`` (``(path, reason)`` for what could not be read) and ``notes``
+    (repositories whose git index could not be read: their ignored files stay skipped)."""
 
     files: List[str] = field(default_factory=list)
     links: List[str] = field(default_factory=list)
     leftovers: List[str] = field(default_factory=list)
     errors: List[Tuple[str, str]] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
 
 
 def _is_skipped_dir(name: str, path: str) -> bool:
-    return name.startswith(".") or name in SKIPPED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg"))
+    return name in SKIPPED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg"))
+
+
+class _Index:
+    """The paths a repository's index tracks (``/``-separated, from its work tree), read
+    when first asked: most walks never ask, only an ignored path is looked up."""
+
+    def __init__(self, worktree: str, git_dir: str, notes: List[str]) -> None:
+        self.worktree, self.git_dir, self._notes = worktree, git_dir, notes
+        self._paths: Optional[Tuple[frozenset, frozenset]] = None
+
+    def _load(self) -> Tuple[frozenset, frozenset]:
+        if self._paths is None:
+            from codemods import git_index  # git_index imports this module
+
+            try:
+                names = git_index.read_index(Path(self.git_dir))
+            except FileNotFoundError:
+                names = {}  # no index yet: nothing tracked
+            except (OSError, git_index.UnreadableIndex) as exc:
+                self._notes.append(
+                    f"cannot read the git index of {self.worktree} ({exc}); files that its .gitignore "
+                    "files ignore are skipped, tracked or not"
+                )
+                names = {}
+            files = frozenset(os.fsdecode(name) for name in names)
+            dirs = set()
+            for path in files:
+                slash = path.find("/")
+                while slash != -1:
+                    dirs.add(path[:slash])
+                    slash = path.find("/", slash + 1)
+            self._paths = files, frozenset(dirs)
+        return self._paths
+
+    def tracks_file(self, path: str) -> bool:
+        return path in self._load()[0]
+
+    def tracks_in(self, path: str) -> bool:
+        """Whether the directory ``path`` holds a tracked path or is one (a submodule)."""
+        files, dirs = self._load()
+        return path in dirs or path in files
+
+
+def _repository_of(directory: str, notes: List[str]) -> Tuple[Optional[_Index], str]:
+    """The index of the repository holding ``directory`` (its own or a parent's) and the
+    path of ``directory`` in that repository (``""`` at its root, else ending in ``/``)."""
+    from codemods import git_index  # git_index imports this module
+
+    real = os.path.realpath(directory)
+    try:
+        found = git_index.find_repository(Path(real))
+    except OSError as exc:
+        notes.append(f"cannot read {exc.filename}: {exc.strerror}; files that .gitignore files ignore are "
+                     "skipped, tracked or not")
+        return None, ""
+    if found is None:
+        return None, ""
+    worktree, git_dir = found
+    rel = os.path.relpath(real, os.path.realpath(worktree))
+    return _Index(str(worktree), str(git_dir), notes), ("" if rel == "." else Path(rel).as_posix() + "/")
 
 
 def _read_gitignore(directory: str, base: str) -> List[gitignore.Pattern]:
@@ -216,17 +295,25 @@ def _entries(directory: str) -> List[os.DirEntry]:
 def scan(root: Path, *, everything: bool = False) -> Tree:
     """Walk ``root`` without following symlinks.
 
-    By default: entries that are neither ignored by ``.gitignore`` nor inside a skipped
-    directory. ``everything=True``: every entry except those under ``.git`` and virtual
-    environments (what ``--out-dir`` mirrors). A directory that cannot be listed, or
-    whose ``.gitignore`` cannot be read, is skipped and listed in ``errors``.
+    By default: entries that are not inside a skipped directory and either not ignored
+    by ``.gitignore`` or tracked in their repository's git index (``.git/index`` of the
+    repository holding ``root``, or of one nested in it: read, never run). A directory
+    that is ignored is entered only for the tracked paths it holds. ``everything=True``:
+    every entry except those under ``.git`` and virtual environments (what
+    ``--out-dir`` mirrors). A directory that cannot be listed, or whose ``.gitignore``
+    cannot be read, is skipped and listed in ``errors``.
     """
     tree = Tree()
-    stack: List[Tuple[str, str, List[gitignore.Pattern]]] = [(str(root), "", [])]
+    index, prefix = (None, "") if everything else _repository_of(str(root), tree.notes)
+    # (directory, its path from root, patterns in force, whether an ignored directory
+    # holds it, the index of its repository, its path in that repository)
+    stack: List[Tuple[str, str, List[gitignore.Pattern], bool, Optional[_Index], str]] = [
+        (str(root), "", [], False, index, prefix)
+    ]
     while stack:
-        directory, rel_dir, patterns = stack.pop()
+        directory, rel_dir, patterns, in_ignored, index, in_repo = stack.pop()
         try:
-            patterns = patterns if everything else patterns + _read_gitignore(directory, rel_dir)
+            patterns = patterns if everything or in_ignored else patterns + _read_gitignore(directory, rel_dir)
         except OSError as exc:
             tree.errors.append((rel_dir or ".", f"not migrated: cannot read its .gitignore: {exc.strerror or exc}"))
             continue
@@ -235,16 +322,26 @@ def scan(root: Path, *, everything: bool = False) -> Tree:
         except OSError as exc:
             tree.errors.append((rel_dir or ".", f"cannot read directory: {exc.strerror or exc}"))
             continue
+        if rel_dir and not everything and any(e.name == ".git" for e in entries):
+            index, in_repo = _repository_of(directory, tree.notes)  # a nested repository or submodule
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if entry.is_dir(follow_symlinks=False):
                 if entry.name == ".git" or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                     continue
-                if everything or not (_is_skipped_dir(entry.name, entry.path) or gitignore.ignored(patterns, rel, True)):
-                    stack.append((entry.path, rel, patterns))
+                if everything:
+                    stack.append((entry.path, rel, patterns, False, None, ""))
+                elif not _is_skipped_dir(entry.name, entry.path):
+                    ignored = in_ignored or gitignore.ignored(patterns, rel, True)
+                    if not ignored or (index is not None and index.tracks_in(in_repo + entry.name)):
+                        stack.append((entry.path, rel, patterns, ignored, index, f"{in_repo}{entry.name}/"))
             elif is_leftover(entry.name) and entry.is_file(follow_symlinks=False):
                 tree.leftovers.append(rel)
-            elif everything or not gitignore.ignored(patterns, rel, False):
+            elif (
+                everything
+                or not (in_ignored or gitignore.ignored(patterns, rel, False))
+                or (index is not None and index.tracks_file(in_repo + entry.name))
+            ):
                 if entry.is_symlink():
                     tree.links.append(rel)
                 elif entry.is_file(follow_symlinks=False):

@@ -104,6 +104,8 @@ def _plan(paths: Sequence[Path], out_dir: Optional[Path]) -> _Plan:
             plan.items += [(str(path / rel), str(path / rel)) for rel in sorted(rels)]
             plan.errors += [FileResult(str(path / rel), "error", error=reason) for rel, reason in tree.errors]
             plan.leftovers += [path / rel for rel in tree.leftovers]
+            for note in tree.notes:
+                print(f"rlmigrate migrate: note: {note}", file=sys.stderr)
             plan.trees.append((path, out_dir if out_dir is not None else path))
         elif is_python(path):
             plan.items.append((str(path), str(path)))

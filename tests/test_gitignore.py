@@ -1,5 +1,6 @@
 """``.gitignore`` matching equals git's: the files ``walk`` keeps are those ``git ls-files
---others --exclude-standard`` lists, for generated patterns and paths."""
+--others --exclude-standard`` lists, for generated patterns and paths; with some files
+tracked (``git add -f``), those ``git ls-files --cached --others --exclude-standard`` lists."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ PATHS = [
     "a.py", "b.py", "ab.py", "1.py", "é.py", "[x].py", "#c.py", "!d.py", "e.py ", "e.py", "f\\g.py", "x.txt",
     "]x.py", "-.py", "src/a.py", "src/b.py", "src/sub/a.py", "src/sub/b.py", "doc/gen/x.py", "doc/gen/deep/y.py",
     "a/b/c/d.py", "a/c/e.py", "a/x/y/c/f.py", "sub/x.py", "foob/bar/z.py", "foo/bar/z.py", "Z.py",
+    ".deprecated_scripts/a.py", "src/.old/sub/b.py",
 ]
 PATTERNS = [
     "*.py", "/a.py", "a.py", "src/", "src", "/src/", "src/*.py", "src/**", "**/sub", "**/sub/*.py", "a/**/c",
@@ -44,19 +46,22 @@ def _cases():
     return cases
 
 
-def _git_untracked(root: Path) -> set:
+def _git(root: Path, *args: str, stdin: bytes = b"") -> bytes:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(root.parent), "XDG_CONFIG_HOME": str(root.parent),
-           "GIT_CONFIG_NOSYSTEM": "1"}
-    subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
-    out = subprocess.run(
-        ["git", "ls-files", "-z", "--others", "--exclude-standard"], cwd=root, check=True, env=env,
-        capture_output=True,
-    ).stdout
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_LITERAL_PATHSPECS": "1"}
+    return subprocess.run(["git", *args], cwd=root, check=True, env=env, input=stdin, capture_output=True).stdout
+
+
+def _names(out: bytes) -> set:
     return {os.fsdecode(name) for name in out.split(b"\0") if name}
 
 
-def test_walk_keeps_exactly_the_files_git_does_not_ignore(tmp_path):
-    root = tmp_path / "repo"
+def _git_untracked(root: Path) -> set:
+    _git(root, "init", "-q")
+    return _names(_git(root, "ls-files", "-z", "--others", "--exclude-standard"))
+
+
+def _make_cases(root: Path) -> None:
     for number, patterns in enumerate(_cases()):
         case = root / f"case{number}"
         for rel in PATHS:
@@ -65,9 +70,28 @@ def test_walk_keeps_exactly_the_files_git_does_not_ignore(tmp_path):
         (case / ".gitignore").write_bytes("\n".join(patterns).encode() + b"\n")
     (root / "case0" / "src" / ".gitignore").write_bytes(b"!*.py\nsub/a.py\n")  # a nested file overrides
     (root / "case1" / "src" / ".gitignore").write_bytes(b"\xef\xbb\xbfb.py\r\n")  # BOM and CRLF
+
+
+def test_walk_keeps_exactly_the_files_git_does_not_ignore(tmp_path):
+    root = tmp_path / "repo"
+    _make_cases(root)
     ours = set(walk(root))
     git = _git_untracked(root)
     assert sorted(ours - git) == [] and sorted(git - ours) == []
+
+
+def test_walk_also_keeps_exactly_the_tracked_files_that_gitignore_ignores(tmp_path):
+    root = tmp_path / "repo"
+    _make_cases(root)
+    _git(root, "init", "-q")
+    every = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+    tracked = random.Random(16).sample(every, len(every) // 4)
+    _git(root, "add", "-f", "--pathspec-from-file=-", "--pathspec-file-nul", stdin="\0".join(tracked).encode())
+    ours = set(walk(root))
+    git = _names(_git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"))
+    assert sorted(ours - git) == [] and sorted(git - ours) == []
+    tracked_ignored = _names(_git(root, "ls-files", "-z", "--cached", "--ignored", "--exclude-standard"))
+    assert len(tracked_ignored) > 200 and tracked_ignored <= ours
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from codemods.cli import main
-from codemods.files import decode_source, python_files, walk
+from codemods.files import SKIPPED_DIRS, decode_source, python_files, scan, walk
 
 LEGACY = b"from ray.rllib.models.torch.misc import SlimFC\n\nlayer = SlimFC(2, 2)\n"
 MIGRATED = b"from compat.legacy_torch_models import SlimFC\n\nlayer = SlimFC(2, 2)\n"
@@ -140,18 +141,130 @@ def test_parallel_workers_give_the_same_result(repo, tmp_path, capsys):
     assert one == two and one[Path("pkg/copy_3.py")] == MIGRATED
 
 
-def test_walk_respects_gitignore_and_skips_venvs_build_and_hidden_dirs(tmp_path):
+def test_walk_respects_gitignore_and_skips_venvs_build_and_tool_dirs(tmp_path):
     root = tmp_path / "r"
-    for rel in ["a.py", "gen/x.py", "keep/gen.py", "build/b.py", ".hidden/h.py", "env/c.py", "sub/d.log", "sub/keep.log", "sub/e.py"]:
+    for rel in ["a.py", "gen/x.py", "keep/gen.py", "build/b.py", ".hidden/h.py", "env/c.py", "sub/d.log", "sub/keep.log",
+                "sub/e.py", ".tox/t.py", ".mypy_cache/m.py", ".venv/v.py", ".ipynb_checkpoints/a-checkpoint.py"]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text("x = 1\n")
     (root / "env" / "pyvenv.cfg").write_text("home = /usr\n")
     (root / ".gitignore").write_text("# generated\n/gen/\n*.log\n!keep.log\n")
     (root / "sub" / ".gitignore").write_text("e.py\n")
-    assert python_files(root) == ["a.py", "keep/gen.py"]
-    assert sorted(walk(root)) == [".gitignore", "a.py", "keep/gen.py", "sub/.gitignore", "sub/keep.log"]
+    assert python_files(root) == [".hidden/h.py", "a.py", "keep/gen.py"]
+    assert sorted(walk(root)) == [".gitignore", ".hidden/h.py", "a.py", "keep/gen.py", "sub/.gitignore", "sub/keep.log"]
     everything = sorted(walk(root, everything=True))
-    assert "build/b.py" in everything and ".hidden/h.py" in everything and "env/c.py" not in everything
+    assert "build/b.py" in everything and ".tox/t.py" in everything and "env/c.py" not in everything
+
+
+def test_hidden_user_directories_are_walked_and_tool_directories_are_not(tmp_path):
+    root = tmp_path / "r"
+    user = [".deprecated_scripts/a.py", ".deprecated_scripts/deep/.old/b.py", ".github/scripts/c.py",
+            "pkg/.experimental/d.py"]
+    for rel in user + [f"{name}/x.py" for name in SKIPPED_DIRS] + [".myenv/x.py", "pkg/.git/x.py"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(LEGACY)
+    (root / ".myenv" / "pyvenv.cfg").write_text("home = /usr\n")  # a venv under any name
+    assert python_files(root) == sorted(user)
+    assert {".cache", ".git", ".idea", ".ipynb_checkpoints", ".mypy_cache", ".tox", ".venv", ".vscode"} <= SKIPPED_DIRS
+    assert run(root, "--write", "--no-progress") == 0
+    assert all((root / rel).read_bytes() == MIGRATED for rel in user)
+    assert (root / ".tox" / "x.py").read_bytes() == LEGACY
+
+
+GIT_ENV = {"PATH": os.environ.get("PATH", ""), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_LITERAL_PATHSPECS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def _git(cwd: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, env=GIT_ENV, capture_output=True).stdout
+
+
+def _git_walk(root: Path) -> set:
+    """What git lists as tracked or untracked-and-not-ignored: what the walk must keep."""
+    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    return {os.fsdecode(name) for name in out.split(b"\0") if name}
+
+
+TRACKED_IGNORED = ["issues/iss81/model.py", "gen/deep/tracked.py", "x.gen.py", ".hidden/logs/tracked.py"]
+UNTRACKED_IGNORED = ["issues/iss81/scratch.py", "gen/untracked.py", "gen/deep/untracked.py", "y.gen.py",
+                     "other/ignored.py", ".hidden/logs/untracked.py"]
+
+
+@pytest.fixture()
+def ignored_repo(tmp_path):
+    """A git repository whose ``.gitignore`` ignores files some of which are tracked (``git add -f``)."""
+    root = tmp_path / "ignored"
+    for rel in TRACKED_IGNORED + UNTRACKED_IGNORED + ["pkg/model.py", ".hidden/h.py"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(LEGACY)
+    (root / ".gitignore").write_text("issues/iss81/*\ngen/\n*.gen.py\n/other/\n")
+    (root / ".hidden" / ".gitignore").write_text("logs\n")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "add", "-f", *TRACKED_IGNORED)
+    return root
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_tracked_files_are_walked_even_where_gitignore_ignores_them(ignored_repo):
+    walked = set(walk(ignored_repo))
+    assert walked == _git_walk(ignored_repo)
+    assert set(TRACKED_IGNORED) <= walked and not set(UNTRACKED_IGNORED) & walked
+    _git(ignored_repo, "commit", "-qm", "init")  # the index after a commit (with a tree cache) reads the same
+    assert set(walk(ignored_repo)) == walked
+    # a walk from inside the repository, and through a nested repository of its own
+    assert python_files(ignored_repo / ".hidden") == ["h.py", "logs/tracked.py"]  # its own .gitignore ignores logs
+    nested = ignored_repo / "pkg" / "vendored"
+    (nested / "gen").mkdir(parents=True)
+    (nested / "gen" / "tracked.py").write_bytes(LEGACY)
+    (nested / "gen" / "untracked.py").write_bytes(LEGACY)
+    _git(nested, "init", "-q")
+    _git(nested, "add", "-f", "gen/tracked.py")
+    assert "pkg/vendored/gen/tracked.py" in python_files(ignored_repo)
+    assert "pkg/vendored/gen/untracked.py" not in python_files(ignored_repo)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_without_a_readable_index_ignored_files_stay_skipped(ignored_repo, tmp_path, capsys):
+    plain = tmp_path / "plain"
+    shutil.copytree(ignored_repo, plain, ignore=shutil.ignore_patterns(".git"))
+    assert not set(TRACKED_IGNORED) & set(walk(plain))  # no .git: .gitignore alone decides, as before
+    (ignored_repo / ".git" / "index").write_bytes(b"DIRC\0\0\0\x09\0\0\0\0")  # a version this reader does not know
+    tree = scan(ignored_repo)
+    assert not set(TRACKED_IGNORED) & set(tree.files) and "pkg/model.py" in tree.files
+    assert len(tree.notes) == 1 and "cannot read the git index" in tree.notes[0]
+    assert run(ignored_repo, "--check", "--no-progress") == 1
+    assert f"note: cannot read the git index of {ignored_repo} (not a git index" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_migrating_tracked_ignored_files_runs_no_git_command(ignored_repo, tmp_path, monkeypatch, capsys):
+    marker = tmp_path / "marker"
+    script = tmp_path / "evil.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\ncat\n")
+    script.chmod(0o755)
+    with open(ignored_repo / ".git" / "config", "a") as config:
+        config.write(f"[core]\n\tfsmonitor = {script}\n\thooksPath = {tmp_path}\n")
+    for hook in ("post-index-change", "fsmonitor-watchman", "reference-transaction"):
+        shutil.copy(script, tmp_path / hook)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a command ran: {args}")
+
+    with monkeypatch.context() as patched:
+        for name in ("Popen", "run", "call", "check_call", "check_output"):
+            patched.setattr(subprocess, name, refuse)
+        for name in ("system", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe"):
+            patched.setattr(os, name, refuse)
+        files = python_files(ignored_repo)
+    assert set(TRACKED_IGNORED) <= set(files)
+    assert run(ignored_repo, "--write", "--no-progress") == 0
+    assert not marker.exists()
+    for rel in TRACKED_IGNORED + ["pkg/model.py", ".hidden/h.py"]:
+        assert (ignored_repo / rel).read_bytes() == MIGRATED, rel
+    for rel in UNTRACKED_IGNORED:
+        assert (ignored_repo / rel).read_bytes() == LEGACY, rel
 
 
 def test_warns_before_write_when_a_file_to_rewrite_has_uncommitted_changes(repo, capsys):
