@@ -10,7 +10,15 @@ with neither, or with DIR absent or empty, it prints ``{"skipped": reason}`` and
 (so ``run_all.py`` reports it as skipped).
 
 For every repository it copies the tree to a temporary directory (nothing is ever
-written into DIR), runs ``rlmigrate migrate COPY --out-dir OUT --report report.json -j N``
+written into DIR) and gives the copy a git index that tracks every file of it
+(``git init -q`` and ``git add -f -A`` in the copy, run by this script with hooks and
+fsmonitor off and no system or global git config; rlmigrate itself runs no git command):
+a corpus tree is a snapshot of a commit (``git archive``), so every file in it is tracked
+at that commit, and the codemod then walks what it walks in a user's clone, where
+``.gitignore`` never applies to tracked files. Without git installed this step is skipped
+(with a note on stderr and ``git_index`` in the JSON) and ignored files count as not
+walked; a copy that already has a ``.git`` (a clone, not a snapshot) keeps its own index.
+It then runs ``rlmigrate migrate COPY --out-dir OUT --report report.json -j N``
 in a subprocess with a time limit, and, independently of the codemod, finds the legacy
 model classes of the ORIGINAL sources with ``ast``: a class whose base is (by name,
 dotted, aliased by an import of that file, or through another class of the same
@@ -26,8 +34,9 @@ put in one category (``CATEGORIES``):
 - ``not converted, TODO on class``: still a legacy base, with a marker there;
 - ``not converted, no TODO``: still a legacy base and no marker: the silent failures;
 - ``file errored``: the report lists the file as an error, or the output does not parse;
-- ``not walked``: the file is one the codemod's file walk skips on purpose (ignored by
-  ``.gitignore``, inside a virtualenv...), so it was copied, not migrated;
+- ``not walked``: the file is one the codemod's file walk skips on purpose (inside a
+  virtualenv or a tool directory such as ``.tox``; ignored by ``.gitignore`` only where
+  the copy could not be given a git index), so it was copied, not migrated;
 - ``class not found in output``: the output file is missing, or parses but has no class
   of that name.
 
@@ -71,6 +80,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV_VAR = "BENCH_REAL_CORPUS"
 DEFAULT_TIMEOUT_S = 1800
 PYTHON_SUFFIXES = (".py", ".pyi")
+NUL = b"\0"
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__"}
 MAX_DEPTH = 60  # import hops followed when resolving a base (re-export cycles end here)
 
@@ -479,6 +489,30 @@ def rlmigrate_command() -> List[str]:
     return [sys.executable, "-c", "import sys; from codemods.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
+def track_every_file(copy: Path) -> str:
+    """Give the copy a git index tracking all its files, as the commit it is a snapshot
+    of does. Returns what happened, for the JSON (``tracked N files``, ``kept ...``,
+    ``skipped: ...`` or ``failed: ...``). Hooks and fsmonitor are off, and no system or
+    global git config is read."""
+    if (copy / ".git").exists():
+        return "kept the index of the .git it has"
+    git = shutil.which("git")
+    if git is None:
+        return "skipped: git is not installed"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0"})
+    safe = [git, "-c", "core.hooksPath=" + os.devnull, "-c", "core.fsmonitor=false", "-c", "core.autocrlf=false"]
+    try:
+        for args in (["init", "-q"], ["add", "-f", "-A"]):
+            subprocess.run(safe + args, cwd=copy, env=env, check=True, capture_output=True, timeout=600)
+        listed = subprocess.run(safe + ["ls-files", "-z"], cwd=copy, env=env, check=True, capture_output=True,
+                                timeout=600).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        stderr = (getattr(exc, "stderr", None) or b"").decode(errors="replace").strip()
+        return f"failed: {exc}" + (f" ({stderr.splitlines()[-1]})" if stderr else "")
+    return f"tracked {len(listed.split(NUL)) - 1} files"
+
+
 def walked_files(root: Path) -> Optional[Set[str]]:
     """The Python files the codemod's own walk visits, or None where it cannot be asked."""
     try:
@@ -559,6 +593,7 @@ def measure_repo(source: Path, jobs: int, timeout: float, keep: Optional[Path]) 
         copy = tmp_path / "src" / name
         shutil.copytree(source, copy, symlinks=True, copy_function=shutil.copyfile)
         make_writable(copy)
+        git_index = track_every_file(copy)
         walked = walked_files(copy)
         out, report_path = tmp_path / "out", tmp_path / "report.json"
         run = run_codemod(copy, out, report_path, jobs, timeout)
@@ -636,6 +671,7 @@ def measure_repo(source: Path, jobs: int, timeout: float, keep: Optional[Path]) 
         "todo_kinds": dict(todo_kinds.most_common()),
         "todo_kinds_on_classes": dict(todo_on_classes.most_common()),
         "legacy_calls": {k: dict(v.most_common()) for k, v in call_counts.items()},
+        "git_index": git_index,
         "codemod": run,
         "codemod_seconds": run["seconds"],
         "wall_seconds": round(time.perf_counter() - wall, 2),
@@ -757,6 +793,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         per_repo.append(figures)
         details[source.name] = detail
         c = figures["categories"]
+        if figures["git_index"].startswith(("skipped", "failed")):
+            print(f"[{index}/{len(repos)}] note: no git index made for the copy ({figures['git_index']}); files "
+                  "that .gitignore ignores count as not walked", file=sys.stderr, flush=True)
         print(f"[{index}/{len(repos)}] {source.name}: {figures['legacy_classes']} legacy classes, "
               f"{c['not converted, no TODO']} silent, {figures['files_codemod_errors']} file errors, "
               f"{figures['codemod_seconds']:.0f} s", file=sys.stderr, flush=True)

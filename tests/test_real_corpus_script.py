@@ -28,7 +28,7 @@ def run(*args: str, env_dir: str | None = None) -> subprocess.CompletedProcess:
 
 
 def build_corpus(root: Path) -> Path:
-    """Two fake repositories:
+    """Three fake repositories:
 
     repo_a: models/lstm_model.py (1 class), models/diag_gaussian.py (1), models/flagged.py
     (3 TF classes, the RecurrentNetwork one is left with a TODO on the class);
@@ -36,9 +36,18 @@ def build_corpus(root: Path) -> Path:
     (1, through a relative import of constructors), pkg/class_finding.py (2: an aliased
     base and a class inside a function; a plain nn.Module that is not legacy),
     pkg/unparsable.py and pkg/py2.py (do not parse; py2.py has one legacy class),
-    pkg/plain.py (a class with a same-named base that is not RLlib's).
+    pkg/plain.py (a class with a same-named base that is not RLlib's);
+    repo_c: experiments/model.py (1 class, in a directory its .gitignore ignores, tracked
+    at the commit the snapshot is of) and .deprecated_scripts/model.py (1, in a hidden
+    directory of user code).
     """
     corpus = root / "corpus"
+    c = corpus / "repo_c"
+    (c / "experiments").mkdir(parents=True)
+    (c / ".deprecated_scripts").mkdir()
+    (c / ".gitignore").write_text("experiments/\n")
+    shutil.copy(LEGACY / "models" / "value_caching.py", c / "experiments" / "model.py")
+    shutil.copy(LEGACY / "models" / "masked_actions.py", c / ".deprecated_scripts" / "model.py")
     a, b = corpus / "repo_a" / "models", corpus / "repo_b" / "pkg"
     a.mkdir(parents=True)
     b.mkdir(parents=True)
@@ -75,7 +84,7 @@ def result(tmp_path_factory):
 def test_counts_per_repository(result):
     printed, _, _ = result
     repos = {r["repo"]: r for r in printed["repos"]}
-    assert set(repos) == {"repo_a", "repo_b"}
+    assert set(repos) == {"repo_a", "repo_b", "repo_c"}
     a, b = repos["repo_a"], repos["repo_b"]
     assert (a["files"], a["files_parse"], a["files_unparsable"]) == (3, 3, 0)
     assert (b["files"], b["files_parse"], b["files_unparsable"]) == (6, 4, 2)
@@ -93,13 +102,13 @@ def test_counts_per_repository(result):
 def test_totals_add_up(result):
     printed, _, stderr = result
     total = printed["total"]
-    assert total["repos"] == 2
-    assert total["legacy_classes"] == 11
-    assert total["files"] == 9
-    assert sum(total["categories"].values()) == 11
+    assert total["repos"] == 3
+    assert total["legacy_classes"] == 13
+    assert total["files"] == 11
+    assert sum(total["categories"].values()) == 13
     assert total["todos"] == sum(total["todo_kinds"].values())
     rows = {row["case"]: row for row in printed["comparisons"][0]["rows"]}
-    assert rows["all repositories"]["baseline"] == 11
+    assert rows["all repositories"]["baseline"] == 13
     assert rows["all repositories"]["ours"] == total["categories"]["not converted, no TODO"]
     assert "TOTAL" in stderr and "repo_a" in stderr
 
@@ -119,6 +128,8 @@ def test_each_class_found_and_classified(result):
         ("repo_b", "pkg/indirect_subclass.py", "Wider"),
         ("repo_b", "pkg/class_finding.py", "AliasedBase"),
         ("repo_b", "pkg/class_finding.py", "make_model_class.<locals>.Inner"),
+        ("repo_c", "experiments/model.py", "ValueCachingModel"),
+        ("repo_c", ".deprecated_scripts/model.py", "MaskedActionsModel"),
     }
     assert classes[("repo_b", "pkg/indirect_subclass.py", "Wider")]["base"] == "TorchModelV2"
     assert classes[("repo_b", "pkg/class_finding.py", "AliasedBase")]["base"] == "TorchModelV2"
@@ -127,6 +138,26 @@ def test_each_class_found_and_classified(result):
     assert classes[("repo_a", "models/lstm_model.py", "LSTMModel")]["category"].startswith("converted")
     for c in classes.values():
         assert c["category"] in real_corpus.CATEGORIES
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_copy_tracks_every_file_so_ignored_and_hidden_files_are_walked(result):
+    printed, full, _ = result
+    repos = {r["repo"]: r for r in printed["repos"]}
+    got = {name: r["git_index"] for name, r in repos.items()}
+    # repo_c: its .gitignore and the two models
+    assert got == {"repo_a": "tracked 3 files", "repo_b": "tracked 6 files", "repo_c": "tracked 3 files"}
+    classes = {c["path"]: c["category"] for c in full["details"]["repo_c"]["classes"]}
+    assert set(classes) == {"experiments/model.py", ".deprecated_scripts/model.py"}
+    assert all(category.startswith("converted") for category in classes.values()), classes
+    assert printed["total"]["categories"]["not walked"] == 0
+
+
+def test_without_git_the_copy_gets_no_index(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(real_corpus.shutil, "which", lambda name: None)
+    assert real_corpus.track_every_file(tmp_path) == "skipped: git is not installed"
+    assert not (tmp_path / ".git").exists()
 
 
 def test_classifier_on_output_text(tmp_path):
