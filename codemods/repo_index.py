@@ -1,59 +1,126 @@
-"""The repository pre-pass: which classes are legacy models, across files.
+"""The repository pre-pass: which classes are legacy models, across files, and of which
+kind (``RepoIndex.legacy_models``; the kinds are described there).
 
-A class is a legacy model if one of its bases is a legacy ModelV2 base (by the name
-the legacy code spells it, or an alias bound by an import) or, transitively, another
-legacy model class of the repository. The scan is a regex over bytes, so it costs
-microseconds per file; the rules confirm each class on the parsed tree.
+A class is a legacy model if one of its bases is a legacy RLlib model class (by the name
+the legacy code spells it, an alias bound by an import, or ``module.Name``) or,
+transitively, another legacy model class of the repository. Names that RLlib defines
+twice (``RecurrentNetwork``, ``FullyConnectedNetwork``, ... in ``models.torch`` and
+``models.tf``) take the framework of the file's import. The scan is a regex over bytes,
+so it costs microseconds per file; the rules confirm each class on the parsed tree.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from codemods.rule import RepoIndex
 
-# Legacy base class name -> kind of the migrated module.
-LEGACY_MODEL_BASES: Dict[str, str] = {
-    "TorchModelV2": "torch",
-    "ModelV2": "torch",
-    "RecurrentNetwork": "recurrent",
-    "TorchRNN": "recurrent",
-    "TFModelV2": "tf",
+# Legacy RLlib model class -> (kind as a torch base, kind as a TF base).
+_KINDS: Dict[str, Tuple[str, str]] = {
+    "ModelV2": ("torch", "tf"),
+    "TorchModelV2": ("torch", "torch"),
+    "TFModelV2": ("tf", "tf"),
+    "RecurrentNetwork": ("recurrent", "tf_recurrent"),
+    "TorchRNN": ("recurrent", "recurrent"),
+    "RecurrentTFModelV2": ("tf_recurrent", "tf_recurrent"),
+    # built-in models: torch ones have drop-ins in compat.legacy_torch_models
+    "FullyConnectedNetwork": ("torch_builtin", "unsupported"),
+    "VisionNetwork": ("torch_builtin", "unsupported"),
+    "ComplexInputNetwork": ("torch_builtin", "unsupported"),
+    # wrappers and attention nets, and models of algorithms this project does not have
+    **{name: ("unsupported", "unsupported") for name in (
+        "LSTMWrapper", "AttentionWrapper", "AttentionNetwork", "GTrXLNet", "TrXLNet", "KerasModel",
+        "DQNTorchModel", "DistributionalQTFModel", "SACTorchModel", "SACTFModel", "DDPGTorchModel",
+        "DDPGTFModel", "MAMLTorchModel", "MAMLTFModel", "AlphaZeroModel", "ActorCriticModel",
+    )},
+}
+#: Legacy RLlib model base names (those a ``ray.rllib`` import can bind).
+LEGACY_MODEL_BASES = frozenset(_KINDS)
+#: What a ``models`` rule TODO says of a class of each kind it does not convert.
+WHY_NOT_CONVERTED = {
+    "unsupported": (
+        "{base} has no RLModule equivalent here (a model of an algorithm this project does not have, or a "
+        "built-in TF / attention / wrapper model): this class stays a legacy ModelV2, with its configs "
+        "and registrations"
+    ),
 }
 
+
+def base_kind(name: str, module: str) -> Optional[str]:
+    """The kind of a class deriving from RLlib's ``name`` imported from ``module``
+    (``None`` if ``name`` is no legacy model base or ``module`` is not ``ray.rllib``)."""
+    if name not in _KINDS or not module.startswith("ray.rllib"):
+        return None
+    torch_kind, tf_kind = _KINDS[name]
+    return tf_kind if ".tf." in module + "." else torch_kind
+
+
 _CLASS = re.compile(rb"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
-# ``<legacy base> as <alias>``, in any import form (parenthesised over several lines
-# too); anchored on the base names so the scan stays linear in the file's length.
-_ALIAS = re.compile(
-    rb"\b(" + b"|".join(name.encode() for name in LEGACY_MODEL_BASES) + rb")[ \t]+as[ \t]+(\w+)"
-)
+# ``from ray.rllib.x import a, b as c`` (parenthesised over several lines too).
+_FROM = re.compile(rb"from[ \t]+(\w+(?:\.\w+)*)[ \t]+import[ \t]*(\([^)]*\)|[^\n;#]*)")
+# ``import ray.rllib.x.y as z``
+_IMPORT_AS = re.compile(rb"import[ \t]+(ray\.rllib(?:\.\w+)+)[ \t]+as[ \t]+(\w+)")
+_NAME_AS = re.compile(rb"(\w+)(?:[ \t]+as[ \t]+(\w+))?")
 
 
-def _bases(text: bytes) -> Iterable[Tuple[str, list]]:
+def _file_bases(text: bytes) -> Dict[str, str]:
+    """What this file binds to a legacy base: local name -> kind, and module alias ->
+    ``"module:<path>"`` (for ``alias.Name`` bases)."""
+    bound: Dict[str, str] = {}
+    for match in _FROM.finditer(text):
+        module = match.group(1).decode("ascii")
+        for item in _NAME_AS.finditer(match.group(2)):
+            name = item.group(1).decode("ascii", "replace")
+            local = (item.group(2) or item.group(1)).decode("ascii", "replace")
+            # A legacy name re-exported by another module keeps its RLlib meaning.
+            kind = base_kind(name, module if module.startswith("ray.rllib") else "ray.rllib")
+            if kind:
+                bound[local] = kind
+            elif module.startswith("ray.rllib"):
+                bound.setdefault(local, f"module:{module}.{name}")
+    for match in _IMPORT_AS.finditer(text):
+        bound[match.group(2).decode("ascii")] = "module:" + match.group(1).decode("ascii")
+    return bound
+
+
+def resolve_base(base: str, bound: Dict[str, str]) -> Optional[str]:
+    """The kind of base expression ``base`` (``Name``, ``alias.Name``,
+    ``ray.rllib.models.torch.fcnet.FullyConnectedNetwork``) given the file's ``bound``
+    names (``_file_bases``); ``None`` if it is not a legacy RLlib base."""
+    parts = base.split(".")
+    if len(parts) == 1:
+        kind = bound.get(base) or base_kind(base, "ray.rllib")  # unbound: RLlib's, torch unless TF by name
+        return None if kind is None or kind.startswith("module:") else kind
+    head = bound.get(parts[0], "")
+    module = head[len("module:"):] if head.startswith("module:") else parts[0]
+    return base_kind(parts[-1], ".".join([module, *parts[1:-1]]))
+
+
+def _bases(text: bytes) -> Iterable[Tuple[str, List[str]]]:
     for match in _CLASS.finditer(text):
         names = []
         for part in match.group(2).split(b","):
             part = part.strip()
             if part and b"=" not in part:
-                names.append(part.split(b".")[-1].decode("ascii", "replace"))
+                names.append(part.decode("ascii", "replace"))
         yield match.group(1).decode("ascii", "replace"), names
 
 
 def build_repo_index(sources: Iterable[bytes]) -> RepoIndex:
     """Index the legacy model classes of all ``sources`` (file contents)."""
-    classes: Dict[str, list] = {}
-    kinds: Dict[str, str] = dict(LEGACY_MODEL_BASES)
+    classes: Dict[str, List[str]] = {}  # class name -> its bases' last names
+    found: Dict[str, str] = {}
     for text in sources:
         if b"class" not in text:
             continue
-        for original, alias in _ALIAS.findall(text):
-            name = original.decode("ascii", "replace")
-            if name in LEGACY_MODEL_BASES:
-                kinds[alias.decode("ascii", "replace")] = LEGACY_MODEL_BASES[name]
+        bound = _file_bases(text) if b"import" in text else {}
         for name, bases in _bases(text):
-            classes.setdefault(name, []).extend(bases)
-    found: Dict[str, str] = {}
+            for base in bases:
+                kind = resolve_base(base, bound)
+                if kind and name not in found:
+                    found[name] = kind
+            classes.setdefault(name, []).extend(base.split(".")[-1] for base in bases)
     grew = True
     while grew:
         grew = False
@@ -61,9 +128,8 @@ def build_repo_index(sources: Iterable[bytes]) -> RepoIndex:
             if name in found:
                 continue
             for base in bases:
-                kind = found.get(base) or kinds.get(base)
-                if kind:
-                    found[name] = kind
+                if base in found:
+                    found[name] = found[base]
                     grew = True
                     break
     return RepoIndex(legacy_models=found)

@@ -15,7 +15,7 @@ import libcst as cst
 
 TODO_PREFIX = "# TODO(rlmigrate): "
 #: Legacy model kinds (``RepoIndex.legacy_models``) the ``models`` rule turns into RLModules.
-CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "torch_builtin"})
+CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "tf_recurrent", "torch_builtin"})
 
 # Statements that carry ``leading_lines`` (where a TODO marker goes).
 _STATEMENTS = (
@@ -89,8 +89,9 @@ Statement = Union[
 
 
 def todo_comment(message: str, anchor: str) -> str:
-    """The marker text: ``# TODO(rlmigrate): <message> - see MIGRATION.md#<anchor>``."""
-    return f"{TODO_PREFIX}{message} - see MIGRATION.md#{anchor}"
+    """The marker text: ``# TODO(rlmigrate): <message> - see MIGRATION.md#<anchor>``, on
+    one line (code quoted in ``message`` has its line breaks and indentation collapsed)."""
+    return f"{TODO_PREFIX}{' '.join(message.split())} - see MIGRATION.md#{anchor}"
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,11 @@ class RepoIndex:
     ``legacy_models``: class name -> legacy base kind for every class that derives,
     directly or through other classes of the repository, from a legacy ModelV2 class.
     The kinds the ``models`` rule converts (``CONVERTED_KINDS``): ``"torch"``,
-    ``"recurrent"`` (torch ``RecurrentNetwork``), ``"tf"``, ``"torch_builtin"`` (a
-    subclass of a built-in torch model ``compat.legacy_torch_models`` has a drop-in
-    for); the kinds it flags and leaves as they are: ``"tf_recurrent"`` (TF
-    ``RecurrentNetwork`` / ``RecurrentTFModelV2``) and ``"unsupported"`` (models of
-    algorithms this project does not have, built-in TF models).
+    ``"recurrent"`` (torch ``RecurrentNetwork``), ``"tf"``, ``"tf_recurrent"`` (TF
+    ``RecurrentNetwork`` / ``RecurrentTFModelV2``), ``"torch_builtin"`` (a subclass of a
+    built-in torch model ``compat.legacy_torch_models`` has a drop-in for); the kind it
+    flags and leaves as it is: ``"unsupported"`` (models of algorithms this project does
+    not have, built-in TF models, attention nets and wrappers).
     """
 
     legacy_models: Dict[str, str] = field(default_factory=dict)

@@ -365,7 +365,8 @@ class TorchModelV2(nn.Module):
         model_config: Dict[str, Any],
         name: str,
     ):
-        nn.Module.__init__(self)
+        if "_modules" not in self.__dict__:  # a migrated RLModule subclass is one already
+            nn.Module.__init__(self)
         self.obs_space = obs_space
         self.action_space = action_space
         self.num_outputs = num_outputs

@@ -42,6 +42,9 @@ BOX = {n: gym.spaces.Box(-1.0, 1.0, (n,), np.float32) for n in (3, 4, 5, 6)}
 DICT_OBS = gym.spaces.Dict({"id": gym.spaces.Discrete(4), "pos": BOX[3]})
 MULTI_DISCRETE_OBS = gym.spaces.MultiDiscrete([2, 3])
 GAUSSIAN = gym.spaces.Box(-2.0, 2.0, (2,), np.float32)
+MASKED_OBS = gym.spaces.Dict({"action_mask": gym.spaces.Box(0.1, 1.0, (3,), np.float32), "features": BOX[4]})
+#: Legacy bases of the fixtures that cannot act alone (no recurrent core): no case of their own.
+ABSTRACT = {"RecurrentBase"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Case:
             legacy PPO cannot train (see the case).
         perturb: ``(parameter, quantity)``: perturbing the parameter must make the
             parity check fail on the quantity.
+        steps: rollout length for a stateful model (each side carries its own state).
+        delta: the perturbation (a recurrent bias needs more than a weight of the head).
     """
 
     fixture: str
@@ -70,6 +75,8 @@ class Case:
     factory_args: Optional[Tuple[Any, ...]] = None
     acting_only: bool = False
     perturb: tuple = ()
+    steps: int = 1
+    delta: float = 0.1
 
 
 #: Case id -> case; the id is the model class's name (plus a suffix for a variant).
@@ -126,6 +133,36 @@ CASES: Dict[str, Case] = {
     "WrappedSignature": Case(
         "wrapped_signature", "WrappedSignature", BOX[4], gym.spaces.Discrete(2),
         {"custom_model_config": {"hidden": 16}}, perturb=("value.bias", "vf_preds"),
+    ),
+    # Stateful models (issue 16): a TorchModelV2 carrying a GRU state through forward(), a
+    # RecurrentNetwork overriding forward() (Dict obs, action mask), a RecurrentNetwork base
+    # without forward_rnn and its subclass; 10-step rollouts.
+    "GRUStateModel": Case(
+        "stateful_models", "GRUStateModel", BOX[4], gym.spaces.Discrete(3),
+        {"max_seq_len": 10, "custom_model_config": {"hidden": 8}}, perturb=("gru.bias_hh_l0", "action_dist_inputs"),
+        steps=10, delta=1.0,
+    ),
+    "MaskedDictLSTM": Case(
+        "stateful_models", "MaskedDictLSTM", MASKED_OBS, gym.spaces.Discrete(3),
+        {"max_seq_len": 10, "lstm_cell_size": 8}, perturb=("lstm.bias_hh_l0", "action_dist_inputs"), steps=10,
+    ),
+    "RecurrentLeaf": Case(
+        "stateful_models", "RecurrentLeaf", BOX[3], gym.spaces.Discrete(2), {"max_seq_len": 10},
+        perturb=("rnn.bias_hh_l0", "action_dist_inputs"), steps=10, delta=1.0,
+    ),
+    # Subclasses of the built-in FullyConnectedNetwork (issue 16).
+    "ScaledFCN": Case(
+        "builtin_subclass", "ScaledFCN", BOX[4], gym.spaces.Discrete(3),
+        {"fcnet_hiddens": [16, 8], "custom_model_config": {"scale": 0.25}},
+        perturb=("_logits._model.0.bias", "action_dist_inputs"),
+    ),
+    "FeatureHeadFCN": Case(
+        "builtin_subclass", "FeatureHeadFCN", BOX[5], GAUSSIAN, {"fcnet_hiddens": [8]},
+        perturb=("_value_branch._model.0.bias", "vf_preds"),
+    ),
+    # Names that clash with the RLModule's (self.config, a setup() helper) and ABC first.
+    "ConfiguredModel": Case(
+        "clashing_names", "ConfiguredModel", BOX[3], gym.spaces.Discrete(2), perturb=("vf.bias", "vf_preds"),
     ),
     "NoValueModel": Case(
         "value_function_variants", "NoValueModel", BOX[3], gym.spaces.Discrete(3),
@@ -194,14 +231,14 @@ def migrated_module(name: str) -> Any:
 
 
 def parity(name: str, module: Any) -> Any:
-    return check(legacy_policy(name), RLModulePolicy(module), num_samples=32)
+    return check(legacy_policy(name), RLModulePolicy(module), num_samples=32, steps=CASES[name].steps)
 
 
 # --- the table covers every legacy model class of the pattern fixtures ----------------------
 def _legacy_model_classes() -> List[str]:
     """Names of the classes in ``fixtures/legacy/patterns/*.py`` (at any depth) that derive,
     directly or through another fixture class, from a legacy ModelV2 base."""
-    bases, seen = {"TorchModelV2", "ModelV2", "TMV2"}, {}
+    bases, seen = {"TorchModelV2", "ModelV2", "TMV2", "RecurrentNetwork", "FullyConnectedNetwork"}, {}
     for path in sorted(PATTERNS.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
@@ -210,7 +247,7 @@ def _legacy_model_classes() -> List[str]:
     while True:
         new = {n for n, b in seen.items() if n not in found and set(b) & (bases | found)}
         if not new:
-            return sorted(found)
+            return sorted(found - ABSTRACT)
         found |= new
 
 
@@ -244,5 +281,42 @@ def test_parity_check_passes(name):
 def test_parity_check_names_a_perturbed_weight(name):
     parameter, quantity = CASES[name].perturb
     module = migrated_module(name)
-    perturb_parameter(module, parameter)
+    perturb_parameter(module, parameter, CASES[name].delta)
     assert_parity_fails_on(parity(name, module), quantity)
+
+
+# --- stateful models: training forwards over whole sequences ----------------------------------
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.steps > 1))
+def test_forward_train_over_sequences_matches_the_legacy_model_on_padded_rows(name):
+    """``forward_train`` on ``[B, T, ...]`` observations from the initial state equals the
+    legacy model called as a legacy policy's loss calls it: ``B * T`` padded rows (the
+    observations preprocessed by ray's own preprocessor), the state ``[B, ...]``,
+    ``seq_lens`` ``[B]``; a sequence shorter than ``T`` is padded."""
+    import torch
+    from ray.rllib.models.preprocessors import get_preprocessor
+
+    from rlmodule.spaces import combine_structures, map_structure
+
+    case, policy, module = CASES[name], legacy_policy(name), migrated_module(name)
+    b, t = 3, 6
+    space = case.obs_space
+    space.seed(1)
+    samples = [space.sample() for _ in range(b * t)]
+    preprocessor = get_preprocessor(space)(space)
+    rows = torch.as_tensor(np.stack([preprocessor.transform(o) for o in samples]), dtype=torch.float32)
+    seq_lens = torch.tensor([t, t - 2, 1], dtype=torch.int32)
+    initial = [torch.as_tensor(np.stack([np.asarray(s)] * b)) for s in policy.get_initial_state()]
+    with torch.no_grad():
+        legacy_logits, legacy_state = policy.model({"obs": rows}, [s.clone() for s in initial], seq_lens)
+        legacy_values = policy.model.value_function()
+        obs = map_structure(lambda x: x.reshape(b, t, *x.shape[1:]), combine_structures(np.stack, samples))
+        state_in = {f"state_{i}": s for i, s in enumerate(initial)}
+        out = module.forward_train({"obs": obs, "state_in": state_in, "seq_lens": seq_lens})
+    logits = out["action_dist_inputs"].reshape(b * t, -1)
+    valid = torch.arange(t)[None, :] < seq_lens[:, None]  # padded steps are the loss's masked ones
+    torch.testing.assert_close(logits[valid.reshape(-1)], legacy_logits[valid.reshape(-1)], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(
+        out["vf_preds"].reshape(-1)[valid.reshape(-1)], legacy_values[valid.reshape(-1)], atol=1e-6, rtol=1e-6
+    )
+    for i, legacy in enumerate(legacy_state):
+        torch.testing.assert_close(out["state_out"][f"state_{i}"], legacy, atol=1e-6, rtol=1e-6)

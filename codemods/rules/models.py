@@ -34,22 +34,41 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from codemods.import_edits import ImportSpec, add_imports, bound_imports, dotted, is_docstring, used_names
-from codemods.repo_index import LEGACY_MODEL_BASES
-from codemods.rule import EXPRESSIONS, SIMPLE_LINES, SKELETON, RepoIndex, Rule, todo_comment, with_todos
+from codemods.repo_index import LEGACY_MODEL_BASES, WHY_NOT_CONVERTED, base_kind, resolve_base
+from codemods.rule import (
+    CONVERTED_KINDS, EXPRESSIONS, SIMPLE_LINES, SKELETON, RepoIndex, Rule, todo_comment, walk, with_todos,
+)
 
 HELPERS = "compat.migrated_model"
+BUILTINS = "compat.migrated_builtins"
 ANCHOR_TF = "tensorflow-models"
+ANCHOR_LEGACY = "models-that-stay-legacy"
+ANCHOR_RENAMED = "renamed-attributes"
 ANCHOR_EXTRAS = "model-extras"
 LEGACY_ARGS = ("obs_space", "action_space", "num_outputs", "model_config", "name")
 NN_MODULE = {"nn.Module", "torch.nn.Module", "Module"}
 KERAS_MODEL = {"tf.keras.Model", "tf.keras.models.Model", "keras.Model", "keras.models.Model"}
 _BASE_BY_KIND = {"torch": ("rlmodule.torch", "TorchRLModule"), "recurrent": ("rlmodule.torch", "TorchRLModule"),
-                 "tf": ("rlmodule.tf", "TfRLModule")}
-
-TF_RECURRENT = (
-    "the TF RecurrentNetwork is not migrated automatically: port forward_rnn into a TfRLModule by hand "
-    "(state_in/state_out dicts, as the torch RecurrentNetwork migration does)"
-)
+                 "tf": ("rlmodule.tf", "TfRLModule"), "tf_recurrent": ("rlmodule.tf", "TfRLModule")}
+TF_KINDS = frozenset({"tf", "tf_recurrent"})
+RECURRENT_KINDS = frozenset({"recurrent", "tf_recurrent"})
+#: Bases that an RLModule base already has (``RLModule`` is an ``abc.ABC``): listed
+#: before it they make the class's MRO impossible (``class X(ABC, TfRLModule)``), so go.
+REDUNDANT_BASES = {"ABC", "abc.ABC", "object"}
+#: Attributes and methods of ``RLModule`` / ``TorchRLModule`` that legacy ModelV2 and
+#: ``nn.Module`` lack: a legacy class that uses one of these names for its own attribute
+#: would overwrite the module's (``self.config`` is its ``RLModuleConfig``), so the
+#: ``models`` rule renames them (``config`` -> ``config_``) throughout the class.
+RLMODULE_RESERVED = frozenset({
+    "config", "check_specs", "action_dist_cls", "setup", "unwrapped", "as_multi_agent",
+    "forward_train", "forward_exploration", "forward_inference", "from_checkpoint", "save_to_checkpoint",
+    "get_state", "set_state", "sample_batch", "is_stateful",
+    "get_train_action_dist_cls", "get_exploration_action_dist_cls", "get_inference_action_dist_cls",
+    "input_specs_train", "input_specs_exploration", "input_specs_inference",
+    "output_specs_train", "output_specs_exploration", "output_specs_inference",
+    "_spec_checkers", "_mode_switched", "_checked_forward", "_compile_specs", "_acting_forward",
+    "_set_acting_mode", "_default_action_dist_cls", "_default_input_specs", "_default_output_specs",
+})
 # TFModelV2 API a TfRLModule lacks (method name -> what to do).
 TF_EXTRAS = {
     "update_ops": "RLModules have no update_ops(): Keras layers called with training=True update their own statistics",
@@ -61,6 +80,9 @@ KERAS_RESERVED = frozenset({
     "input", "output", "layers", "variables", "trainable_variables", "non_trainable_variables", "weights",
     "trainable_weights", "non_trainable_weights", "losses", "dtype", "config",
 })
+#: Legacy TFModelV2 API methods whose names Keras also uses: calls of these on ``self``
+#: are legacy API calls, not the class's own attributes (never renamed).
+TF_MODELV2_API = frozenset({"variables", "trainable_variables"})
 # Names bound to the TF1 API besides the ``tf1`` of ``tf1, tf, tfv = try_import_tf()``.
 TF1_PATHS = ("tf.compat.v1", "tensorflow.compat.v1")
 
@@ -89,6 +111,11 @@ def get_initial_state(self):
     return legacy_state_dict(self._model_initial_state())
 '''
 
+_NO_INITIAL_STATE = '''\
+def _model_initial_state(self):
+    return []
+'''
+
 _RECURRENT_FORWARDS = '''\
 def _forward_inference(self, batch):
     inputs, state, seq_lens = legacy_rnn_inputs(self, batch)
@@ -107,12 +134,34 @@ def _forward_train(self, batch):
     }}
 '''
 
+# A stateful model whose legacy ``forward`` takes padded rows [B * T, ...] and the state.
+_SEQUENCE_FORWARDS = '''\
+def _forward_inference(self, batch):
+    input_dict, state, seq_lens = legacy_seq_inputs(self, batch)
+    logits, state_out = self._model_forward(input_dict, state, seq_lens)
+    return {{"action_dist_inputs": legacy_time_rows(logits, seq_lens), "state_out": legacy_state_dict(state_out or state)}}
+
+def _forward_exploration(self, batch):
+    return self._sequence_forward(batch, is_training=False)
+
+def _forward_train(self, batch):
+    return self._sequence_forward(batch, is_training=True)
+
+def _sequence_forward(self, batch, is_training):
+    input_dict, state, seq_lens = legacy_seq_inputs(self, batch, is_training=is_training)
+    logits, state_out = self._model_forward(input_dict, state, seq_lens)
+    return {{
+        "action_dist_inputs": legacy_time_rows(logits, seq_lens),{vf}
+        "state_out": legacy_state_dict(state_out or state),
+    }}
+'''
+
 
 class Models(Rule):
     name = "models"
     summary = "ModelV2 / TorchModelV2 / RecurrentNetwork / TFModelV2 subclasses -> RLModule subclasses"
     order = 20
-    triggers = (b"ModelV2", b"RecurrentNetwork", b"TorchRNN")
+    triggers = tuple(sorted(name.encode() for name in LEGACY_MODEL_BASES))
     descend_only = SKELETON  # classes are found among statements
 
     @classmethod
@@ -122,61 +171,83 @@ class Models(Rule):
     def visit_Module(self, node: cst.Module) -> None:
         self.module = node
         self.imports: Set[ImportSpec] = set()
-        self.legacy_bases: Dict[str, str] = {}
+        self.bound: Dict[str, str] = {}  # local name -> legacy kind, or "module:<path>"
         self.tf1_names: Set[str] = set()  # what this file binds to tensorflow.compat.v1
-        for statement in node.body:
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    self.tf1_names.update(_tf1_bindings(small))
-                    for module, name, asname in bound_imports(small):
-                        if name in LEGACY_MODEL_BASES and module.startswith("ray.rllib"):
-                            kind = LEGACY_MODEL_BASES[name]
-                            if ".tf." in module + ".":  # every base of a ``tf`` module is TF
-                                kind = "tf_recurrent" if kind == "recurrent" else "tf"
-                            self.legacy_bases[asname or name] = kind
+        for statement in walk(node, _IMPORT_SURVEY):
+            if type(statement) not in (cst.Import, cst.ImportFrom, cst.Assign):
+                continue
+            self.tf1_names.update(_tf1_bindings(statement))
+            for module, name, asname in bound_imports(statement):
+                if name is None:  # import a.b.c [as d]
+                    if asname and module.startswith("ray.rllib"):
+                        self.bound[asname] = f"module:{module}"
+                    continue
+                kind = base_kind(name, module if module.startswith("ray.rllib") else "ray.rllib")
+                if kind:
+                    self.bound[asname or name] = kind
+                elif module.startswith("ray.rllib"):
+                    self.bound[asname or name] = f"module:{module}.{name}"
 
-    def _kind(self, node: cst.ClassDef) -> Tuple[Optional[str], bool]:
-        """(kind, direct): the legacy kind of a class, and whether a legacy base is direct."""
+    def _kind(self, node: cst.ClassDef) -> Tuple[Optional[str], bool, str]:
+        """(kind, direct, base): the legacy kind of a class, whether its legacy base is
+        direct (an RLlib class) rather than a legacy model of the repository, and that base."""
         names = [dotted(arg.value) for arg in node.bases if arg.keyword is None]
         for base in names:
-            kind = self.legacy_bases.get(base) or self.legacy_bases.get(base.split(".")[-1])
+            kind = resolve_base(base, self.bound) if base else None
             if kind:
-                return kind, True
+                return kind, True, base
         for base in names:
             kind = self.context.repo.legacy_models.get(base.split(".")[-1])
             if kind:
-                return kind, False
-        return None, False
+                return kind, False, base
+        return None, False, ""
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
-        kind, direct = self._kind(updated_node)
+        kind, direct, base = self._kind(updated_node)
         if kind is None:
             return updated_node
-        if kind == "tf_recurrent":
-            self.flag(TF_RECURRENT, ANCHOR_TF, original_node)
+        if kind not in CONVERTED_KINDS:
+            why = WHY_NOT_CONVERTED[kind].format(base=base) if direct else (
+                f"its base {base} stays a legacy model (see the TODO there), so this class stays one too"
+            )
+            self.flag(why, ANCHOR_LEGACY if kind == "unsupported" else ANCHOR_TF, original_node)
+            return updated_node
+        methods = _ClassMethods(self, updated_node, kind, direct)
+        if not direct and methods.already_migrated():
             return updated_node
         self.changed()
         node = updated_node
         if direct:
             node = node.with_changes(bases=self._bases(node, kind))
-            self.imports.add((_BASE_BY_KIND[kind][0], _BASE_BY_KIND[kind][1], None))
-        methods = _ClassMethods(self, node, kind, direct)
-        return methods.migrated()
+        return methods.with_node(node).migrated()
 
     def _bases(self, node: cst.ClassDef, kind: str) -> List[cst.Arg]:
-        new_base = cst.Arg(cst.Name(_BASE_BY_KIND[kind][1]))
+        if kind == "torch_builtin":
+            legacy = next(
+                dotted(a.value) for a in node.bases if a.keyword is None and resolve_base(dotted(a.value), self.bound)
+            )
+            name = f"{legacy.split('.')[-1]}RLModule"
+            self.imports.add((BUILTINS, name, None))
+            framework_base = NN_MODULE
+        else:
+            name = _BASE_BY_KIND[kind][1]
+            self.imports.add((_BASE_BY_KIND[kind][0], name, None))
+            framework_base = KERAS_MODEL if kind in TF_KINDS else NN_MODULE
+        new_base = cst.Arg(cst.Name(name))
         bases: List[cst.Arg] = []
         placed = False
         for arg in node.bases:
-            name = dotted(arg.value)
-            legacy = arg.keyword is None and (name in self.legacy_bases or name.split(".")[-1] in self.legacy_bases)
-            framework_base = NN_MODULE if kind != "tf" else KERAS_MODEL
-            if legacy or (arg.keyword is None and name in framework_base):
-                if not placed:
+            base = dotted(arg.value)
+            legacy = arg.keyword is None and resolve_base(base, self.bound) is not None
+            redundant = not placed and base in REDUNDANT_BASES  # before the RLModule base: an MRO error
+            if legacy or (arg.keyword is None and (base in framework_base or redundant)):
+                if legacy and not placed:
                     bases.append(new_base.with_changes(comma=arg.comma))
                     placed = True
                 continue
             bases.append(arg)
+        if not placed:
+            bases.insert(0, new_base)
         if bases:
             bases[-1] = bases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         return bases
@@ -187,21 +258,54 @@ class Models(Rule):
         return add_imports(updated_node, sorted(self.imports, key=lambda s: (s[0], s[1] or "")))
 
 
+#: ``walk`` skip table for the import survey: statements only, not expressions.
+_IMPORT_SURVEY = {
+    cst.SimpleStatementLine: frozenset(),
+    cst.Expr: frozenset({"value"}),
+    cst.Assign: frozenset({"targets", "value"}),
+    cst.AnnAssign: frozenset({"target", "annotation", "value"}),
+    cst.AugAssign: frozenset({"target", "value"}),
+    cst.Return: frozenset({"value"}),
+    cst.If: frozenset({"test"}),
+    cst.While: frozenset({"test"}),
+    cst.For: frozenset({"target", "iter"}),
+    cst.With: frozenset({"items"}),
+    cst.FunctionDef: frozenset({"params", "decorators", "returns"}),
+    cst.ClassDef: frozenset({"bases", "keywords", "decorators"}),
+}
+
+
 class _ClassMethods:
     """The method-level rewrites of one legacy model class."""
 
     def __init__(self, rule: Models, node: cst.ClassDef, kind: str, direct: bool) -> None:
-        self.rule, self.node, self.kind, self.direct = rule, node, kind, direct
+        self.rule, self.kind, self.direct = rule, kind, direct
         self.module = rule.module
+        self.with_node(node)
+        initial = self.methods.get("get_initial_state")
+        self.stateful = initial is not None and not _returns_empty_list(initial)
+
+    def with_node(self, node: cst.ClassDef) -> "_ClassMethods":
+        self.node = node
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
         self.methods = {s.name.value: s for s in body if isinstance(s, cst.FunctionDef)}
+        return self
+
+    def already_migrated(self) -> bool:
+        """A subclass of a repository model that an earlier run migrated (``setup``
+        without ``__init__``, or the generated/renamed methods)."""
+        names = set(self.methods)
+        return ("setup" in names and "__init__" not in names) or bool(names & {"_model_forward", "_forward_train"})
 
     def migrated(self) -> cst.ClassDef:
         if not isinstance(self.node.body, cst.IndentedBlock):
             return self.node
+        renames = self._renames()
         body: List[cst.BaseStatement] = []
         setup_index = None
         for statement in self.node.body.body:
+            if renames:
+                statement = statement.visit(_Rename(renames))
             if isinstance(statement, cst.FunctionDef):
                 statement = self._method(statement)
                 if statement.name.value == "setup":
@@ -213,21 +317,42 @@ class _ClassMethods:
             body[at:at] = generated
         return self.node.with_changes(body=self.node.body.with_changes(body=body))
 
+    def _renames(self) -> Dict[str, str]:
+        """Reserved names the class uses for its own attributes -> their new names
+        (``config`` -> ``config_``); a name whose new one is taken, or that the class
+        reaches by string (``getattr(self, "config")``), is flagged instead."""
+        reserved = RLMODULE_RESERVED | (KERAS_RESERVED - TF_MODELV2_API if self.kind in TF_KINDS else frozenset())
+        survey = _AttributeSurvey()
+        self.node.body.visit(survey)
+        renames: Dict[str, str] = {}
+        for name in sorted(survey.names & reserved):
+            new = f"{name}_"
+            if new in survey.names or name in survey.strings:
+                self.rule.flag(
+                    f"self.{name} is also an attribute of the RLModule this class becomes and cannot be renamed "
+                    f"safely here ({'self.' + new + ' is taken' if new in survey.names else 'it is reached by name'}): "
+                    "rename it by hand",
+                    ANCHOR_RENAMED, self.node,
+                )
+                continue
+            renames[name] = new
+        return renames
+
     # -- one method -------------------------------------------------------------------
     def _method(self, method: cst.FunctionDef) -> cst.FunctionDef:
         method = method.with_changes(decorators=[d for d in method.decorators if not self._legacy_override(d)])
         name = method.name.value
         if name in MODEL_EXTRAS:
             method = with_todos(method, [todo_comment(MODEL_EXTRAS[name], ANCHOR_EXTRAS)])
-        if self.kind == "tf":
+        if self.kind in TF_KINDS:
             method = self._tf_method(method)
         if name == "__init__":
             method = self._setup(method)
         elif name == "forward":
             method = method.with_changes(name=cst.Name("_model_forward"))
-        elif name == "get_initial_state" and self.kind == "recurrent" and self.direct and "forward_rnn" in self.methods:
+        elif name == "get_initial_state":
             method = method.with_changes(name=cst.Name("_model_initial_state"))
-        if b".forward(" in self.rule.context.source:
+        if b".forward(" in self.rule.context.source or b"get_initial_state" in self.rule.context.source:
             method = method.visit(_SelfCalls(self.rule.context.repo.legacy_models))
         return method
 
@@ -263,14 +388,14 @@ class _ClassMethods:
         if not (isinstance(call, cst.Call) and dotted(call.func).split(".")[-1] == "override" and call.args):
             return False
         target = dotted(call.args[0].value)
-        return target.split(".")[-1] in LEGACY_MODEL_BASES or target in self.rule.legacy_bases or target in NN_MODULE
+        return target.split(".")[-1] in LEGACY_MODEL_BASES or target in self.rule.bound or target in NN_MODULE
 
     def _setup(self, init: cst.FunctionDef) -> cst.FunctionDef:
         params = init.params
         positional = [p.name.value for p in params.params][1:]  # drop self
         legacy_names = positional[: len(LEGACY_ARGS)]
         custom: List[cst.Param] = list(params.params[1 + len(LEGACY_ARGS):]) + list(params.kwonly_params)
-        body = init.body.visit(_BaseInitCalls(self.direct, set(self.rule.legacy_bases), self.kind))
+        body = init.body.visit(_BaseInitCalls(self.direct, self.rule.bound, self.kind))
         rest_used = used_names(init.with_changes(body=body, decorators=[]))
         config = f'{legacy_names[3]}["custom_model_config"]' if len(legacy_names) > 3 else 'self.model_config["custom_model_config"]'
         lines: List[str] = []
@@ -322,50 +447,85 @@ class _ClassMethods:
         return ast.unparse(ast.parse(f"def f({signature}\n): pass").body[0].args)
 
     # -- generated RLModule forwards --------------------------------------------------
+    def _template(self) -> Optional[str]:
+        """Which forwards this class needs: ``"plain"`` (stateless), ``"rnn"`` (calls
+        ``forward_rnn``), ``"sequence"`` (a stateful legacy ``forward``), or ``None``
+        (inherited from a migrated base, or written by hand)."""
+        if "_forward_train" in self.methods:
+            return None
+        if self.kind == "torch_builtin":
+            return "sequence" if self.stateful else None
+        if self.direct:
+            if not self.methods:  # a placeholder (``...``): nothing to call
+                return None
+            if self.kind in RECURRENT_KINDS and "forward" not in self.methods:
+                return "rnn"
+            return "sequence" if self.stateful or self.kind in RECURRENT_KINDS else "plain"
+        # A repository base has the forwards, unless this class changes how state flows.
+        if self.kind in RECURRENT_KINDS:
+            return "sequence" if "forward" in self.methods else None
+        return "sequence" if self.stateful else None
+
     def _generated(self) -> List[cst.BaseStatement]:
-        if not self.direct or "_forward_train" in self.methods:
+        template = self._template()
+        if template is None:
             return []
-        has_vf = "value_function" in self.methods
-        if self.kind == "recurrent" and "forward_rnn" in self.methods:
-            vf = '\n        "vf_preds": self.value_function().reshape(inputs.shape[:2]),' if has_vf else ""
-            text = _RECURRENT_FORWARDS.format(vf=vf)
-            if "get_initial_state" in self.methods:
-                text = _RECURRENT_INITIAL_STATE + "\n" + text
-            self.rule.imports.update((HELPERS, n, None) for n in ("legacy_rnn_inputs", "legacy_state_dict"))
-        elif "forward" in self.methods:
+        has_vf = "value_function" in self.methods or not self.direct or self.kind == "torch_builtin"
+        if template == "plain":
             text = _FORWARDS.format(vf=', "vf_preds": self.value_function()' if has_vf else "")
             self.rule.imports.add((HELPERS, "legacy_input_dict", None))
+            return _parse_methods(text, self.module)
+        if template == "rnn":
+            vf = '\n        "vf_preds": legacy_time_rows(self.value_function(), seq_lens),' if has_vf else ""
+            text = _RECURRENT_FORWARDS.format(vf=vf)
+            self.rule.imports.update((HELPERS, n, None) for n in ("legacy_rnn_inputs", "legacy_state_dict"))
+            if has_vf:
+                self.rule.imports.add((HELPERS, "legacy_time_rows", None))
         else:
-            return []
+            vf = '\n        "vf_preds": legacy_time_rows(self.value_function(), seq_lens),' if has_vf else ""
+            text = _SEQUENCE_FORWARDS.format(vf=vf)
+            self.rule.imports.update(
+                (HELPERS, n, None) for n in ("legacy_seq_inputs", "legacy_state_dict", "legacy_time_rows")
+            )
+        text = _RECURRENT_INITIAL_STATE + "\n" + text
+        if "get_initial_state" not in self.methods and self.direct:
+            text += "\n" + _NO_INITIAL_STATE
         return _parse_methods(text, self.module)
 
 
 class _SelfCalls(cst.CSTTransformer):
     """``self.forward(`` / ``super().forward(`` / ``Base.forward(self, `` (a legacy model
-    base of the repository) -> ``..._model_forward(``."""
+    base of the repository) -> ``..._model_forward(``; the same for
+    ``get_initial_state`` -> ``_model_initial_state`` (the legacy list of tensors)."""
+
+    RENAMED = {"forward": "_model_forward", "get_initial_state": "_model_initial_state"}
 
     def __init__(self, legacy_models: Dict[str, str]) -> None:
         super().__init__()
         self.legacy_models = legacy_models
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
-        if updated_node.attr.value != "forward":
+        new = self.RENAMED.get(updated_node.attr.value)
+        if new is None:
             return updated_node
         owner = updated_node.value
         is_self = isinstance(owner, cst.Name) and owner.value == "self"
         is_super = isinstance(owner, cst.Call) and dotted(owner.func) == "super"
         is_base = dotted(owner).split(".")[-1] in self.legacy_models
-        return updated_node.with_changes(attr=cst.Name("_model_forward")) if (is_self or is_super or is_base) else updated_node
+        return updated_node.with_changes(attr=cst.Name(new)) if (is_self or is_super or is_base) else updated_node
 
 
 class _BaseInitCalls(cst.CSTTransformer):
-    """Drops legacy base ``__init__`` calls; for a repository base they become ``setup``."""
+    """Drops legacy base ``__init__`` calls; for a repository base they become
+    ``setup``; for a built-in model base (``torch_builtin``) they become the
+    ``setup(<same arguments>)`` of its RLModule base, which builds its layers."""
 
-    def __init__(self, direct: bool, legacy_names: Set[str], kind: str) -> None:
+    def __init__(self, direct: bool, bound: Dict[str, str], kind: str) -> None:
         super().__init__()
         self.direct = direct
-        self.legacy_names = legacy_names  # legacy bases as this file spells them (aliases too)
-        self.framework_bases = KERAS_MODEL if kind == "tf" else NN_MODULE
+        self.bound = bound  # legacy bases as this file spells them (aliases too)
+        self.kind = kind
+        self.framework_bases = KERAS_MODEL if kind in TF_KINDS else NN_MODULE
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         kind = type(node)  # the calls are whole lines: skip everything below a line
@@ -378,12 +538,18 @@ class _BaseInitCalls(cst.CSTTransformer):
         if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "__init__"):
             return updated_node
         owner = call.func.value
+        args = ", ".join(cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in call.args)
         if isinstance(owner, cst.Call) and dotted(owner.func) == "super":
+            if self.kind == "torch_builtin" and self.direct:
+                return _replace_expr(updated_node, f"super().setup({args})")
             if self.direct:
                 return cst.RemoveFromParent()
             return _replace_expr(updated_node, "super().setup()")
         base = dotted(owner)
-        if base in self.framework_bases or base in self.legacy_names or base.split(".")[-1] in LEGACY_MODEL_BASES:
+        base_kind = resolve_base(base, self.bound) if base else None
+        if base_kind == "torch_builtin":
+            return _replace_expr(updated_node, f"{base.split('.')[-1]}RLModule.setup({args})")
+        if base in self.framework_bases or base_kind or base.split(".")[-1] in LEGACY_MODEL_BASES:
             return cst.RemoveFromParent()
         if not self.direct and base:
             return _replace_expr(updated_node, f"{base}.setup(self)")
@@ -494,3 +660,83 @@ def _parsed_methods(text: str, indent: str, newline: str) -> Tuple[cst.BaseState
     text = text.replace("    ", indent).replace("\n", newline)
     parsed = cst.parse_module(text, config=cst.PartialParserConfig(default_indent=indent, default_newline=newline))
     return tuple(statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)]) for statement in parsed.body)
+
+
+def _returns_empty_list(method: cst.FunctionDef) -> bool:
+    """Whether ``method``'s body is just ``return []`` (after a docstring): the legacy
+    default ``get_initial_state`` (a stateless model)."""
+    body = [s for s in method.body.body if not is_docstring(s)] if isinstance(method.body, cst.IndentedBlock) else []
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return False
+    line = body[0].body[0]
+    return isinstance(line, cst.Return) and isinstance(line.value, cst.List) and not line.value.elements
+
+
+class _AttributeSurvey(cst.CSTVisitor):
+    """The names a class uses as its own: ``self.<name>`` anywhere in it, methods and
+    class attributes it defines; and the string literals of ``getattr(self, ...)`` /
+    ``setattr`` / ``hasattr`` / ``delattr`` calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: Set[str] = set()
+        self.strings: Set[str] = set()
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self.depth == 0:
+            self.names.add(node.name.value)
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False  # a nested class has its own ``self``
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if self.depth == 0 and isinstance(node.target, cst.Name):
+            self.names.add(node.target.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Name) and node.value.value == "self":
+            self.names.add(node.attr.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if dotted(node.func) in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2:
+            value = node.args[1].value
+            if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                self.strings.add(value.evaluated_value)
+
+
+class _Rename(cst.CSTTransformer):
+    """``self.<old>`` -> ``self.<new>``, and the class-level ``def <old>`` / ``<old> = ``,
+    for every pair of ``renames`` (one statement of a class body at a time)."""
+
+    def __init__(self, renames: Dict[str, str]) -> None:
+        super().__init__()
+        self.renames = renames
+        self.depth = 0
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        self.depth -= 1
+        new = self.renames.get(updated_node.name.value) if self.depth == 0 else None
+        return updated_node.with_changes(name=cst.Name(new)) if new else updated_node
+
+    def leave_AssignTarget(self, original_node: cst.AssignTarget, updated_node: cst.AssignTarget) -> cst.AssignTarget:
+        target = updated_node.target
+        if self.depth == 0 and isinstance(target, cst.Name) and target.value in self.renames:
+            return updated_node.with_changes(target=cst.Name(self.renames[target.value]))
+        return updated_node
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
+        owner = updated_node.value
+        if isinstance(owner, cst.Name) and owner.value == "self" and updated_node.attr.value in self.renames:
+            return updated_node.with_changes(attr=cst.Name(self.renames[updated_node.attr.value]))
+        return updated_node
