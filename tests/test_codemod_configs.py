@@ -1,0 +1,328 @@
+"""Rule ``configs`` before/after: when a custom_model config becomes an RLModule spec,
+when it stays as it is (and says why), registrations, custom_action_dist (issue 16,
+items 7 and 9). The golden fixtures are under ``fixtures/*/configs/``."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Dict, Optional
+
+import pytest
+
+from codemods.migrate import migrate_source
+from codemods.rule import CONVERTED_KINDS, RepoIndex
+from codemods.rules import all_rules
+
+#: The repository's legacy model classes as the pre-pass would index them.
+MODELS = {"Torso": "torch", "Lstm": "recurrent", "TfNet": "tf", "QNet": "unsupported"}
+SPEC = "SingleAgentRLModuleSpec(module_class=Torso)"
+REGISTER = 'ModelCatalog.register_custom_model("torso", Torso)'
+MODEL = '{"custom_model": "torso"}'
+
+
+def migrate(source: str, models: Optional[Dict[str, str]] = None) -> str:
+    """The migrated text of ``source`` (dedented); a second run must change nothing."""
+    data = textwrap.dedent(source).lstrip("\n").encode()
+    result = migrate_source(data, "x.py", all_rules(), RepoIndex(legacy_models=dict(MODELS if models is None else models)))
+    assert result.status != "error", result.error
+    out = result.new_bytes if result.new_bytes is not None else data
+    again = migrate_source(out, "x.py", all_rules(), RepoIndex(legacy_models=dict(MODELS if models is None else models)))
+    assert again.new_bytes is None, f"second run changed:\n{again.new_bytes.decode()}"
+    return out.decode()
+
+
+def script(body: str, imports: str = "") -> str:
+    header = "from ray.rllib.models import ModelCatalog\nfrom my_project.models import Torso\n" + imports
+    return header + "\n" + REGISTER + "\n\n" + textwrap.dedent(body).lstrip("\n")
+
+
+def code(out: str) -> str:
+    """``out`` without its comment lines (TODOs quote code)."""
+    return "\n".join(line for line in out.splitlines() if not line.lstrip().startswith("#"))
+
+
+def rewritten(out: str) -> bool:
+    return SPEC in code(out) and "ModelCatalog" not in out
+
+
+def kept(out: str) -> bool:
+    return "RLModuleSpec" not in code(out) and REGISTER in out
+
+
+# ------------------------------------------------------------------------------------------
+# The class check
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kind,why",
+    [
+        ("unsupported", "Torso stays a legacy ModelV2 (a model of an algorithm or a built-in model"),
+        ("some_future_kind", "Torso stays a legacy ModelV2 (kind 'some_future_kind')"),
+        (None, "Torso is not a legacy model class of this repository"),
+    ],
+)
+def test_a_class_that_does_not_become_an_rlmodule_keeps_config_and_registration(kind, why):
+    assert kind not in CONVERTED_KINDS
+    models = {"Torso": kind} if kind else {}
+    out = migrate(script(f"config = PPOConfig().training(model={MODEL})\n", "from ray.rllib.algorithms.ppo import PPOConfig\n"), models)
+    assert kept(out)
+    registration_todo, config_todo = [line for line in out.splitlines() if "TODO(rlmigrate)" in line and "MIGRATION.md#registrations" in line]
+    assert f"kept as it is: {why}" in registration_todo
+    assert "custom_model 'torso' stays legacy" in config_todo and "this project ignores custom_model" in config_todo
+
+
+def test_a_conditional_class_is_rewritten_only_when_every_branch_converts():
+    source = """
+        from ray.rllib.algorithms.ppo import PPOConfig
+        from ray.rllib.models import ModelCatalog
+
+        ModelCatalog.register_custom_model("net", Torso if torch else TfNet)
+        config = PPOConfig().training(model={"custom_model": "net"})
+    """
+    out = migrate(source)
+    assert "rl_module_spec=SingleAgentRLModuleSpec(module_class=Torso if torch else TfNet)" in out
+    assert "register_custom_model" not in out
+    out = migrate(source.replace("TfNet", "QNet"))
+    assert "rl_module(" not in code(out) and "QNet stays a legacy ModelV2" in out
+
+
+def test_a_name_registered_with_two_classes_is_not_guessed():
+    out = migrate("""
+        from ray import tune
+        from ray.rllib.models import ModelCatalog
+
+        def main(framework):
+            if framework == "torch":
+                ModelCatalog.register_custom_model("net", Torso)
+            else:
+                ModelCatalog.register_custom_model("net", TfNet)
+            tune.run("PPO", config={"framework": framework, "model": {"custom_model": "net"}})
+    """)
+    assert "rl_module_spec" not in code(out) and out.count("register_custom_model") == 2
+    assert "registered with different classes in this file (TfNet, Torso)" in out
+
+
+def test_a_name_registered_in_another_file_gets_a_todo_on_its_config():
+    out = migrate("""
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        config = PPOConfig().training(model={"custom_model": "torso"})
+    """)
+    assert "rl_module(" not in code(out)
+    assert "custom_model 'torso' is not registered in this file" in out
+
+
+# ------------------------------------------------------------------------------------------
+# The algorithm check
+# ------------------------------------------------------------------------------------------
+SUPPORTED_SITES = {
+    "builder": ("config = PPOConfig().training(model=<M>)", "from ray.rllib.algorithms.ppo import PPOConfig"),
+    "module_builder": ("config = ppo.PPOConfig().environment('CartPole-v1').training(model=<M>)", "from ray.rllib.algorithms import ppo"),
+    "variable_builder": ("config = PPOConfig()\nconfig.training(model=<M>)", "from ray.rllib.algorithms.ppo import PPOConfig"),
+    "algo_class": ("config = AlgorithmConfig(algo_class=PPO).training(model=<M>)", "from ray.rllib.algorithms.ppo import PPO\nfrom ray.rllib.algorithms.algorithm_config import AlgorithmConfig"),
+    "from_dict": ("config = PPOConfig.from_dict({'env': 'CartPole-v1', 'model': <M>})", "from ray.rllib.algorithms.ppo import PPOConfig"),
+    "tune_run": ("tune.run('PPO', config={'model': <M>})", "from ray import tune"),
+    "tuner": ("tune.Tuner('APPO', param_space={'model': <M>}).fit()", "from ray import tune"),
+    "trainable_cls": ("tune.run(get_trainable_cls('IMPALA'), config={'model': <M>})", "from ray import tune\nfrom ray.tune.registry import get_trainable_cls"),
+    "trainer_class": ("trainer = PPOTrainer(config={'model': <M>})", "from ray.rllib.agents.ppo import PPOTrainer"),
+    "module_trainer": ("trainer = ppo.PPOTrainer(env='CartPole-v1', config={'model': <M>})", "from ray.rllib.agents import ppo"),
+    "dotted_trainer": ("trainer = ray.rllib.agents.ppo.PPOTrainer(config={'model': <M>})", "import ray"),
+    "bc": ("algo = BC(config={'model': <M>})", "from ray.rllib.algorithms.bc import BC"),
+    "default_config_item": ("config = ppo.DEFAULT_CONFIG.copy()\nconfig['model'] = <M>", "from ray.rllib.agents import ppo"),
+    "default_config_spread": ("config = {**ppo.DEFAULT_CONFIG, 'model': <M>}", "from ray.rllib.agents import ppo"),
+    "update": ("config = ppo.DEFAULT_CONFIG.copy()\nconfig.update({'model': <M>})", "from ray.rllib.agents import ppo"),
+    "variable_to_tune": ("config = {'env': 'CartPole-v1', 'model': <M>}\ntune.run('IMPALA', config=config)", "from ray import tune"),
+    "experiment_spec": ("tune.run_experiments({'exp': {'run': 'PPO', 'config': {'model': <M>}}})", "from ray import tune"),
+    "returned": ("def make():\n    return {'model': <M>}\n\n\ntune.run('PPO', config=make())", "from ray import tune"),
+}
+
+UNSUPPORTED_SITES = {
+    "DQN": ("config = DQNConfig().training(model=<M>)", "from ray.rllib.algorithms.dqn import DQNConfig"),
+    "DQN ": ("config = AlgorithmConfig(algo_class=DQN).training(model=<M>)", "from ray.rllib.algorithms.dqn import DQN\nfrom ray.rllib.algorithms.algorithm_config import AlgorithmConfig"),
+    "SAC": ("tune.run('SAC', config={'model': <M>})", "from ray import tune"),
+    "DDPG": ("tune.Tuner('DDPG', param_space={'model': <M>})", "from ray import tune"),
+    "APEX": ("tune.run_experiments({'exp': {'run': 'APEX', 'config': {'model': <M>}}})", "from ray import tune"),
+    "MARWIL": ("trainer = MARWILTrainer(config={'model': <M>})", "from ray.rllib.agents.marwil import MARWILTrainer"),
+    "DQN  ": ("trainer = dqn.DQNTrainer(env='CartPole-v1', config={'model': <M>})", "from ray.rllib.agents import dqn"),
+    "SAC ": ("config = DEFAULT_CONFIG.copy()\nconfig.update({'model': <M>})", "from ray.rllib.agents.sac import DEFAULT_CONFIG"),
+    "TD3": ("config = td3.DEFAULT_CONFIG.copy()\nconfig['model'] = <M>", "from ray.rllib.agents.ddpg import td3"),
+    "the custom trainer Custom": ("Custom = build_trainer(name='Custom')\ntune.run(Custom, config={'model': <M>})", "from ray import tune\nfrom ray.rllib.agents.trainer_template import build_trainer"),
+    "the custom trainer Custom ": ("Custom = PPOTrainer.with_updates(name='Custom')\ntrainer = Custom(config={'model': <M>})", "from ray.rllib.agents.ppo import PPOTrainer"),
+    "the custom trainer Custom  ": ("class Custom(PPOTrainer):\n    pass\n\n\ntune.run(Custom, config={'model': <M>})", "from ray import tune\nfrom ray.rllib.agents.ppo import PPOTrainer"),
+    "the trainable 'my_trainer'": ("tune.run('my_trainer', config={'model': <M>})", "from ray import tune"),
+    "DQN   ": ("config = {'model': <M>}\ntune.run('PPO', config=config)\ntune.run('DQN', config=config)", "from ray import tune"),
+    "DQN    ": ("tune.run('DQN', config={'model': <M>, 'evaluation_config': {'model': <M>}})", "from ray import tune"),
+}
+
+
+@pytest.mark.parametrize("site", sorted(SUPPORTED_SITES))
+def test_a_config_of_a_supported_algorithm_is_rewritten_and_its_registration_goes(site):
+    body, imports = SUPPORTED_SITES[site]
+    out = migrate(script(body.replace("<M>", MODEL) + "\n", imports + "\n"))
+    assert rewritten(out), out
+    assert "could not be determined" not in out and "not available" not in out
+
+
+@pytest.mark.parametrize("algorithm", sorted(UNSUPPORTED_SITES))
+def test_a_config_of_another_algorithm_keeps_the_legacy_custom_model_and_says_why(algorithm):
+    body, imports = UNSUPPORTED_SITES[algorithm]
+    out = migrate(script(body.replace("<M>", MODEL) + "\n", imports + "\n"))
+    assert kept(out), out
+    assert f"# TODO(rlmigrate): {algorithm.strip()} is not available on the RLModule stack of this project" in out
+    assert "Torso becomes an RLModule, which legacy RLlib cannot build" in out
+    assert "# TODO(rlmigrate): kept: the configs using custom_model 'torso' stay as they are" in out
+
+
+def test_a_legacy_class_on_a_legacy_algorithm_works_as_before_and_only_the_registration_says_so():
+    out = migrate(script(f"config = DQNConfig().training(model={MODEL})\n", "from ray.rllib.algorithms.dqn import DQNConfig\n"), {"Torso": "unsupported"})
+    assert kept(out) and "not available" not in out
+    assert "kept as it is: Torso stays a legacy ModelV2" in out
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "tune.run(args.run, config={'model': <M>})",
+        "config = {'env': 'CartPole-v1', 'model': <M>}",
+        "def make(config):\n    return config.training(model=<M>)",
+    ],
+)
+def test_an_algorithm_the_file_does_not_show_is_rewritten_with_a_todo(body):
+    out = migrate(script(body.replace("<M>", MODEL) + "\n", "from ray import tune\n"))
+    assert rewritten(out)
+    assert (
+        "# TODO(rlmigrate): the algorithm this config goes to could not be determined: the rl_module_spec works "
+        "only with PPO, IMPALA, APPO, BC"
+    ) in out
+
+
+# ------------------------------------------------------------------------------------------
+# Registrations
+# ------------------------------------------------------------------------------------------
+def test_a_registration_serves_its_own_function_first():
+    out = migrate("""
+        from ray import tune
+        from ray.rllib.models import ModelCatalog
+
+        def train():
+            ModelCatalog.register_custom_model("torso", Torso)
+            tune.run("PPO", config={"model": {"custom_model": "torso"}})
+
+        def q_learning():
+            ModelCatalog.register_custom_model("torso", Torso)
+            tune.run("DQN", config={"model": {"custom_model": "torso"}})
+    """)
+    train, q_learning = out.split("def q_learning")
+    assert "register_custom_model" not in train and SPEC in code(train)
+    assert "register_custom_model" in q_learning and "DQN is not available" in q_learning
+
+
+def test_a_module_level_registration_serves_functions_that_do_not_register():
+    source = """
+        from ray import tune
+        from ray.rllib.models import ModelCatalog
+
+        ModelCatalog.register_custom_model("torso", Torso)
+
+        def train():
+            tune.run("PPO", config={"model": {"custom_model": "torso"}})
+
+        def q_learning():
+            tune.run(ALGO, config={"model": {"custom_model": "torso"}})
+    """
+    out = migrate(source.replace("ALGO", '"APPO"'))
+    assert "ModelCatalog" not in out and code(out).count(SPEC) == 2
+    out = migrate(source.replace("ALGO", '"DQN"'))
+    assert code(out).count(SPEC) == 1 and "register_custom_model" in out and "(not available on the RLModule stack of this project: DQN)" in out
+
+
+def test_a_redundant_module_level_registration_goes_with_the_last_rewritten_use():
+    out = migrate("""
+        from ray import tune
+        from ray.rllib.models import ModelCatalog
+
+        ModelCatalog.register_custom_model("torso", Torso)
+
+        def train():
+            ModelCatalog.register_custom_model("torso", Torso)
+            tune.run("PPO", config={"model": {"custom_model": "torso"}})
+    """)
+    assert "ModelCatalog" not in out
+
+
+@pytest.mark.parametrize("where", ["function", "main"])
+def test_a_registration_and_its_ray_import_inside_a_block_go_with_their_rewritten_config(where):
+    body = """
+        from ray.rllib.models import ModelCatalog
+        ModelCatalog.register_custom_model("torso", Torso)
+        config = PPOConfig().training(model={"custom_model": "torso"})
+        algo = config.build()
+    """
+    head = "def main():" if where == "function" else 'if __name__ == "__main__":'
+    source = "from ray.rllib.algorithms.ppo import PPOConfig\n\n" + head + textwrap.indent(textwrap.dedent(body), "    ")
+    out = migrate(source)
+    assert "ModelCatalog" not in out and "ray." not in out and SPEC in out
+
+
+def test_a_registration_whose_use_is_not_rewritable_stays_and_the_use_says_what_to_write():
+    out = migrate(script("model = {'custom_model': 'torso'}\nconfig = PPOConfig().training(model=model)\n", "from ray.rllib.algorithms.ppo import PPOConfig\n"))
+    assert REGISTER in out and "rl_module(" not in code(out)
+    assert "ModelCatalog is gone: where a config uses custom_model 'torso'" in out
+    assert (
+        "custom_model 'torso' is not in a config the codemod can rewrite: where this model dict goes, pass "
+        ".rl_module(_enable_rl_module_api=True, rl_module_spec=SingleAgentRLModuleSpec(module_class=Torso))"
+    ) in out
+
+
+def test_a_policy_config_outside_multi_agent_is_flagged_not_rewritten():
+    out = migrate(script("""
+        config = {
+            "multiagent": {
+                "policies": {"learner": (None, obs_space, act_space, {"model": {"custom_model": "torso"}})},
+                "policy_mapping_fn": lambda agent_id: "learner",
+            },
+        }
+        tune.run("PPO", config=config)
+    """, "from ray import tune\n"))
+    assert kept(out)
+    assert "custom_model 'torso' in a policy config outside .multi_agent(policies={...})" in out
+
+
+# ------------------------------------------------------------------------------------------
+# custom_action_dist (item 7)
+# ------------------------------------------------------------------------------------------
+DIST_REGISTER = 'ModelCatalog.register_custom_action_dist("scaled", ScaledDist)'
+
+
+def test_custom_action_dist_next_to_a_rewritten_model_says_what_to_write_in_its_setup():
+    out = migrate(script(
+        DIST_REGISTER + "\nconfig = PPOConfig().training(model={'custom_model': 'torso', 'custom_action_dist': 'scaled'})\n",
+        "from ray.rllib.algorithms.ppo import PPOConfig\n",
+    ))
+    assert SPEC in code(out)
+    todo = next(line for line in out.splitlines() if "custom_action_dist 'scaled' has no RLModule equivalent" in line)
+    assert todo.endswith("see MIGRATION.md#custom-action-distributions")
+    for words in (
+        "drop it from this model dict", "rlmodule.distribution.Distribution subclass", "in Torso.setup(), after legacy_model_args(self)",
+        "self.action_dist_cls = <that class>", "num_outputs = self.num_outputs = <that class>.required_input_dim(action_space)",
+    ):
+        assert words in todo
+    assert "# TODO(rlmigrate): ModelCatalog.register_custom_action_dist is gone: port ScaledDist" in out
+
+
+def test_custom_action_dist_on_the_default_model_says_to_subclass_the_catalog():
+    out = migrate(
+        "from ray.rllib.algorithms.ppo import PPOConfig\n\n"
+        "config = PPOConfig().training(model={'fcnet_hiddens': [64], 'custom_action_dist': 'scaled'})\n"
+    )
+    assert "this project ignores it" in out
+    assert "get_action_dist_cls(framework) of a subclass of the algorithm's catalog (e.g. PPOCatalog" in out
+    assert "rl_module_spec=SingleAgentRLModuleSpec(catalog_class=<that catalog>)" in out
+
+
+def test_custom_action_dist_of_a_config_that_stays_legacy_gets_no_todo():
+    out = migrate(script(
+        DIST_REGISTER + "\ntune.run('DQN', config={'model': {'custom_model': 'torso', 'custom_action_dist': 'scaled'}})\n",
+        "from ray import tune\n",
+    ))
+    assert "DQN is not available" in out
+    assert "custom-action-distributions" not in out
