@@ -106,6 +106,23 @@ def test_todos_are_placed_once_and_removed_lines_keep_their_comments():
     assert migrate_source(first.new_bytes, "f.py", [_Flagger]).new_bytes is None
 
 
+def test_merged_own_imports_keep_the_comments_of_the_lines_merged_away():
+    """Two legacy imports that map to one of our modules merge into one line however
+    they are commented: the comments of the line merged away (above it, after it) move
+    above the merged line (before, a comment above it left both lines unmerged, and a
+    comment after it was dropped)."""
+    source = (
+        b"from ray.rllib.models.torch.misc import SlimFC  # layers\n\n"
+        b"# the initialiser\nfrom ray.rllib.models.torch.misc import normc_initializer  # init\n\n"
+        b"x = SlimFC, normc_initializer\n"
+    )
+    result = migrate_source(source, "f.py", select_rules(["imports"]))
+    assert result.new_bytes.decode() == (
+        "# the initialiser\n# init\nfrom compat.legacy_torch_models import SlimFC, normc_initializer  # layers\n\n"
+        "x = SlimFC, normc_initializer\n"
+    )
+
+
 def test_pre_filter_skips_files_no_rule_concerns_without_parsing():
     result = migrate_source(b"def broken(:\n", "f.py", all_rules())
     assert result.status == "unchanged" and not result.parsed

@@ -186,9 +186,13 @@ def _name_order(name: str):
 
 def merge_own_imports(module: cst.Module) -> cst.Module:
     """Top-level ``from rlmodule... / compat... import`` lines of one module become one
-    line (at the first), names in isort order; other imports are left as they are."""
+    line (at the first), names in isort order; other imports are left as they are.
+
+    The comments of a merged-away line (above it, or after it) move above the line it
+    is merged into, so the result is the same code however the file was commented."""
     first: Dict[str, int] = {}
     names: Dict[str, List[ImportSpec]] = {}
+    carried: Dict[int, List[cst.EmptyLine]] = {}  # first line's index -> comments moved to it
     drop: Set[int] = set()
     for index, statement in enumerate(module.body):
         if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
@@ -202,8 +206,7 @@ def merge_own_imports(module: cst.Module) -> cst.Module:
         key = specs[0][0]
         if key in first:
             drop.add(index)
-            if any(line.comment is not None for line in statement.leading_lines):
-                return module  # never lose a comment: leave such files as they are
+            carried.setdefault(first[key], []).extend(_comments_of(statement))
         else:
             first[key] = index
         names.setdefault(key, []).extend(spec for spec in specs if spec not in names.get(key, []))
@@ -217,8 +220,19 @@ def merge_own_imports(module: cst.Module) -> cst.Module:
         if key is not None and len(names[key]) > 1:
             ordered = sorted(names[key], key=lambda spec: _name_order(spec[1] or ""))
             statement = statement.with_changes(body=[_statement(ordered)])
+        if carried.get(index):
+            statement = statement.with_changes(leading_lines=[*statement.leading_lines, *carried[index]])
         body.append(statement)
     return module.with_changes(body=body)
+
+
+def _comments_of(statement: cst.SimpleStatementLine) -> List[cst.EmptyLine]:
+    """The comment lines above ``statement`` and its end-of-line comment, as lines."""
+    lines = [line for line in statement.leading_lines if line.comment is not None]
+    trailing = statement.trailing_whitespace.comment
+    if trailing is not None:
+        lines.append(cst.EmptyLine(indent=True, comment=trailing))
+    return lines
 
 
 def _statement(specs: Sequence[ImportSpec]) -> cst.BaseSmallStatement:
