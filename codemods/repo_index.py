@@ -31,10 +31,15 @@ _KINDS: Dict[str, Tuple[str, str]] = {
     # wrappers and attention nets, and models of algorithms this project does not have
     **{name: ("unsupported", "unsupported") for name in (
         "LSTMWrapper", "AttentionWrapper", "AttentionNetwork", "GTrXLNet", "TrXLNet", "KerasModel",
-        "DQNTorchModel", "DistributionalQTFModel", "SACTorchModel", "SACTFModel", "DDPGTorchModel",
-        "DDPGTFModel", "MAMLTorchModel", "MAMLTFModel", "AlphaZeroModel", "ActorCriticModel",
+        "DQNTorchModel", "DistributionalQTFModel", "DistributionalQModel", "SimpleQModel", "SimpleQTorchModel",
+        "SACTorchModel", "SACTFModel", "SACModel", "RNNSACTorchModel", "DDPGTorchModel", "DDPGTFModel",
+        "DDPGModel", "MAMLTorchModel", "MAMLTFModel", "ESModel", "NoopModel", "TorchNoopModel",
+        "AlphaZeroModel", "ActorCriticModel", "CentralizedCriticModel", "TorchCentralizedCriticModel",
+        "Model",  # ModelV1 (ray.rllib.models.Model): only when imported from ray.rllib
     )},
 }
+#: Names too common to mean RLlib's class unless a ``ray.rllib`` import binds them.
+_NEEDS_IMPORT = frozenset({"Model"})
 #: Legacy RLlib model base names (those a ``ray.rllib`` import can bind).
 LEGACY_MODEL_BASES = frozenset(_KINDS)
 #: What a ``models`` rule TODO says of a class of each kind it does not convert.
@@ -50,7 +55,7 @@ WHY_NOT_CONVERTED = {
 def base_kind(name: str, module: str) -> Optional[str]:
     """The kind of a class deriving from RLlib's ``name`` imported from ``module``
     (``None`` if ``name`` is no legacy model base or ``module`` is not ``ray.rllib``)."""
-    if name not in _KINDS or not module.startswith("ray.rllib"):
+    if name not in _KINDS or not module.startswith("ray.rllib") or (name in _NEEDS_IMPORT and module == "ray.rllib"):
         return None
     torch_kind, tf_kind = _KINDS[name]
     return tf_kind if ".tf." in module + "." else torch_kind

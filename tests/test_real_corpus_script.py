@@ -31,7 +31,8 @@ def build_corpus(root: Path) -> Path:
     """Three fake repositories:
 
     repo_a: models/lstm_model.py (1 class), models/diag_gaussian.py (1), models/flagged.py
-    (3 TF classes, the RecurrentNetwork one is left with a TODO on the class);
+    (3 TF classes), models/q_model.py (1, a DQNTorchModel subclass: left with a TODO on
+    the class);
     repo_b: pkg/constructors.py (3, one a subclass of another), pkg/indirect_subclass.py
     (1, through a relative import of constructors), pkg/class_finding.py (2: an aliased
     base and a class inside a function; a plain nn.Module that is not legacy),
@@ -54,6 +55,10 @@ def build_corpus(root: Path) -> Path:
     for name in ("lstm_model.py", "diag_gaussian.py"):
         shutil.copy(LEGACY / "models" / name, a / name)
     shutil.copy(LEGACY / "tf_models" / "flagged.py", a / "flagged.py")
+    (a / "q_model.py").write_text(
+        "from ray.rllib.algorithms.dqn.dqn_torch_model import DQNTorchModel\n\n\n"
+        "class DuelingQ(DQNTorchModel):\n    pass\n"
+    )
     for name in ("constructors.py", "indirect_subclass.py", "class_finding.py"):
         shutil.copy(LEGACY / "patterns" / name, b / name)
     shutil.copy(LEGACY / "untouched" / "unparsable.py", b / "unparsable.py")
@@ -86,9 +91,9 @@ def test_counts_per_repository(result):
     repos = {r["repo"]: r for r in printed["repos"]}
     assert set(repos) == {"repo_a", "repo_b", "repo_c"}
     a, b = repos["repo_a"], repos["repo_b"]
-    assert (a["files"], a["files_parse"], a["files_unparsable"]) == (3, 3, 0)
+    assert (a["files"], a["files_parse"], a["files_unparsable"]) == (4, 4, 0)
     assert (b["files"], b["files_parse"], b["files_unparsable"]) == (6, 4, 2)
-    assert a["legacy_classes"] == 5
+    assert a["legacy_classes"] == 6
     assert b["legacy_classes"] == 6
     assert b["legacy_classes_nested"] == 1
     assert b["legacy_classes_in_unparsable_files"] == 1
@@ -103,12 +108,12 @@ def test_totals_add_up(result):
     printed, _, stderr = result
     total = printed["total"]
     assert total["repos"] == 3
-    assert total["legacy_classes"] == 13
-    assert total["files"] == 11
-    assert sum(total["categories"].values()) == 13
+    assert total["legacy_classes"] == 14
+    assert total["files"] == 12
+    assert sum(total["categories"].values()) == 14
     assert total["todos"] == sum(total["todo_kinds"].values())
     rows = {row["case"]: row for row in printed["comparisons"][0]["rows"]}
-    assert rows["all repositories"]["baseline"] == 13
+    assert rows["all repositories"]["baseline"] == 14
     assert rows["all repositories"]["ours"] == total["categories"]["not converted, no TODO"]
     assert "TOTAL" in stderr and "repo_a" in stderr
 
@@ -122,6 +127,7 @@ def test_each_class_found_and_classified(result):
         ("repo_a", "models/flagged.py", "FastModel"),
         ("repo_a", "models/flagged.py", "BatchNormModel"),
         ("repo_a", "models/flagged.py", "TfRNNModel"),
+        ("repo_a", "models/q_model.py", "DuelingQ"),
         ("repo_b", "pkg/constructors.py", "KwargsModel"),
         ("repo_b", "pkg/constructors.py", "ConfiguredByModelConfig"),
         ("repo_b", "pkg/constructors.py", "PassThrough"),
@@ -133,8 +139,9 @@ def test_each_class_found_and_classified(result):
     }
     assert classes[("repo_b", "pkg/indirect_subclass.py", "Wider")]["base"] == "TorchModelV2"
     assert classes[("repo_b", "pkg/class_finding.py", "AliasedBase")]["base"] == "TorchModelV2"
-    # The TF RecurrentNetwork is left for a human, with a marker on the class.
-    assert classes[("repo_a", "models/flagged.py", "TfRNNModel")]["category"] == "not converted, TODO on class"
+    # A model of an algorithm this project lacks is left for a human, with a marker on the class.
+    assert classes[("repo_a", "models/q_model.py", "DuelingQ")]["category"] == "not converted, TODO on class"
+    assert classes[("repo_a", "models/flagged.py", "TfRNNModel")]["category"].startswith("converted")
     assert classes[("repo_a", "models/lstm_model.py", "LSTMModel")]["category"].startswith("converted")
     for c in classes.values():
         assert c["category"] in real_corpus.CATEGORIES
@@ -146,7 +153,7 @@ def test_the_copy_tracks_every_file_so_ignored_and_hidden_files_are_walked(resul
     repos = {r["repo"]: r for r in printed["repos"]}
     got = {name: r["git_index"] for name, r in repos.items()}
     # repo_c: its .gitignore and the two models
-    assert got == {"repo_a": "tracked 3 files", "repo_b": "tracked 6 files", "repo_c": "tracked 3 files"}
+    assert got == {"repo_a": "tracked 4 files", "repo_b": "tracked 6 files", "repo_c": "tracked 3 files"}
     classes = {c["path"]: c["category"] for c in full["details"]["repo_c"]["classes"]}
     assert set(classes) == {"experiments/model.py", ".deprecated_scripts/model.py"}
     assert all(category.startswith("converted") for category in classes.values()), classes
