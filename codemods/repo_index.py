@@ -102,10 +102,13 @@ def resolve_base(base: str, bound: Dict[str, str]) -> Optional[str]:
     return base_kind(parts[-1], ".".join([module, *parts[1:-1]]))
 
 
+_COMMENT = re.compile(rb"#[^\n]*")
+
+
 def _bases(text: bytes) -> Iterable[Tuple[str, List[str]]]:
     for match in _CLASS.finditer(text):
         names = []
-        for part in match.group(2).split(b","):
+        for part in _COMMENT.sub(b"", match.group(2)).split(b","):
             part = part.strip()
             if part and b"=" not in part:
                 names.append(part.decode("ascii", "replace"))
