@@ -221,8 +221,8 @@ class TodoTransformer(cst.CSTTransformer):
         body, footer = self._sweep(block.body, block.footer)
         if not body and isinstance(block, cst.IndentedBlock):
             body = [cst.SimpleStatementLine([cst.Pass()])]
-        if isinstance(block, cst.Module) and body and id(block.body[0]) in self._removed:
-            # The file's first statement went: do not start the file with blank lines.
+        if body and id(block.body[0]) in self._removed:
+            # The block's first statement went: do not start the file or block with blank lines.
             first = body[0]
             lines = list(first.leading_lines)
             while lines and lines[0].comment is None:
