@@ -44,6 +44,9 @@ BUILTINS = "compat.migrated_builtins"
 ANCHOR_TF = "tensorflow-models"
 ANCHOR_LEGACY = "models-that-stay-legacy"
 ANCHOR_RENAMED = "renamed-attributes"
+ANCHOR_INPUTS = "inputs-beyond-observations"
+#: The ``input_dict`` entries ``legacy_input_dict`` / ``legacy_seq_inputs`` build.
+BUILT_INPUTS = frozenset({"obs", "obs_flat", "is_training", "OBS"})
 ANCHOR_EXTRAS = "model-extras"
 LEGACY_ARGS = ("obs_space", "action_space", "num_outputs", "model_config", "name")
 NN_MODULE = {"nn.Module", "torch.nn.Module", "Module"}
@@ -349,12 +352,31 @@ class _ClassMethods:
         if name == "__init__":
             method = self._setup(method)
         elif name == "forward":
+            method = self._flag_batch_inputs(method)
             method = method.with_changes(name=cst.Name("_model_forward"))
         elif name == "get_initial_state":
             method = method.with_changes(name=cst.Name("_model_initial_state"))
         if b".forward(" in self.rule.context.source or b"get_initial_state" in self.rule.context.source:
             method = method.visit(_SelfCalls(self.rule.context.repo.legacy_models))
         return method
+
+    def _flag_batch_inputs(self, forward: cst.FunctionDef) -> cst.FunctionDef:
+        """A TODO on a legacy ``forward`` that reads ``input_dict`` entries an RLModule's
+        batch does not have (``prev_actions``, ``prev_rewards``, ...: legacy view
+        requirements); only ``obs``, ``obs_flat`` and ``is_training`` are built."""
+        params = forward.params.params
+        if len(params) < 2 or not (b"input_dict" in self.rule.context.source or b"SampleBatch" in self.rule.context.source):
+            return forward
+        finder = _InputDictKeys(params[1].name.value)
+        forward.body.visit(finder)
+        if not finder.keys:
+            return forward
+        keys = ", ".join(sorted(finder.keys))
+        return with_todos(forward, [todo_comment(
+            f"forward reads {keys}: an RLModule's batch holds the observations (and the "
+            "recurrent state) only, so these are not there; add them to the observation (an env wrapper) or "
+            "compute them in the module", ANCHOR_INPUTS,
+        )])
 
     def _tf_method(self, method: cst.FunctionDef) -> cst.FunctionDef:
         """The TF-only part: drop ``self.register_variables(...)``; flag what a Keras 3
@@ -740,3 +762,36 @@ class _Rename(cst.CSTTransformer):
         if isinstance(owner, cst.Name) and owner.value == "self" and updated_node.attr.value in self.renames:
             return updated_node.with_changes(attr=cst.Name(self.renames[updated_node.attr.value]))
         return updated_node
+
+
+class _InputDictKeys(cst.CSTVisitor):
+    """Entries of ``input_dict`` (the ``forward`` parameter named ``name``) a method
+    reads that are not in ``BUILT_INPUTS``: ``input_dict["prev_actions"]``,
+    ``input_dict[SampleBatch.PREV_REWARDS]``, ``input_dict.get("infos")``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.keys: Set[str] = set()
+
+    def _key(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
+            key, shown = node.evaluated_value, node.value
+        elif isinstance(node, cst.Attribute) and dotted(node.value).split(".")[-1] == "SampleBatch":
+            key, shown = node.attr.value, dotted(node)
+        else:
+            return
+        if key not in BUILT_INPUTS:
+            self.keys.add(f"input_dict[{shown}]")
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name) and node.value.value == self.name and len(node.slice) == 1:
+            index = node.slice[0].slice
+            if isinstance(index, cst.Index):
+                self._key(index.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == self.name
+                and func.attr.value == "get" and node.args):
+            self._key(node.args[0].value)
