@@ -55,7 +55,7 @@ NOT_VALID_CODE = {"untouched/unparsable.py", "untouched/undecodable.py"}
 FIXTURES = [case for case in cases() if case not in NOT_VALID_CODE]
 
 # Realistic comment texts, parentheses and commas included (scanners must skip them).
-_COMMENTS = ("# note", "# (was 64, see the paper)", "# noqa: E501", "# units: a, b")
+_COMMENTS = ("# (was 64, see the paper)", "# note", "# noqa: E501", "# units: a, b")
 
 
 def _comment(number: int) -> cst.Comment:
@@ -229,7 +229,7 @@ def _hanging(items: int, depth: int):
     commas: list = [
         cst.Comma(whitespace_after=_break(indent) if n % 3 == 2 else _SPACE) for n in range(items - 1)
     ]
-    return _break(indent, cst.Comment("# wrapped")), [*commas, cst.MaybeSentinel.DEFAULT]
+    return _break(indent, cst.Comment("# wrapped (hanging indent)")), [*commas, cst.MaybeSentinel.DEFAULT]
 
 
 # --------------------------------------------------------------------------------------
@@ -389,17 +389,18 @@ def _migrated_original(case: str):
 # Failures whose cause lies in files this test's author may not change (the models and
 # configs rules, codemods/rule.py, codemods/repo_index.py, rewritten elsewhere).
 #
-# The index: ``codemods/repo_index.py`` reads class headers and imports with regexes over
-# bytes that do not skip comments, so a comment inside a class header (``class M(  # c``
-# then the bases; or ``nn.Module,  # c`` before ``TorchModelV2``) makes the base it
-# precedes read as ``'# c\n    TorchModelV2'``: M, and its subclasses, drop out of the
-# index. Those cases are found, not listed (fixtures are being added while the index is
-# rewritten): a layout whose index differs, and is the original's again once its
-# comments are blanked out. Any other difference fails.
+# The index: ``codemods/repo_index.py`` reads class headers (and imports) with regexes
+# over bytes that do not skip comments: ``class M(`` ... ``)`` is read up to the first
+# ``)``, so one inside a comment (``class M(  # wrapped (hanging indent)``, then the
+# bases; or ``nn.Module,  # (was 64, ...)`` before ``TorchModelV2``) ends the base list
+# before the legacy base: M, and its subclasses, drop out of the index. Those cases are
+# found, not listed (fixtures are being added while the index is rewritten): a layout
+# whose index differs, and is the original's again once its comments are blanked out.
+# Any other difference fails.
 INDEX_COMMENTS = (
-    "codemods/repo_index.py: a comment inside a class header becomes part of the base "
-    "name it precedes (`class M(  # c\\n    TorchModelV2, nn.Module)`), so the class drops "
-    "out of the index; with the comments blanked out, the index is the original's"
+    "codemods/repo_index.py: a comment inside a class header hides the class from the index "
+    "(a `)` in it ends the regex's base list: `class M(  # wrapped (see x)\\n    TorchModelV2, "
+    "nn.Module)` reads no base); with the comments blanked out, the index is the original's"
 )
 # The migration with the original's index: (fixture, transform) -> cause.
 KNOWN_MIGRATION: Dict[Tuple[str, str], str] = {}
