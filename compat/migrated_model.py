@@ -7,19 +7,25 @@ class name, sub-module names and method bodies. Its ``setup()`` starts with
 legacy ``input_dict`` with ``legacy_input_dict(self, batch)`` and call the legacy
 ``forward`` (renamed ``_model_forward``) and ``value_function``. ``RecurrentNetwork``
 subclasses use ``legacy_rnn_inputs`` and ``legacy_state_dict`` around their
-``forward_rnn``. Nothing here imports ray.
+``forward_rnn``; other stateful models (a ``TorchModelV2`` with a non-empty
+``get_initial_state()``, a ``RecurrentNetwork`` overriding ``forward``) use
+``legacy_seq_inputs`` and ``legacy_time_rows`` around their legacy ``forward``. Nothing
+here imports ray.
 
 A legacy ``TFModelV2`` subclass becomes a ``TfRLModule`` (a ``tf.keras.Model``) of the
-same shape: ``legacy_model_args`` is framework-agnostic and ``legacy_input_dict`` builds
-tf tensors for a module whose ``framework`` is ``"tf2"``. TensorFlow is imported inside
-those functions only, never when this module is imported.
+same shape: ``legacy_model_args`` is framework-agnostic; ``legacy_input_dict``,
+``legacy_rnn_inputs`` and ``legacy_seq_inputs`` build tf tensors (tf ops only, so the
+forwards trace under ``tf.function``) for a module whose ``framework`` is ``"tf2"``;
+``legacy_state_dict`` and ``legacy_time_rows`` keep tf tensors tf. TensorFlow is
+imported inside those functions only, never when this module is imported.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -29,6 +35,7 @@ from compat.legacy_torch_models import restore_original_dimensions
 from compat.preprocessing import is_atari_ram, is_preprocessed, legacy_obs_shape, preprocess_obs, preprocessed_obs_space
 from rlmodule.columns import Columns
 from rlmodule.model_config import MODEL_DEFAULTS
+from rlmodule.spaces import flatten_structure, map_structure
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -40,7 +47,9 @@ __all__ = [
     "legacy_model_config",
     "legacy_num_outputs",
     "legacy_rnn_inputs",
+    "legacy_seq_inputs",
     "legacy_state_dict",
+    "legacy_time_rows",
     "state_key",
 ]
 
@@ -172,9 +181,25 @@ def state_key(i: int) -> str:
     return f"state_{i}"
 
 
-def legacy_state_dict(state: Sequence[Any]) -> Dict[str, torch.Tensor]:
+def legacy_state_dict(state: Sequence[Any], framework: Optional[str] = None) -> Dict[str, Any]:
     """A legacy state list -> ``{"state_0": ..., "state_1": ...}`` (each tensor as it is:
-    without batch dim for ``get_initial_state``, ``[B, ...]`` for ``state_out``)."""
+    without batch dim for ``get_initial_state``, ``[B, ...]`` for ``state_out``).
+
+    The values' framework follows the tensors given: if any entry is a tf tensor (or
+    variable), every entry becomes a tf tensor (``tf.convert_to_tensor``; a state list of
+    tf tensors and numpy arrays is all tf); otherwise each entry becomes a torch tensor
+    (``torch.as_tensor``: torch tensors as they are, numpy arrays and lists converted).
+    ``framework`` (``"torch"`` / ``"tf2"``) forces one, e.g. for numpy initial states of a
+    ``TfRLModule``; without it those come back as torch tensors, which
+    :func:`legacy_rnn_inputs` and :func:`legacy_seq_inputs` turn into tf tensors again for
+    a ``TfRLModule``.
+    """
+    if framework in ("tf", "tf2") or (framework is None and any(_is_tf_tensor(s) for s in state)):
+        import tensorflow as tf
+
+        return {state_key(i): tf.convert_to_tensor(_tf_compatible(s)) for i, s in enumerate(state)}
+    if framework not in (None, "torch"):
+        raise ValueError(f"framework must be 'torch', 'tf2' or None, got {framework!r}")
     return {state_key(i): torch.as_tensor(s) for i, s in enumerate(state)}
 
 
@@ -185,9 +210,16 @@ def legacy_rnn_inputs(module: Any, batch: Mapping[str, Any]) -> Tuple[torch.Tens
       (``[B, T, ...]``);
     * ``state``: the list of ``batch["state_in"]["state_<i>"]`` tensors, each ``[B, ...]``;
     * ``seq_lens``: ``[B]`` int32, ``batch["seq_lens"]`` or ``T`` for every row.
+
+    Torch tensors for a ``TorchRLModule``; tf tensors, computed with tf ops only, for a
+    ``TfRLModule`` (``module.framework == "tf2"``; ``F`` static, so the forwards trace
+    under ``tf.function``; state values of any kind, numpy or torch included, become tf
+    tensors of the same dtype).
     """
     if module.model_config.get("_time_major"):
         raise NotImplementedError("_time_major=True: migrated recurrent models take batch-major [B, T, ...] inputs")
+    if _is_tf(module):
+        return _tf_rnn_inputs(module, batch)
     obs = preprocess_obs(batch[Columns.OBS], module.config.observation_space, batch_dims=2)
     b, t = obs.shape[:2]
     state_in = batch[Columns.STATE_IN]
@@ -277,3 +309,116 @@ def _tf_unpack(obs: Any, space: gym.Space) -> Any:
         unpacked[key] = _tf_unpack(part, child)
         offset += child_size
     return list(unpacked.values()) if isinstance(space, gym.spaces.Tuple) else unpacked
+
+
+def _is_tf_tensor(x: Any) -> bool:
+    """A tf tensor or variable (tensorflow not imported: nothing can be one)."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None or isinstance(x, (torch.Tensor, np.ndarray, np.generic)):
+        return False
+    return bool(tf.is_tensor(x) or isinstance(x, tf.Variable))
+
+
+def _tf_compatible(x: Any) -> Any:
+    """What ``tf.convert_to_tensor`` takes: a torch tensor as its numpy array (eagerly:
+    a state a torch-typed ``get_initial_state`` produced), anything else as it is."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return x
+
+
+def _tf_state(batch: Mapping[str, Any]) -> List[Any]:
+    """``batch["state_in"]["state_<i>"]`` as tf tensors (dtypes as given)."""
+    import tensorflow as tf
+
+    state_in = batch.get(Columns.STATE_IN) or {}
+    return [tf.convert_to_tensor(_tf_compatible(state_in[state_key(i)])) for i in range(len(state_in))]
+
+
+def _tf_seq_lens(batch: Mapping[str, Any], b: Any, t: Any) -> Any:
+    """``batch["seq_lens"]`` as ``[B]`` int32, or ``T`` for every row."""
+    import tensorflow as tf
+
+    seq_lens = batch.get(Columns.SEQ_LENS)
+    if seq_lens is None:
+        return tf.fill(tf.reshape(b, [1]), tf.cast(t, tf.int32))
+    return tf.cast(tf.convert_to_tensor(_tf_compatible(seq_lens)), tf.int32)
+
+
+def _tf_time_leaves(obs: Any) -> Tuple[Any, Any, Any]:
+    """``(b, t, obs as rows)``: every leaf ``[B, T, ...]`` -> ``[B * T, ...]`` (tf ops;
+    ``b``, ``t`` scalar tensors; dict leaves keep their mapping type, so an
+    ``OrderedDict`` is still read in the space's order)."""
+    import tensorflow as tf
+
+    first = tf.convert_to_tensor(_tf_compatible(flatten_structure(obs)[0]))
+    b, t = tf.shape(first)[0], tf.shape(first)[1]
+
+    def rows(x: Any) -> Any:
+        if isinstance(x, Mapping):
+            items = [(k, rows(v)) for k, v in x.items()]
+            return OrderedDict(items) if isinstance(x, OrderedDict) else dict(items)
+        if isinstance(x, (tuple, list)):
+            return type(x)(rows(v) for v in x)
+        x = tf.convert_to_tensor(_tf_compatible(x))
+        return tf.reshape(x, tf.concat([[b * t], tf.shape(x)[2:]], axis=0))
+
+    return b, t, rows(obs)
+
+
+def _tf_rnn_inputs(module: Any, batch: Mapping[str, Any]) -> Tuple[Any, List[Any], Any]:
+    """:func:`legacy_rnn_inputs` with tf ops: ``[B, T, F]`` float32 (``F`` static),
+    the state list, ``[B]`` int32 seq_lens."""
+    import tensorflow as tf
+
+    space = module.config.observation_space
+    b, t, rows = _tf_time_leaves(batch[Columns.OBS])
+    obs = _tf_preprocess(rows, space)  # [B * T, F] (preprocessed) or [B * T, *shape]
+    size = obs.shape[1:].num_elements()
+    inputs = tf.reshape(tf.cast(obs, tf.float32), [b, t, size if size is not None else -1])
+    return inputs, _tf_state(batch), _tf_seq_lens(batch, b, t)
+
+
+def _tf_seq_inputs(module: Any, batch: Mapping[str, Any], is_training: bool) -> Tuple[Dict[str, Any], List[Any], Any]:
+    """:func:`legacy_seq_inputs` with tf ops."""
+    b, t, rows = _tf_time_leaves(batch[Columns.OBS])
+    input_dict = _tf_input_dict(module.config.observation_space, rows, is_training)
+    return input_dict, _tf_state(batch), _tf_seq_lens(batch, b, t)
+
+
+def legacy_seq_inputs(
+    module: Any, batch: Mapping[str, Any], is_training: bool = False
+) -> Tuple[Dict[str, Any], List[torch.Tensor], torch.Tensor]:
+    """A stateful legacy model's ``forward`` arguments, as a legacy policy passed them:
+
+    * ``input_dict``: :func:`legacy_input_dict` of the observations ``[B, T, ...]`` laid
+      out as legacy padded rows ``[B * T, ...]`` (each sequence padded to ``T``);
+    * ``state``: the list of ``batch["state_in"]["state_<i>"]`` tensors, each ``[B, ...]``
+      (the state before each sequence's first step);
+    * ``seq_lens``: ``[B]`` int32, ``batch["seq_lens"]`` or ``T`` for every row.
+
+    For a ``TfRLModule`` the same as tf tensors (tf ops only; see :func:`legacy_rnn_inputs`).
+    """
+    if _is_tf(module):
+        return _tf_seq_inputs(module, batch, is_training)
+    obs = batch[Columns.OBS]
+    b, t = flatten_structure(obs)[0].shape[:2]
+    rows = map_structure(lambda x: torch.as_tensor(x).reshape(b * t, *x.shape[2:]), obs)
+    input_dict = legacy_input_dict(module, {Columns.OBS: rows}, is_training=is_training)
+    state_in = batch.get(Columns.STATE_IN) or {}
+    state = [torch.as_tensor(state_in[state_key(i)]) for i in range(len(state_in))]
+    seq_lens = batch.get(Columns.SEQ_LENS)
+    if seq_lens is None:
+        seq_lens = torch.full((b,), t, dtype=torch.int32)
+    return input_dict, state, torch.as_tensor(seq_lens, dtype=torch.int32)
+
+
+def legacy_time_rows(x: Any, seq_lens: Any) -> Any:
+    """Legacy padded rows ``[B * T, ...]`` -> ``[B, T, ...]`` (``B = len(seq_lens)``); a
+    torch or tf tensor, as given."""
+    if isinstance(x, torch.Tensor):
+        return x.reshape(seq_lens.shape[0], -1, *x.shape[1:])
+    import tensorflow as tf
+
+    return tf.reshape(x, tf.concat([[tf.shape(seq_lens)[0], -1], tf.shape(x)[1:]], axis=0))
+
