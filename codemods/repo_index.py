@@ -61,9 +61,10 @@ def base_kind(name: str, module: str) -> Optional[str]:
     return tf_kind if ".tf." in module + "." else torch_kind
 
 
-_CLASS = re.compile(rb"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+# The base list may hold comments (one per line), with any character, ``)`` included.
+_CLASS = re.compile(rb"^[ \t]*class[ \t]+(\w+)[ \t]*\(((?:[^)#]|#[^\n]*\n)*)\)", re.MULTILINE)
 # ``from ray.rllib.x import a, b as c`` (parenthesised over several lines too).
-_FROM = re.compile(rb"from[ \t]+(\w+(?:\.\w+)*)[ \t]+import[ \t]*(\([^)]*\)|[^\n;#]*)")
+_FROM = re.compile(rb"from[ \t]+(\w+(?:\.\w+)*)[ \t]+import[ \t]*(\((?:[^)#]|#[^\n]*\n)*\)|[^\n;#]*)")
 # ``import ray.rllib.x.y as z``
 _IMPORT_AS = re.compile(rb"import[ \t]+(ray\.rllib(?:\.\w+)+)[ \t]+as[ \t]+(\w+)")
 _NAME_AS = re.compile(rb"(\w+)(?:[ \t]+as[ \t]+(\w+))?")
@@ -75,7 +76,7 @@ def _file_bases(text: bytes) -> Dict[str, str]:
     bound: Dict[str, str] = {}
     for match in _FROM.finditer(text):
         module = match.group(1).decode("ascii")
-        for item in _NAME_AS.finditer(match.group(2)):
+        for item in _NAME_AS.finditer(_COMMENT.sub(b"", match.group(2))):
             name = item.group(1).decode("ascii", "replace")
             local = (item.group(2) or item.group(1)).decode("ascii", "replace")
             # A legacy name re-exported by another module keeps its RLlib meaning.

@@ -150,7 +150,9 @@ class TodoTransformer(cst.CSTTransformer):
         self.rule_name = rule_name
         self._statements: List[cst.CSTNode] = []
         self._pending: Dict[int, List[str]] = {}
-        self._removed: set = set()
+        # id -> placeholder: the dict keeps each placeholder alive, so its id cannot be
+        # reused by a later node (which would then be deleted as if it were removed).
+        self._removed: Dict[int, cst.CSTNode] = {}
 
     def changed(self) -> None:
         if self.rule_name not in self.context.changed_by:
@@ -168,7 +170,7 @@ class TodoTransformer(cst.CSTTransformer):
         """Return this from ``leave_SimpleStatementLine`` to delete the line; comment
         lines above it move to the next statement (a block never becomes empty)."""
         placeholder = statement.with_changes(body=[cst.Pass()])
-        self._removed.add(id(placeholder))
+        self._removed[id(placeholder)] = placeholder
         self.changed()
         return placeholder
 

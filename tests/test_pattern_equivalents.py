@@ -134,6 +134,20 @@ CASES: Dict[str, Case] = {
         "wrapped_signature", "WrappedSignature", BOX[4], gym.spaces.Discrete(2),
         {"custom_model_config": {"hidden": 16}}, perturb=("value.bias", "vf_preds"),
     ),
+    # Every signature shape (issue 16): annotations, keyword-only options, **kwargs, a nested
+    # class, a decorated helper, comments inside an aligned signature, class attributes.
+    "AnnotatedModel": Case(
+        "signature_shapes", "AnnotatedModel", BOX[4], gym.spaces.Discrete(3),
+        {"custom_model_config": {"hidden": 8, "value_scale": 0.5}}, perturb=("value.bias", "vf_preds"),
+    ),
+    "NestedHelperModel": Case(
+        "signature_shapes", "NestedHelperModel", BOX[3], gym.spaces.Discrete(2),
+        {"custom_model_config": {"hidden": 6}}, perturb=("head.logits.bias", "action_dist_inputs"),
+    ),
+    "AlignedSignatureModel": Case(
+        "signature_shapes", "AlignedSignatureModel", BOX[5], GAUSSIAN,
+        {"custom_model_config": {"width": 10, "bias": False}}, perturb=("logits.weight", "action_dist_inputs"),
+    ),
     # Stateful models (issue 16): a TorchModelV2 carrying a GRU state through forward(), a
     # RecurrentNetwork overriding forward() (Dict obs, action mask), a RecurrentNetwork base
     # without forward_rnn and its subclass; 10-step rollouts.
