@@ -330,13 +330,22 @@ def add_time_dimension(
 ) -> Any:
     """``[B * T, ...] -> [B, T, ...]`` (``[T, B, ...]`` if ``time_major``) with
     ``B = len(seq_lens)``, for inputs padded to ``T`` steps per sequence.
-    ``framework``: ``"torch"`` or ``"np"``."""
+    ``framework``: ``"torch"``, ``"np"``, or ``"tf"`` / ``"tf2"`` (tf ops, as legacy's
+    TF branch: a migrated ``TfRLModule`` calls it too)."""
+    if framework in ("tf", "tf2"):
+        import tensorflow as tf
+
+        if time_major:  # as legacy: its TF branch asserts the same
+            raise NotImplementedError("add_time_dimension: time_major=True is not supported for tf (nor was it in RLlib)")
+        batch = tf.shape(seq_lens)[0]
+        shape = tf.concat([[batch, tf.shape(padded_inputs)[0] // batch], tf.shape(padded_inputs)[1:]], axis=0)
+        return tf.reshape(padded_inputs, shape)
     if framework == "torch":
         padded_inputs = torch.as_tensor(padded_inputs)
     elif framework == "np":
         padded_inputs = np.asarray(padded_inputs)
     else:
-        raise ValueError(f"framework must be 'torch' or 'np', got {framework!r}")
+        raise ValueError(f"framework must be 'torch', 'np', 'tf' or 'tf2', got {framework!r}")
     new_batch_size = len(seq_lens)
     time_size = padded_inputs.shape[0] // new_batch_size
     padded_outputs = padded_inputs.reshape(

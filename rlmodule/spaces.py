@@ -6,6 +6,8 @@ Box bounds keep their exact values; non-finite bounds are written as the strings
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import math
 from typing import Any, Dict, List, Mapping, Sequence
 
@@ -109,7 +111,11 @@ def sample_obs_batch(space: gym.Space, batch_size: int = 1) -> Any:
 
 
 def map_structure(fn: Any, struct: Any) -> Any:
-    """``fn`` applied to every leaf of nested dicts/tuples."""
+    """``fn`` applied to every leaf of nested dicts/tuples (an ``OrderedDict`` stays one:
+    legacy preprocessing reads a plain dict in sorted key order, an ``OrderedDict`` in
+    its own)."""
+    if isinstance(struct, OrderedDict):
+        return OrderedDict((k, map_structure(fn, v)) for k, v in struct.items())
     if isinstance(struct, Mapping):
         return {k: map_structure(fn, v) for k, v in struct.items()}
     if isinstance(struct, tuple):

@@ -176,6 +176,24 @@ def test_add_time_dimension(time_major):
     np.testing.assert_array_equal(ours_np, theirs.numpy())
 
 
+def test_add_time_dimension_tf_matches_rllib_tf():
+    """The TF branch a migrated TfRLModule calls equals RLlib's own TF branch (which has
+    no time-major layout: ours refuses it too)."""
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).normal(size=(12, 3, 2)).astype(np.float32)
+    seq_lens = tf.constant([3, 1, 2])
+    theirs = ray_add_time(tf.constant(x), seq_lens=seq_lens, framework="tf")
+    for framework in ("tf", "tf2"):
+        ours = ltm.add_time_dimension(tf.constant(x), seq_lens=seq_lens, framework=framework)
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(NotImplementedError, match="time_major"):
+        ltm.add_time_dimension(tf.constant(x), seq_lens=seq_lens, framework="tf", time_major=True)
+    with pytest.raises(ValueError, match="framework must be"):
+        ltm.add_time_dimension(x, seq_lens=seq_lens, framework="jax")
+
+
 # ------------------------------------------------------------------------- preprocessing
 
 IMG10 = Box(0.0, 1.0, (10, 10, 3), np.float32)

@@ -17,6 +17,8 @@ from tests.legacy_helpers import ray_preprocessed, stack_observations
 
 from compat.legacy_torch_models import flatten_space_obs
 from compat.migrated_model import (
+    legacy_seq_inputs,
+    legacy_time_rows,
     FLOAT_MAX,
     FLOAT_MIN,
     legacy_input_dict,
@@ -316,6 +318,43 @@ def test_legacy_rnn_inputs_are_what_forward_rnn_received(name):
     # without seq_lens every row is T steps long
     del batch["seq_lens"]
     torch.testing.assert_close(legacy_rnn_inputs(_probe(space), batch)[2], torch.full((b,), t, dtype=torch.int32))
+
+
+@legacy
+@pytest.mark.parametrize("name", ["box", "dict", "tuple", "nested"])
+def test_legacy_seq_inputs_are_what_a_stateful_forward_received(name):
+    """A stateful model's ``forward`` got ``B * T`` padded rows: ``obs`` restored to the
+    space's structure (a Dict observation in the space's key order, as an ``OrderedDict``
+    keeps it), ``obs_flat``, the state and ``seq_lens``, as legacy ``ModelV2.__call__``
+    passed them."""
+    space = PREP_SPACES[name]
+    b, t = 3, 4
+    samples = _samples(space, b * t, seed=3)
+    state = [torch.randn(b, 5)]
+    seq_lens = torch.tensor([4, 2, 1], dtype=torch.int32)
+    theirs = _ray_forward_inputs(space, samples, state=state, seq_lens=seq_lens)
+    obs = stack_observations([stack_observations(samples[i * t : (i + 1) * t]) for i in range(b)])  # [B, T, ...]
+    batch = {"obs": obs, "state_in": legacy_state_dict(state), "seq_lens": seq_lens}
+    input_dict, state_list, lens = legacy_seq_inputs(_probe(space), batch, is_training=True)
+    torch.testing.assert_close(input_dict["obs_flat"], theirs["obs_flat"], rtol=0, atol=0)
+    for ours, ray_leaf in zip(flatten_structure(input_dict["obs"]), flatten_structure(theirs["obs"])):
+        torch.testing.assert_close(ours, ray_leaf, rtol=0, atol=0)
+    assert input_dict["is_training"] is True
+    assert len(state_list) == 1 and state_list[0] is state[0]
+    torch.testing.assert_close(lens, seq_lens)
+    torch.testing.assert_close(legacy_time_rows(input_dict["obs_flat"], lens), input_dict["obs_flat"].reshape(b, t, -1))
+
+
+def test_legacy_seq_inputs_keep_an_ordered_dict_observation_in_its_order():
+    """Legacy preprocessing reads a plain dict in sorted key order and an OrderedDict in
+    its own: laying ``[B, T]`` out as rows must not turn one into the other."""
+    space = DictSpace(OrderedDict([("b", Box(-1.0, 1.0, (3,), np.float32)), ("a", Box(-1.0, 1.0, (1,), np.float32))]))
+    obs = OrderedDict([("b", np.arange(18, dtype=np.float32).reshape(2, 3, 3)), ("a", -np.ones((2, 3, 1), np.float32))])
+    input_dict, _, _ = legacy_seq_inputs(_probe(space), {"obs": obs})
+    rows = OrderedDict((k, v.reshape(6, *v.shape[2:])) for k, v in obs.items())
+    expected = legacy_input_dict(_probe(space), {"obs": rows})
+    torch.testing.assert_close(input_dict["obs_flat"], expected["obs_flat"], rtol=0, atol=0)
+    torch.testing.assert_close(input_dict["obs_flat"][:, 3], torch.full((6,), -1.0))  # "a" after "b"
 
 
 def test_legacy_rnn_inputs_refuses_time_major_models():
