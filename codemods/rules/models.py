@@ -18,11 +18,18 @@ legacy ``state_dict`` loads with ``strict=True``:
   state for recurrent models);
 - ``@override(<legacy base>)`` decorators go.
 
-A ``TFModelV2`` takes the same path (the helpers build tf tensors for a ``TfRLModule``);
-only TF-specific lines differ: ``self.register_variables(...)`` calls (a TF1
-requirement) go, and what a Keras 3 ``TfRLModule`` cannot run keeps a TODO (TF1 graph
-code, ``self.context()``, ``update_ops``, attributes and methods that clash with
-``tf.keras.Model``). The TF ``RecurrentNetwork`` stays flagged, not rewritten.
+Stateful classes (a non-empty ``get_initial_state``, or a ``RecurrentNetwork`` that
+overrides ``forward``) get forwards that call the legacy ``forward`` on padded rows
+(``legacy_seq_inputs``); subclasses of the torch built-in models derive from
+``compat.migrated_builtins``; names that clash with the RLModule's own are renamed
+(``config`` -> ``config_``); classes of kinds without an equivalent here
+(``repo_index.WHY_NOT_CONVERTED``) get a TODO on the class and stay as they are.
+
+A ``TFModelV2`` (and the TF ``RecurrentNetwork`` / ``RecurrentTFModelV2``) takes the
+same path (the helpers build tf tensors for a ``TfRLModule``); only TF-specific lines
+differ: ``self.register_variables(...)`` calls (a TF1 requirement) go, and what a Keras 3
+``TfRLModule`` cannot run keeps a TODO (TF1 graph code, ``self.context()``,
+``update_ops``); the ``keras_functional`` rule fixes Keras 2 functional-model code.
 """
 
 from __future__ import annotations
