@@ -204,3 +204,22 @@ def test_a_legacy_policy_mapping_fn_with_worker_is_called_with_it():
     assert {f.module_id for f in fragments} == {"p0", "p1"} and calls[-1] is runner
     new_style = PPOConfig().multi_agent(policies={"p0"}, policy_mapping_fn=lambda agent_id, episode: "p0")
     assert new_style.get_policy_mapping_fn(worker="w")(0, None) == "p0"  # no worker= for a function without it
+
+
+@pytest.mark.parametrize("key", ["custom_model", "custom_action_dist"])
+def test_a_legacy_catalog_key_without_a_module_class_is_refused_not_ignored(key):
+    """A legacy config the codemod kept (its class stayed legacy, or its algorithm is
+    unknown here) names a ModelCatalog registration; the default module would build
+    and silently ignore it."""
+    env = gym.make("CartPole-v1")
+    config = PPOConfig().environment("CartPole-v1").training(model={key: "my_model"})
+    with pytest.raises(ValueError, match=f"{key}='my_model'.*PPOTorchRLModule.*module_class"):
+        config.get_rl_module_spec(env)
+    multi = PPOConfig().environment(MultiAgentCartPole, env_config={"num_agents": 2}).multi_agent(
+        policies={"p0", "p1"}, policy_mapping_fn=lambda agent_id, *args, **kwargs: f"p{agent_id}"
+    ).training(model={key: "my_model"})
+    with pytest.raises(ValueError, match=key):
+        multi.get_rl_module_spec(multi.make_env())
+    # With the migrated class given, the key is the class's business (kept in its model config).
+    spec = config.rl_module(rl_module_spec=SingleAgentRLModuleSpec(module_class=DiscreteBCTorchModule)).get_rl_module_spec(env)
+    assert spec.module_class is DiscreteBCTorchModule and spec.model_config_dict[key] == "my_model"

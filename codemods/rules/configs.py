@@ -22,7 +22,7 @@ When a config is rewritten (all of these must hold; otherwise it stays as it is)
    ``models`` rule leaves a legacy ModelV2 (a kind outside ``CONVERTED_KINDS``, e.g.
    a model of an algorithm this project does not have): the config and its
    registration stay, with a TODO on the registration saying why, and one on the
-   config (this project ignores ``custom_model``). A name registered twice with
+   config (this project refuses ``custom_model`` without a module class). A name registered twice with
    different classes is not guessed at: TODO on the config.
 2. the algorithm it goes to, where the file shows it, is one this project has: PPO,
    IMPALA, APPO or BC. The rule reads it from the builder chain's root
@@ -661,7 +661,7 @@ class Configs(Rule):
             return None, (
                 f"custom_model {use.name!r} is not registered in this file: if its class becomes an RLModule, "
                 "pass .rl_module(_enable_rl_module_api=True, rl_module_spec=SingleAgentRLModuleSpec(module_class=<that "
-                "class>)) here, else keep this config on ray's RLlib (this project ignores custom_model)"
+                "class>)) here, else keep this config on ray's RLlib (this project refuses custom_model without a module class)"
             )
         classes = sorted({self.survey.code(r.cls) for r in registrations})
         if len(classes) > 1:
@@ -672,7 +672,7 @@ class Configs(Rule):
         problem = self.class_problem(registrations[0])
         if problem is not None:
             return None, (
-                f"custom_model {use.name!r} stays legacy: {problem}; this project ignores custom_model: run this config "
+                f"custom_model {use.name!r} stays legacy: {problem}; this project refuses custom_model without a module class: run this config "
                 "on ray's RLlib (its algorithm import included), or port the class to an RLModule and pass it as "
                 "rl_module_spec"
             )
@@ -754,7 +754,7 @@ class Configs(Rule):
         entry = _custom_model_entry(model) if isinstance(model, cst.Dict) else None
         if entry is None:
             return (
-                f"custom_action_dist {shown} has no RLModule equivalent (this project ignores it): drop it from this "
+                f"custom_action_dist {shown} has no RLModule equivalent (this project refuses it without a module class): drop it from this "
                 f"model dict, port the ActionDistribution to an rlmodule.distribution.Distribution subclass ({_DIST_API}), "
                 "return that class from get_action_dist_cls(framework) of a subclass of the algorithm's catalog (e.g. "
                 "PPOCatalog; it sizes the action head by required_input_dim) and pass .rl_module(_enable_rl_module_api="
@@ -977,7 +977,7 @@ class Configs(Rule):
             self.flag(
                 f"custom_model {use.name!r} is not in a config the codemod can rewrite: where this model dict goes, "
                 f"pass .rl_module(_enable_rl_module_api=True, rl_module_spec=SingleAgentRLModuleSpec(module_class={cls})) "
-                "(this project ignores custom_model)",
+                "(this project refuses custom_model without a module class)",
                 ANCHOR,
                 statement,
             )
@@ -1046,7 +1046,7 @@ class _RegistrationRewriter(TodoTransformer):
         if problem is not None:
             self.flag(
                 f"kept as it is: {problem}, so the configs using custom_model {shown} stay legacy "
-                "(this project ignores custom_model)",
+                "(this project refuses custom_model without a module class)",
                 ANCHOR,
             )
             return updated_node

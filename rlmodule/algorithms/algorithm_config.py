@@ -345,6 +345,7 @@ class AlgorithmConfig:
         return agents[0] if agents else None
 
     def _fill(self, spec: SingleAgentRLModuleSpec, default: SingleAgentRLModuleSpec, obs_space: gym.Space, act_space: gym.Space) -> None:
+        own_class = spec.module_class is not None
         spec.update(default, override=False)
         spec.update(
             SingleAgentRLModuleSpec(
@@ -354,6 +355,8 @@ class AlgorithmConfig:
             ),
             override=False,
         )
+        if not own_class:
+            _refuse_legacy_model_keys(spec.model_config_dict or {}, spec.module_class)
 
     # --- building ---------------------------------------------------------------------------
     def make_env(self) -> Any:
@@ -463,3 +466,20 @@ def _settings(cls: type) -> Dict[str, Tuple[str, str]]:
         if not key.startswith("_") and key not in _NON_TRAINING_KEYS and key != "algo_class":
             settings[key] = ("training", key)
     return settings
+
+
+#: Legacy ``model`` keys that named ModelCatalog registrations: the default module
+#: cannot honour them, so a config holding one and no module class of its own is refused.
+LEGACY_CATALOG_KEYS = ("custom_model", "custom_action_dist")
+
+
+def _refuse_legacy_model_keys(model: Dict[str, Any], module_class: Any) -> None:
+    for key in LEGACY_CATALOG_KEYS:
+        if model.get(key):
+            name = getattr(module_class, "__name__", module_class)
+            raise ValueError(
+                f"model config has {key}={model[key]!r}, a legacy ModelCatalog registration this package "
+                f"cannot build: the default module {name} would silently ignore it. Pass the migrated class "
+                "with rl_module(rl_module_spec=SingleAgentRLModuleSpec(module_class=...)) "
+                "(see MIGRATION.md#registrations-and-configs), or drop the key"
+            )
