@@ -67,7 +67,7 @@ def test_a_class_that_does_not_become_an_rlmodule_keeps_config_and_registration(
     assert kept(out)
     registration_todo, config_todo = [line for line in out.splitlines() if "TODO(rlmigrate)" in line and "MIGRATION.md#registrations" in line]
     assert f"kept as it is: {why}" in registration_todo
-    assert "custom_model 'torso' stays legacy" in config_todo and "this project ignores custom_model" in config_todo
+    assert "custom_model 'torso' stays legacy" in config_todo and "this project refuses custom_model without a module class" in config_todo
 
 
 def test_a_conditional_class_is_rewritten_only_when_every_branch_converts():
@@ -314,7 +314,7 @@ def test_custom_action_dist_on_the_default_model_says_to_subclass_the_catalog():
         "from ray.rllib.algorithms.ppo import PPOConfig\n\n"
         "config = PPOConfig().training(model={'fcnet_hiddens': [64], 'custom_action_dist': 'scaled'})\n"
     )
-    assert "this project ignores it" in out
+    assert "this project refuses it without a module class" in out
     assert "get_action_dist_cls(framework) of a subclass of the algorithm's catalog (e.g. PPOCatalog" in out
     assert "rl_module_spec=SingleAgentRLModuleSpec(catalog_class=<that catalog>)" in out
 
