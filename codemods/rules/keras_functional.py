@@ -484,9 +484,11 @@ class KerasFunctional(Rule):
             self.classes.append(_rnn_attributes(self.names, node))
             return descend
         if kind is cst.FunctionDef:
-            scan = _FunctionScan(self.names, self.classes[-1] if self.classes else {}, node)
-            self.decisions.update(scan.decisions)
-            active = bool(scan.decisions)
+            active = False
+            if _may_decide(node):  # a cheap survey first: the scan is the rule's cost
+                scan = _FunctionScan(self.names, self.classes[-1] if self.classes else {}, node)
+                self.decisions.update(scan.decisions)
+                active = bool(scan.decisions)
             self.inside += active
             self.active.append(active)
             nested = any(type(n) in (cst.FunctionDef, cst.ClassDef) for n in walk(node.body))
@@ -512,6 +514,19 @@ class KerasFunctional(Rule):
         if decision[0] == "inputs":
             return _positional_inputs(updated_node)
         return _wrapped(updated_node, decision[1], self.names.lambda_layer)
+
+
+def _may_decide(function: cst.FunctionDef) -> bool:
+    """Whether a function can hold a decision: every KerasTensor starts at an ``Input``
+    (a name or attribute spelled so) and every recurrent-layer rewrite is a call with
+    ``inputs=`` (its own ones, not those of nested functions, which are scanned apart)."""
+    for node in walk(function.body):
+        kind = type(node)
+        if (kind is cst.Name and node.value == "Input") or (kind is cst.Attribute and node.attr.value == "Input"):
+            return True
+        if kind is cst.Arg and node.keyword is not None and node.keyword.value == "inputs":
+            return True
+    return False
 
 
 def _positional_inputs(call: cst.Call) -> cst.Call:

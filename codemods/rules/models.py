@@ -35,6 +35,7 @@ differ: ``self.register_variables(...)`` calls (a TF1 requirement) go, and what 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
@@ -332,8 +333,7 @@ class _ClassMethods:
         (``config`` -> ``config_``); a name whose new one is taken, or that the class
         reaches by string (``getattr(self, "config")``), is flagged instead."""
         reserved = RLMODULE_RESERVED | (KERAS_RESERVED - TF_MODELV2_API if self.kind in TF_KINDS else frozenset())
-        survey = _AttributeSurvey()
-        self.node.body.visit(survey)
+        survey = _attribute_survey(self.node.body.body)
         renames: Dict[str, str] = {}
         for name in sorted(survey.names & reserved):
             new = f"{name}_"
@@ -363,7 +363,7 @@ class _ClassMethods:
             method = method.with_changes(name=cst.Name("_model_forward"))
         elif name == "get_initial_state":
             method = method.with_changes(name=cst.Name("_model_initial_state"))
-        if b".forward(" in self.rule.context.source or b"get_initial_state" in self.rule.context.source:
+        if _calls_renamed(method):
             method = method.visit(_SelfCalls(self.rule.context.repo.legacy_models))
         return method
 
@@ -374,11 +374,10 @@ class _ClassMethods:
         params = forward.params.params
         if len(params) < 2 or not (b"input_dict" in self.rule.context.source or b"SampleBatch" in self.rule.context.source):
             return forward
-        finder = _InputDictKeys(params[1].name.value)
-        forward.body.visit(finder)
-        if not finder.keys:
+        found = _input_dict_keys(forward.body, params[1].name.value)
+        if not found:
             return forward
-        keys = ", ".join(sorted(finder.keys))
+        keys = ", ".join(sorted(found))
         return with_todos(forward, [todo_comment(
             f"forward reads {keys}: an RLModule's batch holds the observations (and the "
             "recurrent state) only, so these are not there; add them to the observation (an env wrapper) or "
@@ -396,8 +395,7 @@ class _ClassMethods:
             todos.append(TF_EXTRAS[name])
         elif name in KERAS_RESERVED:
             todos.append(f"{name}() shadows tf.keras.Model.{name} (a TfRLModule is a Keras model): rename it")
-        finder = _TfLegacyUses(self.rule.tf1_names)
-        method.body.visit(finder)
+        finder = _tf_legacy_uses(method.body, self.rule.tf1_names)
         if finder.tf1:
             found = ", ".join(sorted(finder.tf1))
             todos.append(
@@ -522,6 +520,14 @@ class _ClassMethods:
         return _parse_methods(text, self.module)
 
 
+def _calls_renamed(method: cst.FunctionDef) -> bool:
+    """Whether ``method`` mentions ``.forward`` or ``.get_initial_state`` at all (a cheap
+    survey before the transformer runs)."""
+    return any(
+        type(node) is cst.Attribute and node.attr.value in _SelfCalls.RENAMED for node in walk(method.body)
+    )
+
+
 class _SelfCalls(cst.CSTTransformer):
     """``self.forward(`` / ``super().forward(`` / ``Base.forward(self, `` (a legacy model
     base of the repository) -> ``..._model_forward(``; the same for
@@ -567,17 +573,20 @@ class _BaseInitCalls(cst.CSTTransformer):
         if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "__init__"):
             return updated_node
         owner = call.func.value
-        args = ", ".join(cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in call.args)
+
+        def args() -> str:
+            return ", ".join(cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in call.args)
+
         if isinstance(owner, cst.Call) and dotted(owner.func) == "super":
             if self.kind == "torch_builtin" and self.direct:
-                return _replace_expr(updated_node, f"super().setup({args})")
+                return _replace_expr(updated_node, f"super().setup({args()})")
             if self.direct:
                 return cst.RemoveFromParent()
             return _replace_expr(updated_node, "super().setup()")
         base = dotted(owner)
         base_kind = resolve_base(base, self.bound) if base else None
         if base_kind == "torch_builtin":
-            return _replace_expr(updated_node, f"{base.split('.')[-1]}RLModule.setup({args})")
+            return _replace_expr(updated_node, f"{base.split('.')[-1]}RLModule.setup({args()})")
         if base in self.framework_bases or base_kind or base.split(".")[-1] in LEGACY_MODEL_BASES:
             return cst.RemoveFromParent()
         if not self.direct and base:
@@ -607,47 +616,46 @@ class _RegisterVariables(cst.CSTTransformer):
         return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
 
 
-class _TfLegacyUses(cst.CSTVisitor):
-    """What a TFModelV2 method uses that a TfRLModule cannot run: the TF1 API (names bound
-    to ``tensorflow.compat.v1``), ``self.context()``, assignments to Keras' reserved
-    attributes."""
+@dataclasses.dataclass
+class _TfUses:
+    tf1: Set[str]  # TF1 API names used (``tf1.variable_scope``, ``tf.compat.v1.get_variable``)
+    reserved: Set[str]  # Keras' read-only attributes assigned on ``self``
+    context: bool  # ``self.context`` used
 
-    def __init__(self, tf1_names: Set[str]) -> None:
-        super().__init__()
-        self.tf1_names = tf1_names
-        self.tf1: Set[str] = set()
-        self.reserved: Set[str] = set()
-        self.context = False
 
-    def visit_Attribute(self, node: cst.Attribute) -> Optional[bool]:
-        parts = dotted(node).split(".")
-        for prefix in TF1_PATHS:  # ``tf.compat.v1.get_variable`` -> that name
-            n = prefix.count(".") + 1
-            if len(parts) > n and ".".join(parts[:n]) == prefix:
-                self.tf1.add(".".join(parts[: n + 1]))
-                return False
-        if len(parts) > 1 and parts[0] in self.tf1_names:  # ``tf1.variable_scope``
-            self.tf1.add(".".join(parts[:2]))
-            return False
-        if parts == ["self", "context"]:
-            self.context = True
-        return True
+def _tf_legacy_uses(body: cst.BaseSuite, tf1_names: Set[str]) -> _TfUses:
+    """What a TFModelV2 method uses that a TfRLModule cannot run (a read-only ``walk``):
+    the TF1 API (names bound to ``tensorflow.compat.v1``), ``self.context()``,
+    assignments to Keras' reserved attributes."""
+    uses = _TfUses(set(), set(), False)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            self._assigned(target.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._assigned(node.target)
-
-    def _assigned(self, target: cst.BaseExpression) -> None:
+    def assigned(target: cst.BaseExpression) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
-                self._assigned(element.value)
+                assigned(element.value)
             return
         path = dotted(target)
         if path.count(".") == 1 and path.startswith("self.") and path[5:] in KERAS_RESERVED:
-            self.reserved.add(path[5:])
+            uses.reserved.add(path[5:])
+
+    for node in walk(body):
+        kind = type(node)
+        if kind is cst.Attribute:
+            parts = dotted(node).split(".")
+            for prefix in TF1_PATHS:  # ``tf.compat.v1.get_variable`` -> that name
+                n = prefix.count(".") + 1
+                if len(parts) > n and ".".join(parts[:n]) == prefix:
+                    uses.tf1.add(".".join(parts[: n + 1]))
+            if len(parts) > 1 and parts[0] in tf1_names:  # ``tf1.variable_scope``
+                uses.tf1.add(".".join(parts[:2]))
+            if parts == ["self", "context"]:
+                uses.context = True
+        elif kind is cst.Assign:
+            for target in node.targets:
+                assigned(target.target)
+        elif kind is cst.AnnAssign:
+            assigned(node.target)
+    return uses
 
 
 def _tf1_bindings(small: cst.BaseSmallStatement) -> List[str]:
@@ -701,41 +709,41 @@ def _returns_empty_list(method: cst.FunctionDef) -> bool:
     return isinstance(line, cst.Return) and isinstance(line.value, cst.List) and not line.value.elements
 
 
-class _AttributeSurvey(cst.CSTVisitor):
-    """The names a class uses as its own: ``self.<name>`` anywhere in it, methods and
-    class attributes it defines; and the string literals of ``getattr(self, ...)`` /
-    ``setattr`` / ``hasattr`` / ``delattr`` calls."""
+@dataclasses.dataclass
+class _Survey:
+    names: Set[str]  # ``self.<name>`` anywhere, methods and class attributes defined
+    strings: Set[str]  # literals of ``getattr(self, "...")`` / setattr / hasattr / delattr
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: Set[str] = set()
-        self.strings: Set[str] = set()
-        self.depth = 0
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if self.depth == 0:
-            self.names.add(node.name.value)
-        self.depth += 1
+#: ``walk`` skip table: a nested class has its own ``self``.
+_NO_NESTED_CLASSES = {cst.ClassDef: frozenset({"body", "bases", "keywords", "decorators"})}
+_BY_NAME = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.depth -= 1
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False  # a nested class has its own ``self``
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        if self.depth == 0 and isinstance(node.target, cst.Name):
-            self.names.add(node.target.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, cst.Name) and node.value.value == "self":
-            self.names.add(node.attr.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if dotted(node.func) in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2:
-            value = node.args[1].value
-            if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
-                self.strings.add(value.evaluated_value)
+def _attribute_survey(body: Sequence[cst.BaseStatement]) -> _Survey:
+    """The names a class body uses as its own (a read-only ``walk``: visitors are slow)."""
+    survey = _Survey(set(), set())
+    for statement in body:
+        if isinstance(statement, cst.FunctionDef):
+            survey.names.add(statement.name.value)
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                targets = small.targets if isinstance(small, cst.Assign) else (
+                    [small] if isinstance(small, cst.AnnAssign) else [])
+                for target in targets:
+                    if isinstance(target.target, cst.Name):
+                        survey.names.add(target.target.value)
+        if isinstance(statement, cst.ClassDef):
+            continue
+        for node in walk(statement, _NO_NESTED_CLASSES):
+            kind = type(node)
+            if kind is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self":
+                survey.names.add(node.attr.value)
+            elif kind is cst.Call and type(node.func) is cst.Name and node.func.value in _BY_NAME and len(node.args) >= 2:
+                value = node.args[1].value
+                if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                    survey.strings.add(value.evaluated_value)
+    return survey
 
 
 class _Rename(cst.CSTTransformer):
@@ -771,34 +779,29 @@ class _Rename(cst.CSTTransformer):
         return updated_node
 
 
-class _InputDictKeys(cst.CSTVisitor):
-    """Entries of ``input_dict`` (the ``forward`` parameter named ``name``) a method
-    reads that are not in ``BUILT_INPUTS``: ``input_dict["prev_actions"]``,
+def _input_dict_keys(body: cst.BaseSuite, name: str) -> Set[str]:
+    """Entries of ``input_dict`` (the ``forward`` parameter called ``name``) that ``body``
+    reads and that are not in ``BUILT_INPUTS``: ``input_dict["prev_actions"]``,
     ``input_dict[SampleBatch.PREV_REWARDS]``, ``input_dict.get("infos")``."""
+    found: Set[str] = set()
 
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self.keys: Set[str] = set()
-
-    def _key(self, node: cst.BaseExpression) -> None:
+    def key(node: cst.BaseExpression) -> None:
         if isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
-            key, shown = node.evaluated_value, node.value
+            entry, shown = node.evaluated_value, node.value
         elif isinstance(node, cst.Attribute) and dotted(node.value).split(".")[-1] == "SampleBatch":
-            key, shown = node.attr.value, dotted(node)
+            entry, shown = node.attr.value, dotted(node)
         else:
             return
-        if key not in BUILT_INPUTS:
-            self.keys.add(f"input_dict[{shown}]")
+        if entry not in BUILT_INPUTS:
+            found.add(f"input_dict[{shown}]")
 
-    def visit_Subscript(self, node: cst.Subscript) -> None:
-        if isinstance(node.value, cst.Name) and node.value.value == self.name and len(node.slice) == 1:
-            index = node.slice[0].slice
-            if isinstance(index, cst.Index):
-                self._key(index.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == self.name
-                and func.attr.value == "get" and node.args):
-            self._key(node.args[0].value)
+    for node in walk(body):
+        kind = type(node)
+        if kind is cst.Subscript and type(node.value) is cst.Name and node.value.value == name and len(node.slice) == 1:
+            if isinstance(node.slice[0].slice, cst.Index):
+                key(node.slice[0].slice.value)
+        elif kind is cst.Call and type(node.func) is cst.Attribute and node.args:
+            owner = node.func.value
+            if type(owner) is cst.Name and owner.value == name and node.func.attr.value == "get":
+                key(node.args[0].value)
+    return found
