@@ -172,7 +172,8 @@ class Models(Rule):
     name = "models"
     summary = "ModelV2 / TorchModelV2 / RecurrentNetwork / TFModelV2 subclasses -> RLModule subclasses"
     order = 20
-    triggers = tuple(sorted(name.encode() for name in LEGACY_MODEL_BASES))
+    # The base names (``Model``, ModelV1's, only as part of its ``ray.rllib.models`` import).
+    triggers = tuple(sorted(name.encode() for name in LEGACY_MODEL_BASES if name != "Model")) + (b"rllib.models",)
     descend_only = SKELETON  # classes are found among statements
 
     @classmethod
