@@ -225,6 +225,7 @@ class Models(Rule):
             self.flag(why, ANCHOR_LEGACY if kind == "unsupported" else ANCHOR_TF, original_node)
             return updated_node
         methods = _ClassMethods(self, updated_node, kind, direct)
+        methods.original = original_node  # what a TODO on the class attaches to
         if not direct and methods.already_migrated():
             return updated_node
         self.changed()
@@ -293,6 +294,7 @@ class _ClassMethods:
     def __init__(self, rule: Models, node: cst.ClassDef, kind: str, direct: bool) -> None:
         self.rule, self.kind, self.direct = rule, kind, direct
         self.module = rule.module
+        self.original = node
         self.with_node(node)
         initial = self.methods.get("get_initial_state")
         self.stateful = initial is not None and not _returns_empty_list(initial)
@@ -312,7 +314,9 @@ class _ClassMethods:
     def migrated(self) -> cst.ClassDef:
         if not isinstance(self.node.body, cst.IndentedBlock):
             return self.node
-        renames = self._renames()
+        survey = _attribute_survey(self.node.body.body)
+        self._flag_legacy_machinery(survey)
+        renames = self._renames(survey)
         body: List[cst.BaseStatement] = []
         setup_index = None
         for statement in self.node.body.body:
@@ -329,12 +333,28 @@ class _ClassMethods:
             body[at:at] = generated
         return self.node.with_changes(body=self.node.body.with_changes(body=body))
 
-    def _renames(self) -> Dict[str, str]:
+    def _flag_legacy_machinery(self, survey: "_Survey") -> None:
+        """TODOs on the class for legacy policy machinery it relies on: view
+        requirements (an RLModule has none) and sub-models built by ray's ModelCatalog."""
+        if "view_requirements" in survey.names:
+            self.rule.flag(
+                "self.view_requirements (legacy view requirements) has no RLModule counterpart and is not set: "
+                "remove its uses; an RLModule's batch holds the observations and the recurrent state only",
+                ANCHOR_INPUTS, self.original,
+            )
+        if survey.catalog_calls:
+            self.rule.flag(
+                f"{', '.join(sorted(survey.catalog_calls))}() builds a legacy ModelV2 through ray's ModelCatalog: "
+                "build the sub-network directly (the compat.legacy_torch_models drop-ins for the built-in torch "
+                "models, or its migrated class)",
+                ANCHOR_LEGACY, self.original,
+            )
+
+    def _renames(self, survey: "_Survey") -> Dict[str, str]:
         """Reserved names the class uses for its own attributes -> their new names
         (``config`` -> ``config_``); a name whose new one is taken, or that the class
         reaches by string (``getattr(self, "config")``), is flagged instead."""
         reserved = RLMODULE_RESERVED | (KERAS_RESERVED - TF_MODELV2_API if self.kind in TF_KINDS else frozenset())
-        survey = _attribute_survey(self.node.body.body)
         renames: Dict[str, str] = {}
         for name in sorted(survey.names & reserved):
             new = f"{name}_"
@@ -343,7 +363,7 @@ class _ClassMethods:
                     f"self.{name} is also an attribute of the RLModule this class becomes and cannot be renamed "
                     f"safely here ({'self.' + new + ' is taken' if new in survey.names else 'it is reached by name'}): "
                     "rename it by hand",
-                    ANCHOR_RENAMED, self.node,
+                    ANCHOR_RENAMED, self.original,
                 )
                 continue
             renames[name] = new
@@ -714,16 +734,18 @@ def _returns_empty_list(method: cst.FunctionDef) -> bool:
 class _Survey:
     names: Set[str]  # ``self.<name>`` anywhere, methods and class attributes defined
     strings: Set[str]  # literals of ``getattr(self, "...")`` / setattr / hasattr / delattr
+    catalog_calls: Set[str]  # ``ModelCatalog.get_model_v2`` (and the like) calls
 
 
 #: ``walk`` skip table: a nested class has its own ``self``.
 _NO_NESTED_CLASSES = {cst.ClassDef: frozenset({"body", "bases", "keywords", "decorators"})}
 _BY_NAME = frozenset({"getattr", "setattr", "hasattr", "delattr"})
+_CATALOG_BUILDERS = frozenset({"get_model_v2", "get_model", "_get_v2_model_class"})
 
 
 def _attribute_survey(body: Sequence[cst.BaseStatement]) -> _Survey:
     """The names a class body uses as its own (a read-only ``walk``: visitors are slow)."""
-    survey = _Survey(set(), set())
+    survey = _Survey(set(), set(), set())
     for statement in body:
         if isinstance(statement, cst.FunctionDef):
             survey.names.add(statement.name.value)
@@ -744,6 +766,9 @@ def _attribute_survey(body: Sequence[cst.BaseStatement]) -> _Survey:
                 value = node.args[1].value
                 if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
                     survey.strings.add(value.evaluated_value)
+            elif kind is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in _CATALOG_BUILDERS:
+                if dotted(node.func.value).split(".")[-1] == "ModelCatalog":
+                    survey.catalog_calls.add(f"ModelCatalog.{node.func.attr.value}")
     return survey
 
 
