@@ -24,9 +24,9 @@ _KINDS: Dict[str, Tuple[str, str]] = {
     "RecurrentNetwork": ("recurrent", "tf_recurrent"),
     "TorchRNN": ("recurrent", "recurrent"),
     "RecurrentTFModelV2": ("tf_recurrent", "tf_recurrent"),
-    # built-in models: torch ones have drop-ins in compat.legacy_torch_models
-    "FullyConnectedNetwork": ("torch_builtin", "unsupported"),
-    "VisionNetwork": ("torch_builtin", "unsupported"),
+    # built-in models: RLModule bases in compat.migrated_builtins (TF: the FCN only)
+    "FullyConnectedNetwork": ("torch_builtin", "tf_builtin"),
+    "VisionNetwork": ("torch_builtin", "unsupported"),  # TF: no base (yet)
     "ComplexInputNetwork": ("torch_builtin", "unsupported"),
     # wrappers and attention nets, and models of algorithms this project does not have
     **{name: ("unsupported", "unsupported") for name in (
@@ -45,9 +45,9 @@ LEGACY_MODEL_BASES = frozenset(_KINDS)
 #: What a ``models`` rule TODO says of a class of each kind it does not convert.
 WHY_NOT_CONVERTED = {
     "unsupported": (
-        "{base} has no RLModule equivalent here (a model of an algorithm this project does not have, or a "
-        "built-in TF / attention / wrapper model): this class stays a legacy ModelV2, with its configs "
-        "and registrations"
+        "{base} has no RLModule equivalent here (a model of an algorithm this project does not have, a "
+        "TF VisionNetwork / ComplexInputNetwork, an attention or wrapper model): this class stays a legacy "
+        "ModelV2, with its configs and registrations"
     ),
 }
 

@@ -15,7 +15,7 @@ import libcst as cst
 
 TODO_PREFIX = "# TODO(rlmigrate): "
 #: Legacy model kinds (``RepoIndex.legacy_models``) the ``models`` rule turns into RLModules.
-CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "tf_recurrent", "torch_builtin"})
+CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "tf_recurrent", "torch_builtin", "tf_builtin"})
 
 # Statements that carry ``leading_lines`` (where a TODO marker goes).
 _STATEMENTS = (
@@ -102,8 +102,8 @@ class RepoIndex:
     directly or through other classes of the repository, from a legacy ModelV2 class.
     The kinds the ``models`` rule converts (``CONVERTED_KINDS``): ``"torch"``,
     ``"recurrent"`` (torch ``RecurrentNetwork``), ``"tf"``, ``"tf_recurrent"`` (TF
-    ``RecurrentNetwork`` / ``RecurrentTFModelV2``), ``"torch_builtin"`` (a subclass of a
-    built-in torch model ``compat.legacy_torch_models`` has a drop-in for); the kind it
+    ``RecurrentNetwork`` / ``RecurrentTFModelV2``), ``"torch_builtin"`` / ``"tf_builtin"``
+    (a subclass of a built-in model ``compat.migrated_builtins`` has a base for); the kind it
     flags and leaves as it is: ``"unsupported"`` (models of algorithms this project does
     not have, built-in TF models, attention nets and wrappers).
     """

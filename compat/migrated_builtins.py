@@ -15,13 +15,21 @@ with ``strict=True``:
   ``super()._model_forward(...)``), ``value_function`` the built-in one;
 - the three RLModule forwards build the legacy ``input_dict`` and call both.
 
-The built-in models are stateless; a subclass that adds state is flagged by the codemod.
+The built-in models are stateless; a subclass that adds state gets the codemod's
+stateful forwards.
+
+``TfFullyConnectedNetworkRLModule`` is the same for RLlib's TF ``FullyConnectedNetwork``:
+a ``TfRLModule`` building ray 2.60's functional Keras ``base_model`` (layers ``fc_<i>``,
+``fc_out``, ``fc_value_<i>``, ``value_out``) without ray; TensorFlow is imported when
+the name is first used (``from compat.migrated_builtins import
+TfFullyConnectedNetworkRLModule``), never by ``import compat.migrated_builtins``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Type
 
+import numpy as np
 from torch import nn
 
 from compat.legacy_torch_models import ComplexInputNetwork, FullyConnectedNetwork, VisionNetwork
@@ -30,7 +38,10 @@ from rlmodule.columns import Columns
 from rlmodule.rl_module import RLModule
 from rlmodule.torch import TorchRLModule
 
-__all__ = ["ComplexInputNetworkRLModule", "FullyConnectedNetworkRLModule", "VisionNetworkRLModule"]
+__all__ = [
+    "ComplexInputNetworkRLModule", "FullyConnectedNetworkRLModule", "TfFullyConnectedNetworkRLModule",
+    "VisionNetworkRLModule",
+]
 
 
 def _rl_module_base(legacy: Type[nn.Module]) -> Type[TorchRLModule]:
@@ -72,3 +83,116 @@ def _rl_module_base(legacy: Type[nn.Module]) -> Type[TorchRLModule]:
 FullyConnectedNetworkRLModule = _rl_module_base(FullyConnectedNetwork)
 VisionNetworkRLModule = _rl_module_base(VisionNetwork)
 ComplexInputNetworkRLModule = _rl_module_base(ComplexInputNetwork)
+
+
+def __getattr__(name: str) -> Any:
+    """``TfFullyConnectedNetworkRLModule``, built (and TensorFlow imported) on first use."""
+    if name != "TfFullyConnectedNetworkRLModule":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    cls = _tf_fully_connected_network()
+    globals()[name] = cls
+    return cls
+
+
+def _tf_activation(name: Any) -> Any:
+    """ray's ``get_activation_fn(name, "tf")``."""
+    import tensorflow as tf
+
+    if name in (None, "linear"):
+        return None
+    table = {"relu": tf.nn.relu, "tanh": tf.nn.tanh, "elu": tf.nn.elu, "swish": tf.nn.swish, "silu": tf.nn.swish}
+    if name not in table:
+        raise ValueError(f"unknown fcnet activation {name!r} (relu, tanh, elu, swish, linear)")
+    return table[name]
+
+
+def _tf_normc_initializer(std: float = 1.0) -> Any:
+    """ray's TF ``normc_initializer``: each column normalised to norm ``std``."""
+    import tensorflow as tf
+
+    def initializer(shape: Any, dtype: Any = None, **kwargs: Any) -> Any:
+        out = np.random.randn(*shape).astype(np.float32)
+        out *= std / np.sqrt(np.square(out).sum(axis=0, keepdims=True))
+        return tf.constant(out)
+
+    return initializer
+
+
+def _tf_fully_connected_network() -> type:
+    import tensorflow as tf
+
+    from rlmodule.tf import TfRLModule
+
+    class TfFullyConnectedNetworkRLModule(TfRLModule):
+        """RLModule base of a migrated TF ``FullyConnectedNetwork`` subclass: ray 2.60's
+        ``base_model`` (``obs_flat [B, F] -> ([B, num_outputs], [B, 1])``)."""
+
+        def setup(self, *legacy_args: Any) -> None:
+            """Build the layers from ``legacy_args`` (default: ``legacy_model_args(self)``)."""
+            obs_space, _action_space, num_outputs, model_config, _name = legacy_args or legacy_model_args(self)
+            if legacy_args:
+                self.obs_space, self.action_space, self.num_outputs, self.model_config, self.name = legacy_args
+            if model_config.get("free_log_std"):
+                raise NotImplementedError("free_log_std=True: the migrated TF FullyConnectedNetwork does not build it")
+            hiddens = list(model_config.get("fcnet_hiddens", [])) + list(model_config.get("post_fcnet_hiddens", []))
+            activation = model_config.get("fcnet_activation")
+            if not model_config.get("fcnet_hiddens", []):
+                activation = model_config.get("post_fcnet_activation")
+            activation = _tf_activation(activation)
+            inputs = tf.keras.layers.Input(shape=(int(np.prod(obs_space.shape)),), name="observations")
+            last_layer, logits_out, i = inputs, None, 1
+            for size in hiddens[:-1]:
+                last_layer = tf.keras.layers.Dense(
+                    size, name=f"fc_{i}", activation=activation, kernel_initializer=_tf_normc_initializer(1.0)
+                )(last_layer)
+                i += 1
+            if model_config.get("no_final_linear") and num_outputs:
+                logits_out = tf.keras.layers.Dense(
+                    num_outputs, name="fc_out", activation=activation, kernel_initializer=_tf_normc_initializer(1.0)
+                )(last_layer)
+            else:
+                if hiddens:
+                    last_layer = tf.keras.layers.Dense(
+                        hiddens[-1], name=f"fc_{i}", activation=activation,
+                        kernel_initializer=_tf_normc_initializer(1.0),
+                    )(last_layer)
+                if num_outputs:
+                    logits_out = tf.keras.layers.Dense(
+                        num_outputs, name="fc_out", activation=None, kernel_initializer=_tf_normc_initializer(0.01)
+                    )(last_layer)
+                else:
+                    self.num_outputs = ([int(np.prod(obs_space.shape))] + hiddens[-1:])[-1]
+            last_vf_layer = None
+            if not model_config.get("vf_share_layers"):
+                last_vf_layer = inputs
+                for j, size in enumerate(hiddens, start=1):
+                    last_vf_layer = tf.keras.layers.Dense(
+                        size, name=f"fc_value_{j}", activation=activation,
+                        kernel_initializer=_tf_normc_initializer(1.0),
+                    )(last_vf_layer)
+            value_out = tf.keras.layers.Dense(
+                1, name="value_out", activation=None, kernel_initializer=_tf_normc_initializer(0.01)
+            )(last_vf_layer if last_vf_layer is not None else last_layer)
+            self.base_model = tf.keras.Model(inputs, [logits_out if logits_out is not None else last_layer, value_out])
+
+        def _model_forward(self, input_dict: Dict[str, Any], state: list, seq_lens: Any) -> Any:
+            model_out, self._value_out = self.base_model(input_dict["obs_flat"])
+            return model_out, state
+
+        def value_function(self) -> Any:
+            return tf.reshape(self._value_out, [-1])
+
+        def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+            logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
+            return {Columns.ACTION_DIST_INPUTS: logits}
+
+        def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+            logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
+            return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
+
+        def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+            logits, _ = self._model_forward(legacy_input_dict(self, batch, is_training=True), [], None)
+            return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
+
+    TfFullyConnectedNetworkRLModule.__qualname__ = "TfFullyConnectedNetworkRLModule"  # its checkpoint class path
+    return TfFullyConnectedNetworkRLModule

@@ -61,7 +61,8 @@ NN_MODULE = {"nn.Module", "torch.nn.Module", "Module"}
 KERAS_MODEL = {"tf.keras.Model", "tf.keras.models.Model", "keras.Model", "keras.models.Model"}
 _BASE_BY_KIND = {"torch": ("rlmodule.torch", "TorchRLModule"), "recurrent": ("rlmodule.torch", "TorchRLModule"),
                  "tf": ("rlmodule.tf", "TfRLModule"), "tf_recurrent": ("rlmodule.tf", "TfRLModule")}
-TF_KINDS = frozenset({"tf", "tf_recurrent"})
+TF_KINDS = frozenset({"tf", "tf_recurrent", "tf_builtin"})
+BUILTIN_KINDS = frozenset({"torch_builtin", "tf_builtin"})
 RECURRENT_KINDS = frozenset({"recurrent", "tf_recurrent"})
 #: Bases that an RLModule base already has (``RLModule`` is an ``abc.ABC``): listed
 #: before it they make the class's MRO impossible (``class X(ABC, TfRLModule)``), so go.
@@ -235,13 +236,13 @@ class Models(Rule):
         return methods.with_node(node).migrated()
 
     def _bases(self, node: cst.ClassDef, kind: str) -> List[cst.Arg]:
-        if kind == "torch_builtin":
+        if kind in BUILTIN_KINDS:
             legacy = next(
                 dotted(a.value) for a in node.bases if a.keyword is None and resolve_base(dotted(a.value), self.bound)
             )
-            name = f"{legacy.split('.')[-1]}RLModule"
+            name = builtin_base(kind, legacy)
             self.imports.add((BUILTINS, name, None))
-            framework_base = NN_MODULE
+            framework_base = NN_MODULE if kind == "torch_builtin" else KERAS_MODEL
         else:
             name = _BASE_BY_KIND[kind][1]
             self.imports.add((_BASE_BY_KIND[kind][0], name, None))
@@ -501,7 +502,7 @@ class _ClassMethods:
         (inherited from a migrated base, or written by hand)."""
         if "_forward_train" in self.methods:
             return None
-        if self.kind == "torch_builtin":
+        if self.kind in BUILTIN_KINDS:
             return "sequence" if self.stateful else None
         if self.direct:
             if not self.methods:  # a placeholder (``...``): nothing to call
@@ -518,7 +519,7 @@ class _ClassMethods:
         template = self._template()
         if template is None:
             return []
-        has_vf = "value_function" in self.methods or not self.direct or self.kind == "torch_builtin"
+        has_vf = "value_function" in self.methods or not self.direct or self.kind in BUILTIN_KINDS
         if template == "plain":
             text = _FORWARDS.format(vf=', "vf_preds": self.value_function()' if has_vf else "")
             self.rule.imports.add((HELPERS, "legacy_input_dict", None))
@@ -599,15 +600,15 @@ class _BaseInitCalls(cst.CSTTransformer):
             return ", ".join(cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in call.args)
 
         if isinstance(owner, cst.Call) and dotted(owner.func) == "super":
-            if self.kind == "torch_builtin" and self.direct:
+            if self.kind in BUILTIN_KINDS and self.direct:
                 return _replace_expr(updated_node, f"super().setup({args()})")
             if self.direct:
                 return cst.RemoveFromParent()
             return _replace_expr(updated_node, "super().setup()")
         base = dotted(owner)
         base_kind = resolve_base(base, self.bound) if base else None
-        if base_kind == "torch_builtin":
-            return _replace_expr(updated_node, f"{base.split('.')[-1]}RLModule.setup({args()})")
+        if base_kind in BUILTIN_KINDS:
+            return _replace_expr(updated_node, f"{builtin_base(base_kind, base)}.setup({args()})")
         if base in self.framework_bases or base_kind or base.split(".")[-1] in LEGACY_MODEL_BASES:
             return cst.RemoveFromParent()
         if not self.direct and base:
@@ -718,6 +719,13 @@ def _parsed_methods(text: str, indent: str, newline: str) -> Tuple[cst.BaseState
     text = text.replace("    ", indent).replace("\n", newline)
     parsed = cst.parse_module(text, config=cst.PartialParserConfig(default_indent=indent, default_newline=newline))
     return tuple(statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)]) for statement in parsed.body)
+
+
+def builtin_base(kind: str, legacy: str) -> str:
+    """The ``compat.migrated_builtins`` base of a subclass of built-in model ``legacy``
+    (``fcnet.FullyConnectedNetwork`` -> ``FullyConnectedNetworkRLModule``, or
+    ``TfFullyConnectedNetworkRLModule`` for the TF one)."""
+    return f"{'Tf' if kind == 'tf_builtin' else ''}{legacy.split('.')[-1]}RLModule"
 
 
 def _returns_empty_list(method: cst.FunctionDef) -> bool:
