@@ -326,3 +326,211 @@ def test_custom_action_dist_of_a_config_that_stays_legacy_gets_no_todo():
     ))
     assert "DQN is not available" in out
     assert "custom-action-distributions" not in out
+
+
+# ------------------------------------------------------------------------------------------
+# Legacy-stack switches in a rewritten chain
+# ------------------------------------------------------------------------------------------
+PPO_IMPORT = "from ray.rllib.algorithms.ppo import PPOConfig\n"
+RL_MODULE = f".rl_module(_enable_rl_module_api=True, rl_module_spec={SPEC})"
+
+
+def config_lines(out: str) -> str:
+    """``out`` from its ``config = ...`` statement on (the imports and registration gone)."""
+    assert "ModelCatalog" not in out
+    return out[out.index("\nconfig = ") + 1:]
+
+
+def test_a_rewritten_chain_drops_the_legacy_stack_switches_and_runs_on_this_stack():
+    before = script("""
+        config = (
+            PPOConfig()
+            .environment("CartPole-v1")
+            # RLlib 2.6: keep the old stack
+            .rl_module(_enable_rl_module_api=False)
+            .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+            .training(
+                _enable_learner_api=False,
+                lr=3e-4,  # tuned
+                model={"custom_model": "torso"},
+            )
+            .experimental(_enable_new_api_stack=False)  # old stack
+        )
+    """, PPO_IMPORT)
+    after = textwrap.dedent(f"""\
+        config = (
+            PPOConfig()
+            .environment("CartPole-v1")
+            # RLlib 2.6: keep the old stack
+            .training(
+                lr=3e-4,  # tuned
+                model={{"custom_model": "torso"}},
+            )
+            {RL_MODULE}
+        )
+    """)
+    assert config_lines(migrate(before)) == after
+    from rlmodule import SingleAgentRLModuleSpec
+    from rlmodule.algorithms.ppo import PPOConfig
+
+    class Torso:
+        pass
+
+    namespace = {"PPOConfig": PPOConfig, "SingleAgentRLModuleSpec": SingleAgentRLModuleSpec, "Torso": Torso}
+    exec(after, namespace)  # the legacy chain raises (below); the migrated one builds its config
+    assert namespace["config"].rl_module_spec.module_class is Torso and namespace["config"].lr == 3e-4
+    with pytest.raises(ValueError, match="_enable_rl_module_api=False"):
+        PPOConfig().rl_module(_enable_rl_module_api=False)
+
+
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        # one line: a switch first, last, alone in its call
+        (
+            "PPOConfig().rl_module(_enable_rl_module_api=False).training(_enable_learner_api=False, model=<M>).experimental(_enable_new_api_stack=False)",
+            "PPOConfig().training(model=<M>)<R>",
+        ),
+        ("PPOConfig().training(model=<M>, _enable_learner_api=False).rl_module(_enable_rl_module_api=False)", "PPOConfig().training(model=<M>)<R>"),
+        # the last argument, without a trailing comma: its line's comment goes with it
+        (
+            "(\n    PPOConfig()\n    .training(\n        lr=1e-3,\n        model=<M>,\n        _enable_learner_api=False  # old learner\n    )\n)",
+            "(\n    PPOConfig()\n    .training(\n        lr=1e-3,\n        model=<M>\n    )\n    <R>\n)",
+        ),
+        # arguments aligned with the parenthesis
+        (
+            "(PPOConfig()\n .training(_enable_learner_api=False,\n           model=<M>,\n           lr=1e-3)\n .rl_module(_enable_rl_module_api=False))",
+            "(PPOConfig()\n .training(model=<M>,\n           lr=1e-3)\n <R>)",
+        ),
+        # a call on its own lines, comment lines around it
+        (
+            "(\n    PPOConfig()\n    .training(model=<M>)\n    # old stack\n    .api_stack(\n        enable_rl_module_and_learner=False,\n    )  # until 2.10\n    # the env\n    .environment('CartPole-v1')\n)",
+            "(\n    PPOConfig()\n    .training(model=<M>)\n    <R>\n    # old stack\n    # the env\n    .environment('CartPole-v1')\n)",
+        ),
+        # a switch that is not the literal False stays; other arguments of api_stack too
+        (
+            "PPOConfig().rl_module(_enable_rl_module_api=args.legacy).api_stack(enable_rl_module_and_learner=False, env_runner_cls=Runner).training(model=<M>)",
+            "PPOConfig().rl_module(_enable_rl_module_api=args.legacy).api_stack(env_runner_cls=Runner).training(model=<M>)<R>",
+        ),
+    ],
+)
+def test_the_switches_go_in_every_layout(before, after):
+    out = migrate(script(f"config = {before.replace('<M>', MODEL)}\n", PPO_IMPORT))
+    assert config_lines(out) == f"config = {after.replace('<M>', MODEL).replace('<R>', RL_MODULE)}\n"
+
+
+def test_a_chain_that_stays_legacy_keeps_its_switches():
+    chain = "config = DQNConfig().rl_module(_enable_rl_module_api=False).training(_enable_learner_api=False, model=<M>)"
+    out = migrate(script(chain.replace("<M>", MODEL) + "\n", "from ray.rllib.algorithms.dqn import DQNConfig\n"))
+    assert kept(out) and chain.replace("<M>", MODEL) in out and "DQN is not available" in out
+    chain = "config = PPOConfig().training(model=<M>, _enable_learner_api=False).rl_module(_enable_rl_module_api=False)"
+    out = migrate(script(chain.replace("<M>", MODEL) + "\n", PPO_IMPORT), {"Torso": "unsupported"})
+    assert kept(out) and chain.replace("<M>", MODEL) in out and "Torso stays a legacy ModelV2" in out
+
+
+def test_a_switched_off_rl_module_call_is_not_a_migrated_config():
+    """Before: ``.training(model=...).rl_module(_enable_rl_module_api=False)`` passed for
+    a config migrated already, and its registration went although nothing named the class."""
+    out = migrate(script(
+        f"config = DQNConfig().training(model={MODEL}).rl_module(_enable_rl_module_api=False)\n",
+        "from ray.rllib.algorithms.dqn import DQNConfig\n",
+    ))
+    assert kept(out) and "DQN is not available on the RLModule stack" in out
+
+
+# ------------------------------------------------------------------------------------------
+# The chain's root decides its algorithm
+# ------------------------------------------------------------------------------------------
+def test_the_chain_root_decides_and_the_callers_of_its_function_do_not():
+    out = migrate(script("""
+        def ppo(args):
+            return PPOConfig().training(model={"custom_model": "torso"})
+
+
+        def dqn(args):
+            return DQNConfig().training(model={"custom_model": "torso"})
+
+
+        def main(args):
+            if args.algo == "ppo":
+                config = ppo(args)
+            else:
+                config = dqn(args)
+            tune.Tuner(args.algo.upper(), param_space=config).fit()
+    """, "from ray import tune\nfrom ray.rllib.algorithms.dqn import DQNConfig\n" + PPO_IMPORT))
+    ppo, dqn = out.split("def dqn")
+    assert SPEC in code(ppo) and "TODO" not in ppo.split("def ppo")[1]
+    assert "rl_module(" not in code(dqn) and "# TODO(rlmigrate): DQN is not available" in dqn
+
+
+def test_where_the_root_says_nothing_the_callers_decide():
+    out = migrate(script("""
+        def make():
+            return AlgorithmConfig().training(model={"custom_model": "torso"})
+
+
+        tune.run("DQN", config=make())
+    """, "from ray import tune\nfrom ray.rllib.algorithms.algorithm_config import AlgorithmConfig\n"))
+    assert kept(out) and "# TODO(rlmigrate): DQN is not available" in out
+
+
+# ------------------------------------------------------------------------------------------
+# custom_options (ray <= 0.8.5) in a rewritten config
+# ------------------------------------------------------------------------------------------
+OPTIONS = "{'custom_model': 'torso', 'custom_options': {'hiddens': [8]}}"
+RENAMED = "{'custom_model': 'torso', 'custom_model_config': {'hiddens': [8]}}"
+
+
+@pytest.mark.parametrize(
+    "site,imports",
+    [
+        ("config = PPOConfig().training(model=<M>)", PPO_IMPORT),
+        ("tune.run('PPO', config={'env': 'CartPole-v0', 'model': <M>})", "from ray import tune\n"),
+        ("config = ppo.DEFAULT_CONFIG.copy()\nconfig['model'] = <M>", "from ray.rllib.agents import ppo\n"),
+        ("config = PPOConfig().multi_agent(policies={'p': PolicySpec(config={'model': <M>})})", PPO_IMPORT),
+        ("config = PPOConfig().multi_agent(policies={'p': (MyPolicy, None, None, {'model': <M>})})", PPO_IMPORT),
+    ],
+)
+def test_custom_options_of_a_rewritten_model_dict_becomes_custom_model_config(site, imports):
+    before = site.replace("<M>", OPTIONS)
+    out = migrate(script(before + "\n", imports))
+    assert rewritten(out) or "MultiAgentRLModuleSpec" in out
+    assert "custom_options" not in code(out) and RENAMED in out
+
+
+def test_custom_options_of_a_config_that_stays_legacy_stays():
+    out = migrate(script(f"tune.run('DQN', config={{'model': {OPTIONS}}})\n", "from ray import tune\n"))
+    assert kept(out) and OPTIONS in out
+
+
+def test_custom_options_next_to_custom_model_config_gets_a_todo():
+    model = "{'custom_model': 'torso', 'custom_options': {'hiddens': [8]}, 'custom_model_config': {}}"
+    out = migrate(script(f"config = PPOConfig().training(model={model})\n", PPO_IMPORT))
+    assert rewritten(out) and model in out
+    assert (
+        "# TODO(rlmigrate): this model dict has both custom_options (the ray <= 0.8.5 name) and custom_model_config; "
+        "the migrated class reads its keyword arguments from custom_model_config only"
+    ) in out
+
+
+# ------------------------------------------------------------------------------------------
+# Comments above the call the spec follows
+# ------------------------------------------------------------------------------------------
+def test_the_comments_before_the_last_call_are_not_copied_to_the_added_rl_module():
+    out = migrate(script(f"""
+        config = (
+            PPOConfig()
+            .framework("torch")  # torch only
+            # the shared torso
+            .training(model={MODEL})
+        )
+    """, PPO_IMPORT))
+    assert config_lines(out) == textwrap.dedent(f"""\
+        config = (
+            PPOConfig()
+            .framework("torch")  # torch only
+            # the shared torso
+            .training(model={MODEL})
+            {RL_MODULE}
+        )
+    """)

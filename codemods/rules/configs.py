@@ -13,6 +13,17 @@ is (it is the module's ``model_config_dict``):
 - ``.multi_agent(policies={...})`` whose policies name custom models gains
   ``.rl_module(...)`` with a ``MultiAgentRLModuleSpec`` of one spec per policy id.
 
+A builder chain given a spec loses the ``False`` switches that kept RLlib 2.x on its
+legacy stack (``.rl_module(_enable_rl_module_api=False)``,
+``.training(_enable_learner_api=False)``, ``.api_stack(enable_rl_module_and_learner=False,
+enable_env_runner_and_connector_v2=False)``, ``.experimental(_enable_new_api_stack=False)``):
+this project's AlgorithmConfig raises on them. A call left without arguments goes from the
+chain; comment lines stay, a comment at the end of a removed line goes with it. Only the
+chain's own calls are edited (a switch set on its root variable in an earlier statement
+stays). A chain that stays legacy keeps them. A rewritten ``model`` dict (or spec ``model_config_dict``) with
+ray <= 0.8.5's ``"custom_options"`` has it renamed ``"custom_model_config"`` (where the
+migrated class reads its keyword arguments); with both keys, a TODO.
+
 When a config is rewritten (all of these must hold; otherwise it stays as it is):
 
 1. its ``custom_model`` names are string literals registered in this file, each to
@@ -27,7 +38,9 @@ When a config is rewritten (all of these must hold; otherwise it stays as it is)
 2. the algorithm it goes to, where the file shows it, is one this project has: PPO,
    IMPALA, APPO or BC. The rule reads it from the builder chain's root
    (``PPOConfig()``, ``ppo.PPOConfig()``, ``AlgorithmConfig(algo_class=PPO)``,
-   ``PPOConfig.from_dict(...)``, ``get_trainable_cls("PPO")``), from
+   ``PPOConfig.from_dict(...)``, ``get_trainable_cls("PPO")``), which decides when it
+   names one (the callers of a function returning the chain may hold other functions'
+   configs in the same variable); where it does not, from
    ``DEFAULT_CONFIG`` of an algorithm module (``ppo.DEFAULT_CONFIG.copy()``, imported
    or spread with ``**``), and from where the config goes: ``tune.run("PPO",
    config=...)``, ``tune.Tuner("PPO", param_space=...)``, ``tune.run(PPOTrainer,
@@ -115,6 +128,14 @@ _BUILDER_METHODS = frozenset({
     "debugging", "reporting", "rl_module", "callbacks", "exploration", "offline_data", "fault_tolerance",
     "checkpointing", "experimental", "learners", "api_stack", "python_environment", "copy", "update_from_dict",
 })
+# Legacy-stack switches (method -> keywords) a rewritten builder chain drops when they are
+# ``False``: this project's AlgorithmConfig raises on them (it has only the RLModule stack).
+_STACK_SWITCHES = {
+    "rl_module": ("_enable_rl_module_api",),
+    "training": ("_enable_learner_api",),
+    "api_stack": ("enable_rl_module_and_learner", "enable_env_runner_and_connector_v2"),
+    "experimental": ("_enable_new_api_stack",),
+}
 # Kinds of ``RepoIndex.legacy_models`` the models rule leaves as they are, and why.
 _KIND_WHY = {
     "tf_recurrent": "a TF RecurrentNetwork, which the models rule leaves a legacy ModelV2",
@@ -366,23 +387,31 @@ class _Algorithms:
         return self.origin(node, seen) | self.sinks(node, seen)
 
     def of_chain(self, call: cst.Call) -> Set[str]:
-        """A builder call (``.training(...)``): the chain's root and where the chain goes."""
+        """A builder call (``.training(...)``): the chain's root (``PPOConfig()``, or
+        what a root variable was assigned) decides; where the root says nothing, the
+        root variable's other uses and where the chain goes (a function returning it to
+        callers that also call other config functions must not borrow their algorithms)."""
         seen: Set[Tuple[str, int]] = set()
         found = self.origin(call, seen)
+        if found:
+            return found
         root = call
         while isinstance(root, cst.Call) and isinstance(root.func, cst.Attribute):
             root = root.func.value
         if isinstance(root, cst.Name):
             found |= self.variable(root, seen)
-        top: cst.CSTNode = call
+        return found | self.sinks(self.top_of_chain(call), seen)
+
+    def top_of_chain(self, call: cst.Call) -> cst.Call:
+        """The outermost call of the builder chain ``call`` is part of."""
+        top = call
         while True:
             parent = self.s.parent.get(id(top))
             grand = self.s.parent.get(id(parent)) if parent is not None else None
             if type(parent) is cst.Attribute and parent.value is top and type(grand) is cst.Call and grand.func is parent:
                 top = grand
             else:
-                break
-        return found | self.sinks(top, seen)
+                return top
 
     def variable(self, name: cst.Name, seen: Set[Tuple[str, int]]) -> Set[str]:
         """Everything assigned to the variable ``name`` reads and every read of it leads to."""
@@ -625,6 +654,7 @@ class Configs(Rule):
         self.in_multi_agent = 0
         self.has_rl_module: Set[int] = set()
         self.item_sites: Dict[int, Tuple[str, str]] = {}  # id(Assign) -> (target code, spec)
+        self.rewritten_chains: Set[int] = set()  # id(last call) of builder chains given a spec
 
     # -- classes and registrations ----------------------------------------------------------
     def serving(self, use: _Use) -> List[_Registration]:
@@ -743,7 +773,7 @@ class Configs(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "multi_agent":
             self.in_multi_agent += 1
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "rl_module":
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "rl_module" and len(_switches(node)) < len(node.args):
             self.has_rl_module.add(id(node.func.value))  # already migrated: a re-run adds nothing
 
     def _action_dist_todo(self, element: cst.DictElement) -> Optional[str]:
@@ -773,6 +803,12 @@ class Configs(Rule):
         )
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        result = self._leave_call(original_node, updated_node)
+        if id(original_node) in self.rewritten_chains:  # the chain's last call: all of it is built
+            result = _without_switches(result)
+        return result
+
+    def _leave_call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         func = updated_node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "multi_agent":
             self.in_multi_agent -= 1
@@ -794,6 +830,11 @@ class Configs(Rule):
                 return updated_node
             self.spec_names.add("SingleAgentRLModuleSpec")
             (cls,) = decision.specs.values()
+            updated_node = updated_node.with_changes(args=[
+                a.with_changes(value=self._options_renamed(a.value)) if a.keyword and a.keyword.value == "model" else a
+                for a in updated_node.args
+            ])
+            self.rewritten_chains.add(id(self.algorithms.top_of_chain(original_node)))
             return self._with_rl_module(updated_node, f"SingleAgentRLModuleSpec(module_class={cls})")
         if func.attr.value == "multi_agent":
             return self._multi_agent(original_node, updated_node)
@@ -835,6 +876,8 @@ class Configs(Rule):
         for element in policies.elements:
             key = self.module_code(element.key)
             model = _policy_model(element.value)
+            if isinstance(model, cst.Dict):
+                model = self._options_renamed(model)
             name = _custom_model(model)
             if model is None:
                 entries.append((key, "SingleAgentRLModuleSpec()"))
@@ -852,6 +895,12 @@ class Configs(Rule):
             updated_node = updated_node.with_changes(
                 args=[a.with_changes(value=ids) if a.value is updated_policies else a for a in updated_node.args]
             )
+        else:  # the policies keep their configs: their model dicts say what the specs say
+            renamed = updated_policies.visit(_OptionsRenamer())
+            updated_node = updated_node.with_changes(
+                args=[a.with_changes(value=renamed) if a.value is updated_policies else a for a in updated_node.args]
+            )
+        self.rewritten_chains.add(id(self.algorithms.top_of_chain(original_node)))
         return self._with_rl_module(updated_node, spec)
 
     def _with_rl_module(self, call: cst.Call, spec: str) -> cst.Call:
@@ -859,6 +908,9 @@ class Configs(Rule):
         inside the chain's parentheses."""
         self.changed()
         dot = call.func.dot if isinstance(call.func, cst.Attribute) else cst.Dot()
+        before = dot.whitespace_before
+        if isinstance(before, cst.ParenthesizedWhitespace):  # its line break, not the comments above the call
+            dot = dot.with_changes(whitespace_before=before.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[]))
         template = cst.parse_expression(f"_.rl_module(_enable_rl_module_api=True, rl_module_spec={spec})")
         inner = call.with_changes(lpar=[], rpar=[])
         return template.with_changes(
@@ -870,6 +922,23 @@ class Configs(Rule):
         for use in uses:
             self.handled.add(id(use.element))
             self.rewritten.add(id(use.element))
+
+    def _options_renamed(self, model: cst.BaseExpression) -> cst.BaseExpression:
+        """A rewritten config's model dict with ray <= 0.8.5's ``custom_options`` key
+        renamed ``custom_model_config`` (where the migrated class reads its keyword
+        arguments); with both keys, a TODO."""
+        if not isinstance(model, cst.Dict) or _dict_entry(model, "custom_options") is None:
+            return model
+        if _dict_entry(model, "custom_model_config") is not None:
+            self.flag(
+                "this model dict has both custom_options (the ray <= 0.8.5 name) and custom_model_config; the "
+                "migrated class reads its keyword arguments from custom_model_config only: move the custom_options "
+                "entries into it",
+                ANCHOR,
+            )
+            return model
+        self.changed()
+        return _OptionsRenamer().rename(model)
 
     def module_code(self, node: cst.CSTNode) -> str:
         return cst.Module(body=[]).code_for_node(node)
@@ -904,7 +973,11 @@ class Configs(Rule):
         self.changed()
         self.spec_names.add("SingleAgentRLModuleSpec")
         spec = f"SingleAgentRLModuleSpec(module_class={decision.specs[use.name]})"
-        elements = list(updated_node.elements)
+        elements = [
+            e.with_changes(value=self._options_renamed(e.value))
+            if isinstance(e, cst.DictElement) and _string(e.key) == "model" else e
+            for e in updated_node.elements
+        ]
         last = elements[-1]
         # New entries follow the layout of the existing ones (one per line or inline).
         if len(elements) >= 2 and isinstance(elements[-2].comma, cst.Comma):
@@ -945,6 +1018,7 @@ class Configs(Rule):
         self._apply(decision)
         if decision.specs is not None:
             self.spec_names.add("SingleAgentRLModuleSpec")
+            updated_node = updated_node.with_changes(value=self._options_renamed(updated_node.value))
             self.item_sites[id(updated_node)] = (holder, f"SingleAgentRLModuleSpec(module_class={decision.specs[use.name]})")
         return updated_node
 
@@ -1080,6 +1154,127 @@ class _RegistrationRewriter(TodoTransformer):
                 self.index = index + 1
                 return candidate
         return None
+
+
+class _OptionsRenamer(cst.CSTTransformer):
+    """Renames the ``custom_options`` key of model dicts (those naming a ``custom_model``
+    and without ``custom_model_config``) to ``custom_model_config``, quotes kept."""
+
+    def rename(self, model: cst.Dict) -> cst.Dict:
+        return model.with_changes(elements=[self._renamed(e) for e in model.elements])
+
+    def leave_Dict(self, original_node: cst.Dict, updated_node: cst.Dict) -> cst.Dict:
+        if _custom_model_entry(updated_node) is None or _dict_entry(updated_node, "custom_model_config") is not None:
+            return updated_node
+        return self.rename(updated_node)
+
+    @staticmethod
+    def _renamed(element: cst.BaseDictElement) -> cst.BaseDictElement:
+        if not (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)):
+            return element
+        if element.key.evaluated_value != "custom_options":
+            return element
+        key = element.key.value
+        return element.with_changes(key=element.key.with_changes(value=key.replace("custom_options", "custom_model_config")))
+
+
+def _switches(call: cst.Call) -> List[cst.Arg]:
+    """The ``False`` legacy-stack switches among the arguments of builder call ``call``."""
+    if not isinstance(call.func, cst.Attribute):
+        return []
+    keywords = _STACK_SWITCHES.get(call.func.attr.value, ())
+    return [
+        a for a in call.args
+        if a.keyword is not None and a.keyword.value in keywords and isinstance(a.value, cst.Name) and a.value.value == "False"
+    ]
+
+
+def _has_comments(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
+    return isinstance(whitespace, cst.ParenthesizedWhitespace) and (
+        whitespace.first_line.comment is not None or any(line.comment is not None for line in whitespace.empty_lines)
+    )
+
+
+def _merged(before, after, keep: str):
+    """The whitespace left of ``before <element> after`` once the element is gone. The
+    comment lines around it stay; a comment at the end of its line goes with it when
+    it had the line to itself. ``keep``: which of a line break and none wins
+    (``"break"``, ``"before"``, ``"after"``; a side holding comments always does)."""
+    if isinstance(before, cst.ParenthesizedWhitespace) and isinstance(after, cst.ParenthesizedWhitespace):
+        return after.with_changes(first_line=before.first_line, empty_lines=[*before.empty_lines, *after.empty_lines])
+    if keep == "break":
+        return after if isinstance(after, cst.ParenthesizedWhitespace) else before
+    chosen, other = (before, after) if keep == "before" else (after, before)
+    return other if _has_comments(other) else chosen
+
+
+def _without_args(call: cst.Call, drop: List[cst.Arg]) -> Tuple[List[cst.Arg], cst.BaseParenthesizableWhitespace]:
+    """``call``'s arguments without ``drop``, commas and comments kept in place (and the
+    whitespace before the first one)."""
+    args = list(call.args)
+    before_args = call.whitespace_before_args
+    for gone in drop:
+        index = next(i for i, a in enumerate(args) if a is gone)
+        if index + 1 < len(args):  # the next argument takes the place of the gone one
+            after = gone.comma.whitespace_after if isinstance(gone.comma, cst.Comma) else cst.SimpleWhitespace("")
+            if index == 0:
+                before_args = _merged(before_args, after, "before")
+            else:
+                previous = args[index - 1]
+                args[index - 1] = previous.with_changes(
+                    comma=previous.comma.with_changes(whitespace_after=_merged(previous.comma.whitespace_after, after, "before"))
+                )
+        elif index > 0:  # the previous argument ends the list as the gone one did
+            previous = args[index - 1]
+            if isinstance(gone.comma, cst.Comma):
+                comma = gone.comma.with_changes(
+                    whitespace_before=previous.comma.whitespace_before,
+                    whitespace_after=_merged(previous.comma.whitespace_after, gone.comma.whitespace_after, "after"),
+                )
+                args[index - 1] = previous.with_changes(comma=comma)
+            else:
+                args[index - 1] = previous.with_changes(
+                    comma=cst.MaybeSentinel.DEFAULT,
+                    whitespace_after_arg=_merged(previous.comma.whitespace_after, gone.whitespace_after_arg, "after"),
+                )
+        del args[index]
+    return args, before_args
+
+
+def _without_switches(top: cst.BaseExpression) -> cst.BaseExpression:
+    """Builder chain ``top`` without its ``False`` legacy-stack switches; a call left
+    without arguments goes (the comments around it stay)."""
+    calls: List[cst.Call] = []
+    node = top
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        calls.append(node)
+        node = node.func.value
+    if not any(_switches(c) for c in calls):
+        return top
+    current = node
+    pending = None  # the whitespace before a gone call's dot
+    for call in reversed(calls):
+        drop = _switches(call)
+        if drop:
+            args, before_args = _without_args(call, drop)
+            if not args:
+                before = call.func.dot.whitespace_before
+                pending = before if pending is None else _merged(pending, before, "break")
+                if call.lpar or call.rpar:  # its parentheses go to what is left of the chain
+                    current = current.with_changes(lpar=[*call.lpar, *current.lpar], rpar=[*current.rpar, *call.rpar])
+                continue
+            call = call.with_changes(args=args, whitespace_before_args=before_args)
+        func = call.func
+        if pending is not None:
+            func = func.with_changes(dot=func.dot.with_changes(whitespace_before=_merged(pending, func.dot.whitespace_before, "break")))
+            pending = None
+        current = call.with_changes(func=func.with_changes(value=current))
+    if pending is not None and isinstance(current, cst.Call) and current.rpar and current.rpar[-1] is (top.rpar[-1] if top.rpar else None):
+        close = current.rpar[0]
+        current = current.with_changes(
+            rpar=[close.with_changes(whitespace_before=_merged(pending, close.whitespace_before, "after")), *current.rpar[1:]]
+        )
+    return current
 
 
 def _has_todo(statement: cst.CSTNode, start: str) -> bool:
