@@ -78,6 +78,10 @@ SYMBOL_MAP: Dict[Tuple[str, str], Tuple[str, str]] = {
             "ray.rllib.models.torch.complex_input_net": ("ComplexInputNetwork",),
             "ray.rllib.models.modelv2": ("restore_original_dimensions",),
             "ray.rllib.policy.rnn_sequencing": ("add_time_dimension",),
+            # older homes of the same function (ray 0.8 / 1.x re-exported it there)
+            "ray.rllib.models.tf.recurrent_tf_modelv2": ("add_time_dimension",),
+            "ray.rllib.models.tf.recurrent_net": ("add_time_dimension",),
+            "ray.rllib.models.torch.recurrent_net": ("add_time_dimension",),
         }.items()
         for name in names
     },

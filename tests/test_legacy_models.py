@@ -176,6 +176,22 @@ def test_add_time_dimension(time_major):
     np.testing.assert_array_equal(ours_np, theirs.numpy())
 
 
+@pytest.mark.parametrize("call", ["ray_0_8_positional_seq_lens", "ray_1_0_positional_max_seq_len", "max_seq_len_keyword"])
+def test_add_time_dimension_takes_every_legacy_signature(call):
+    """Legacy code calls it as ray 0.8 (``x, seq_lens, framework``), ray 1.0-1.3 (``x,
+    max_seq_len, framework, time_major``) or ray >= 1.4 (``x, seq_lens=...``) defined it."""
+    x = torch.randn(12, 3)
+    expected = ray_add_time(x, seq_lens=torch.tensor([4, 4, 4]), framework="torch")
+    ours = {
+        "ray_0_8_positional_seq_lens": lambda: ltm.add_time_dimension(x, torch.tensor([4, 1, 2]), framework="torch"),
+        "ray_1_0_positional_max_seq_len": lambda: ltm.add_time_dimension(x, 4, "torch", False),
+        "max_seq_len_keyword": lambda: ltm.add_time_dimension(x, max_seq_len=4, framework="torch"),
+    }[call]()
+    assert torch.equal(ours, expected)
+    with pytest.raises(TypeError, match="exactly one"):
+        ltm.add_time_dimension(x, framework="torch")
+
+
 def test_add_time_dimension_tf_matches_rllib_tf():
     """The TF branch a migrated TfRLModule calls equals RLlib's own TF branch (which has
     no time-major layout: ours refuses it too)."""

@@ -164,6 +164,10 @@ CASES: Dict[str, Case] = {
         "stateful_models", "RecurrentLeaf", BOX[3], gym.spaces.Discrete(2), {"max_seq_len": 10},
         perturb=("rnn.bias_hh_l0", "action_dist_inputs"), steps=10, delta=1.0,
     ),
+    # Stateless, but its forward asks for its (empty) initial state.
+    "AsksForItsState": Case(
+        "stateful_models", "AsksForItsState", BOX[4], gym.spaces.Discrete(2), perturb=("vf.bias", "vf_preds"),
+    ),
     # Subclasses of the built-in FullyConnectedNetwork (issue 16).
     "ScaledFCN": Case(
         "builtin_subclass", "ScaledFCN", BOX[4], gym.spaces.Discrete(3),

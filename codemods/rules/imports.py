@@ -5,7 +5,9 @@ are no longer used is deleted; a used one is rewritten through
 ``codemods.import_map`` (keeping the name it binds, ``from new import X as Old`` where
 the name changed); a used one without an equivalent gets a TODO.
 ``torch, nn = try_import_torch()`` and ``tf1, tf, tfv = try_import_tf()`` become plain
-imports.
+imports, and so does ray 0.8's one-name ``tf = try_import_tf()`` (``import tensorflow
+as tf``; the ``models`` rule flags the TF1-only names a class uses through it); a name
+the file never uses goes (no ``import tensorflow`` in a torch-only file).
 
 Before::
 
@@ -61,6 +63,9 @@ class Imports(Rule):
     triggers = (b"rllib", b"try_import_")
     descend_only = SKELETON  # imports and try_import_* lines are statements
 
+    def visit_Module(self, node: cst.Module) -> None:
+        self.generated: Dict[int, cst.SimpleStatementLine] = {}  # lines made from try_import_*() (kept alive)
+
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> Union[cst.SimpleStatementLine, cst.FlattenSentinel]:
@@ -71,10 +76,17 @@ class Imports(Rule):
             return updated_node
         self.changed()
         lines[0] = lines[0].with_changes(leading_lines=updated_node.leading_lines)
+        self.generated.update((id(line), line) for line in lines)
         return cst.FlattenSentinel(lines)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        rewriter = _ImportRewriter(self.context, self.name, used_names(updated_node))
+        used = used_names(updated_node)
+        if self.generated:
+            # ``tfv = 2`` stores its own name: read the names used outside such lines.
+            others = [s for s in updated_node.body if id(s) not in self.generated or not _is_assign(s)]
+            reads = used_names(updated_node.with_changes(body=others))
+            updated_node = updated_node.visit(_UnusedTryImports(self.context, self.name, self.generated, reads))
+        rewriter = _ImportRewriter(self.context, self.name, used)
         module = updated_node.visit(rewriter)
         merged = merge_own_imports(module)
         if merged is not module:
@@ -91,6 +103,8 @@ def _try_import_lines(small: cst.BaseSmallStatement) -> Optional[List[cst.Simple
     if slots is None or small.value.args:
         return None
     names = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+    if len(names) == 1 and len(slots) == 3:  # ray 0.8: ``tf = try_import_tf()`` (the module itself)
+        slots = (("tensorflow", None, None),)
     if len(names) != len(slots) or not all(isinstance(n, cst.Name) for n in names):
         return None
     lines: List[cst.SimpleStatementLine] = []
@@ -104,6 +118,30 @@ def _try_import_lines(small: cst.BaseSmallStatement) -> Optional[List[cst.Simple
         natural = symbol or (module if "." not in module else None)  # what the import binds unaliased
         lines.append(import_statement((module, symbol, None if name.value == natural else name.value)))
     return lines or None
+
+
+def _is_assign(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Assign)
+
+
+class _UnusedTryImports(TodoTransformer):
+    """Drops the lines made from ``try_import_*()`` whose name the file never uses."""
+
+    descend_only = SKELETON
+
+    def __init__(self, context: FileContext, rule_name: str, generated: Dict[int, cst.CSTNode], used: Set[str]) -> None:
+        super().__init__(context, rule_name)
+        self.generated, self.used = generated, used
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        if id(original_node) not in self.generated:
+            return updated_node
+        small = updated_node.body[0]
+        if isinstance(small, cst.Assign):
+            bound = {dotted(t.target) for t in small.targets}
+        else:
+            bound = {bound_name(spec) for spec in bound_imports(small)}
+        return updated_node if bound & self.used else self.remove(updated_node)
 
 
 class _ImportRewriter(TodoTransformer):

@@ -113,6 +113,9 @@ class _KerasNames:
                     if names and names[0]:
                         self._add_tf(names[0], True)
                     self.modules.update(n for n in names if n)
+                elif isinstance(target, cst.Name):  # ray 0.8: ``tf = try_import_tf()``, TF 2 after migration
+                    self._add_tf(target.value, False)
+                    self.modules.add(target.value)
 
     def _add_tf(self, name: str, v1: bool) -> None:
         if name not in self.tf:

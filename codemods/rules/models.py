@@ -186,10 +186,12 @@ class Models(Rule):
         self.imports: Set[ImportSpec] = set()
         self.bound: Dict[str, str] = {}  # local name -> legacy kind, or "module:<path>"
         self.tf1_names: Set[str] = set()  # what this file binds to tensorflow.compat.v1
+        self.tf_v1_names: Set[str] = set()  # ray 0.8's ``tf = try_import_tf()`` (tf.compat.v1 then)
         for statement in walk(node, _IMPORT_SURVEY):
             if type(statement) not in (cst.Import, cst.ImportFrom, cst.Assign):
                 continue
             self.tf1_names.update(_tf1_bindings(statement))
+            self.tf_v1_names.update(_one_name_try_import_tf(statement))
             for module, name, asname in bound_imports(statement):
                 if name is None:  # import a.b.c [as d]
                     if asname and module.startswith("ray.rllib"):
@@ -296,6 +298,7 @@ class _ClassMethods:
         self.rule, self.kind, self.direct = rule, kind, direct
         self.module = rule.module
         self.original = node
+        self.calls_initial_state = False  # a method calls self.get_initial_state() (renamed)
         self.with_node(node)
         initial = self.methods.get("get_initial_state")
         self.stateful = initial is not None and not _returns_empty_list(initial)
@@ -387,6 +390,7 @@ class _ClassMethods:
             method = method.with_changes(name=cst.Name("_model_initial_state"))
         if _calls_renamed(method):
             method = method.visit(_SelfCalls(self.rule.context.repo.legacy_models))
+            self.calls_initial_state |= "_model_initial_state(" in self.module.code_for_node(method.body)
         return method
 
     def _flag_batch_inputs(self, forward: cst.FunctionDef) -> cst.FunctionDef:
@@ -417,12 +421,19 @@ class _ClassMethods:
             todos.append(TF_EXTRAS[name])
         elif name in KERAS_RESERVED:
             todos.append(f"{name}() shadows tf.keras.Model.{name} (a TfRLModule is a Keras model): rename it")
-        finder = _tf_legacy_uses(method.body, self.rule.tf1_names)
+        finder = _tf_legacy_uses(method.body, self.rule.tf1_names, self.rule.tf_v1_names)
         if finder.tf1:
             found = ", ".join(sorted(finder.tf1))
             todos.append(
                 f"TF1 graph code ({found}) does not run in a Keras 3 TfRLModule: create the variables "
                 "as Keras layers (or self.add_weight()) in setup()"
+            )
+        if finder.v1_only:
+            found = ", ".join(sorted(finder.v1_only))
+            todos.append(
+                f"{found}: ray 0.8's try_import_tf() gave tf.compat.v1, now this file imports TensorFlow 2 "
+                "(import tensorflow as tf), which lacks these: use their TF2 names (tf.math.log, "
+                "tf.random.normal, ...) or Keras layers"
             )
         if finder.context:
             todos.append(TF_EXTRAS["context"])
@@ -517,13 +528,19 @@ class _ClassMethods:
 
     def _generated(self) -> List[cst.BaseStatement]:
         template = self._template()
+        # A stateless class whose code asks for its (legacy, empty) initial state.
+        default_state = (
+            _parse_methods(_NO_INITIAL_STATE, self.module)
+            if self.direct and self.calls_initial_state and "get_initial_state" not in self.methods
+            and template in (None, "plain") else []
+        )
         if template is None:
-            return []
+            return default_state
         has_vf = "value_function" in self.methods or not self.direct or self.kind in BUILTIN_KINDS
         if template == "plain":
             text = _FORWARDS.format(vf=', "vf_preds": self.value_function()' if has_vf else "")
             self.rule.imports.add((HELPERS, "legacy_input_dict", None))
-            return _parse_methods(text, self.module)
+            return _parse_methods(text, self.module) + default_state
         if template == "rnn":
             vf = '\n        "vf_preds": legacy_time_rows(self.value_function(), seq_lens),' if has_vf else ""
             text = _RECURRENT_FORWARDS.format(vf=vf)
@@ -641,15 +658,28 @@ class _RegisterVariables(cst.CSTTransformer):
 @dataclasses.dataclass
 class _TfUses:
     tf1: Set[str]  # TF1 API names used (``tf1.variable_scope``, ``tf.compat.v1.get_variable``)
+    v1_only: Set[str]  # TF1-only names through ray 0.8's one-name ``tf`` (``tf.log``)
     reserved: Set[str]  # Keras' read-only attributes assigned on ``self``
     context: bool  # ``self.context`` used
 
 
-def _tf_legacy_uses(body: cst.BaseSuite, tf1_names: Set[str]) -> _TfUses:
+#: TF1-only names a ray 0.8 ``tf = try_import_tf()`` (``tensorflow.compat.v1``) offered
+#: that TensorFlow 2's ``tf`` (what the ``imports`` rule binds now) lacks or changed.
+TF1_ONLY = frozenset({
+    "placeholder", "variable_scope", "get_variable", "Session", "InteractiveSession", "layers", "contrib", "log",
+    "to_float", "to_int32", "to_int64", "random_normal", "random_uniform", "truncated_normal", "AUTO_REUSE",
+    "global_variables_initializer", "get_default_graph", "global_variables", "trainable_variables",
+    "get_collection", "GraphKeys", "assign", "div", "mod", "floordiv", "sparse_to_dense", "arg_max", "arg_min",
+    "Print", "py_func", "space_to_batch", "batch_to_space", "variables_initializer", "reset_default_graph",
+    "train", "summary", "logging", "disable_v2_behavior", "enable_eager_execution", "distributions",
+})
+
+
+def _tf_legacy_uses(body: cst.BaseSuite, tf1_names: Set[str], tf_v1_names: Set[str] = frozenset()) -> _TfUses:
     """What a TFModelV2 method uses that a TfRLModule cannot run (a read-only ``walk``):
     the TF1 API (names bound to ``tensorflow.compat.v1``), ``self.context()``,
     assignments to Keras' reserved attributes."""
-    uses = _TfUses(set(), set(), False)
+    uses = _TfUses(set(), set(), set(), False)
 
     def assigned(target: cst.BaseExpression) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):
@@ -670,6 +700,9 @@ def _tf_legacy_uses(body: cst.BaseSuite, tf1_names: Set[str]) -> _TfUses:
                     uses.tf1.add(".".join(parts[: n + 1]))
             if len(parts) > 1 and parts[0] in tf1_names:  # ``tf1.variable_scope``
                 uses.tf1.add(".".join(parts[:2]))
+            elif len(parts) > 1 and parts[0] in tf_v1_names and parts[1] in TF1_ONLY:  # ray 0.8's ``tf.log``
+                if not (parts[1] == "summary" or (parts[1] == "train" and not parts[-1].endswith("Optimizer"))):
+                    uses.v1_only.add(".".join(parts[:2]))
             if parts == ["self", "context"]:
                 uses.context = True
         elif kind is cst.Assign:
@@ -698,6 +731,15 @@ def _tf1_bindings(small: cst.BaseSmallStatement) -> List[str]:
                 if isinstance(first, cst.Name):
                     names.append(first.value)
     return names
+
+
+def _one_name_try_import_tf(small: cst.CSTNode) -> List[str]:
+    """The name of ray 0.8's ``tf = try_import_tf()`` (``tensorflow.compat.v1`` then)."""
+    if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and len(small.targets) == 1:
+        target = small.targets[0].target
+        if isinstance(target, cst.Name) and dotted(small.value.func).split(".")[-1] == "try_import_tf":
+            return [target.value]
+    return []
 
 
 def _replace_expr(line: cst.SimpleStatementLine, code: str) -> cst.SimpleStatementLine:
