@@ -53,6 +53,7 @@ ANCHOR_TF = "tensorflow-models"
 ANCHOR_LEGACY = "models-that-stay-legacy"
 ANCHOR_RENAMED = "renamed-attributes"
 ANCHOR_INPUTS = "inputs-beyond-observations"
+ANCHOR_LEGACY_USE = "migrated-model-classes"
 #: The ``input_dict`` entries ``legacy_input_dict`` / ``legacy_seq_inputs`` build.
 BUILT_INPUTS = frozenset({"obs", "obs_flat", "is_training", "OBS"})
 ANCHOR_EXTRAS = "model-extras"
@@ -202,6 +203,33 @@ class Models(Rule):
                     self.bound[asname or name] = kind
                 elif module.startswith("ray.rllib"):
                     self.bound[asname or name] = f"module:{module}.{name}"
+        self._flag_legacy_constructions(node)
+
+    def _flag_legacy_constructions(self, node: cst.Module) -> None:
+        """A TODO on statements that build a converted class the legacy way,
+        ``Model(obs_space, action_space, num_outputs, model_config, name)`` (a test or
+        script in the same file): an RLModule is built from its spec."""
+        names = [n for n, kind in self.context.repo.legacy_models.items() if kind in CONVERTED_KINDS]
+        source = self.context.source
+        if not names or not any(name.encode() + b"(" in source for name in names):
+            return
+        converted = set(names)
+        for statement in walk(node, _NO_EXPRESSION_STATEMENTS):
+            if type(statement) is not cst.SimpleStatementLine:
+                continue
+            for call in walk(statement):
+                if type(call) is not cst.Call or len(call.args) < 4:
+                    continue
+                name = dotted(call.func).split(".")[-1]
+                if name in converted and all(a.star == "" for a in call.args[:4]):
+                    self.flag(
+                        f"{name}(...) builds a legacy model from the legacy constructor arguments, but {name} is "
+                        "an RLModule now: build it from a spec, SingleAgentRLModuleSpec(module_class="
+                        f"{name}, observation_space=..., action_space=..., model_config_dict=...).build(), and call "
+                        "forward_inference / forward_exploration / forward_train",
+                        ANCHOR_LEGACY_USE, statement,
+                    )
+                    break
 
     def _kind(self, node: cst.ClassDef) -> Tuple[Optional[str], bool, str]:
         """(kind, direct, base): the legacy kind of a class, whether its legacy base is
@@ -273,6 +301,17 @@ class Models(Rule):
             return updated_node
         return add_imports(updated_node, sorted(self.imports, key=lambda s: (s[0], s[1] or "")))
 
+
+#: ``walk`` skip table: statements, not the expressions inside them (nor simple lines' bodies).
+_NO_EXPRESSION_STATEMENTS = {
+    cst.SimpleStatementLine: frozenset({"body"}),
+    cst.If: frozenset({"test"}),
+    cst.While: frozenset({"test"}),
+    cst.For: frozenset({"target", "iter"}),
+    cst.With: frozenset({"items"}),
+    cst.FunctionDef: frozenset({"params", "decorators", "returns"}),
+    cst.ClassDef: frozenset({"bases", "keywords", "decorators"}),
+}
 
 #: ``walk`` skip table for the import survey: statements only, not expressions.
 _IMPORT_SURVEY = {
