@@ -44,10 +44,28 @@ __all__ = [
 ]
 
 
+class LegacyForwards:
+    """The three RLModule forwards of a migrated stateless model: the legacy
+    ``input_dict`` (torch or tf tensors, by the module's framework) into
+    ``self._model_forward``, and ``self.value_function()`` for ``vf_preds``."""
+
+    def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
+        return {Columns.ACTION_DIST_INPUTS: logits}
+
+    def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
+        return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
+
+    def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        logits, _ = self._model_forward(legacy_input_dict(self, batch, is_training=True), [], None)
+        return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
+
+
 def _rl_module_base(legacy: Type[nn.Module]) -> Type[TorchRLModule]:
     """A ``TorchRLModule`` that is also the drop-in ``legacy`` model class."""
 
-    class Base(TorchRLModule, legacy):  # type: ignore[misc, valid-type]
+    class Base(LegacyForwards, TorchRLModule, legacy):  # type: ignore[misc, valid-type]
         # The RLModule's meaning wins where both classes define a name.
         __call__ = nn.Module.__call__
         forward = TorchRLModule.forward
@@ -62,18 +80,6 @@ def _rl_module_base(legacy: Type[nn.Module]) -> Type[TorchRLModule]:
         def _model_forward(self, input_dict: Dict[str, Any], state: list, seq_lens: Any) -> Any:
             """The built-in model's legacy ``forward``: ``([B, num_outputs], state)``."""
             return legacy.forward(self, input_dict, state, seq_lens)
-
-        def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-            logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
-            return {Columns.ACTION_DIST_INPUTS: logits}
-
-        def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-            logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
-            return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
-
-        def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-            logits, _ = self._model_forward(legacy_input_dict(self, batch, is_training=True), [], None)
-            return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
 
     Base.__name__ = Base.__qualname__ = f"{legacy.__name__}RLModule"
     Base.__doc__ = f"RLModule base of a migrated ``{legacy.__name__}`` subclass (see the module docstring)."
@@ -123,7 +129,7 @@ def _tf_fully_connected_network() -> type:
 
     from rlmodule.tf import TfRLModule
 
-    class TfFullyConnectedNetworkRLModule(TfRLModule):
+    class TfFullyConnectedNetworkRLModule(LegacyForwards, TfRLModule):
         """RLModule base of a migrated TF ``FullyConnectedNetwork`` subclass: ray 2.60's
         ``base_model`` (``obs_flat [B, F] -> ([B, num_outputs], [B, 1])``)."""
 
@@ -181,18 +187,6 @@ def _tf_fully_connected_network() -> type:
 
         def value_function(self) -> Any:
             return tf.reshape(self._value_out, [-1])
-
-        def _forward_inference(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-            logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
-            return {Columns.ACTION_DIST_INPUTS: logits}
-
-        def _forward_exploration(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-            logits, _ = self._model_forward(legacy_input_dict(self, batch), [], None)
-            return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
-
-        def _forward_train(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-            logits, _ = self._model_forward(legacy_input_dict(self, batch, is_training=True), [], None)
-            return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
 
     TfFullyConnectedNetworkRLModule.__qualname__ = "TfFullyConnectedNetworkRLModule"  # its checkpoint class path
     return TfFullyConnectedNetworkRLModule

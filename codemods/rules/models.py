@@ -302,9 +302,8 @@ class Models(Rule):
         return add_imports(updated_node, sorted(self.imports, key=lambda s: (s[0], s[1] or "")))
 
 
-#: ``walk`` skip table: statements, not the expressions inside them (nor simple lines' bodies).
-_NO_EXPRESSION_STATEMENTS = {
-    cst.SimpleStatementLine: frozenset({"body"}),
+#: ``walk`` skip table: compound statements without their headers' expressions.
+_COMPOUND_HEADERS = {
     cst.If: frozenset({"test"}),
     cst.While: frozenset({"test"}),
     cst.For: frozenset({"target", "iter"}),
@@ -312,21 +311,16 @@ _NO_EXPRESSION_STATEMENTS = {
     cst.FunctionDef: frozenset({"params", "decorators", "returns"}),
     cst.ClassDef: frozenset({"bases", "keywords", "decorators"}),
 }
-
-#: ``walk`` skip table for the import survey: statements only, not expressions.
+#: Statements only: simple lines are yielded, not entered.
+_NO_EXPRESSION_STATEMENTS = {**_COMPOUND_HEADERS, cst.SimpleStatementLine: frozenset({"body"})}
+#: The import survey: small statements are yielded (imports, ``try_import_tf()`` lines), not entered.
 _IMPORT_SURVEY = {
-    cst.SimpleStatementLine: frozenset(),
+    **_COMPOUND_HEADERS,
     cst.Expr: frozenset({"value"}),
     cst.Assign: frozenset({"targets", "value"}),
     cst.AnnAssign: frozenset({"target", "annotation", "value"}),
     cst.AugAssign: frozenset({"target", "value"}),
     cst.Return: frozenset({"value"}),
-    cst.If: frozenset({"test"}),
-    cst.While: frozenset({"test"}),
-    cst.For: frozenset({"target", "iter"}),
-    cst.With: frozenset({"items"}),
-    cst.FunctionDef: frozenset({"params", "decorators", "returns"}),
-    cst.ClassDef: frozenset({"bases", "keywords", "decorators"}),
 }
 
 
