@@ -42,6 +42,12 @@ _KINDS: Dict[str, Tuple[str, str]] = {
 _NEEDS_IMPORT = frozenset({"Model"})
 #: Legacy RLlib model base names (those a ``ray.rllib`` import can bind).
 LEGACY_MODEL_BASES = frozenset(_KINDS)
+#: Bases of classes an earlier run migrated (or RLModules written by hand): kind
+#: ``"migrated"``, so a second run knows them as RLModules of the repository.
+RL_MODULE_BASES = frozenset({
+    "RLModule", "TorchRLModule", "TfRLModule", "FullyConnectedNetworkRLModule", "VisionNetworkRLModule",
+    "ComplexInputNetworkRLModule", "TfFullyConnectedNetworkRLModule",
+})
 #: What a ``models`` rule TODO says of a class of each kind it does not convert.
 WHY_NOT_CONVERTED = {
     "unsupported": (
@@ -126,7 +132,7 @@ def build_repo_index(sources: Iterable[bytes]) -> RepoIndex:
         bound = _file_bases(text) if b"import" in text else {}
         for name, bases in _bases(text):
             for base in bases:
-                kind = resolve_base(base, bound)
+                kind = resolve_base(base, bound) or ("migrated" if base.split(".")[-1] in RL_MODULE_BASES else None)
                 if kind and name not in found:
                     found[name] = kind
             classes.setdefault(name, []).extend(base.split(".")[-1] for base in bases)

@@ -15,7 +15,7 @@ import libcst as cst
 
 TODO_PREFIX = "# TODO(rlmigrate): "
 #: Legacy model kinds (``RepoIndex.legacy_models``) the ``models`` rule turns into RLModules.
-CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "tf_recurrent", "torch_builtin", "tf_builtin"})
+CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "tf_recurrent", "torch_builtin", "tf_builtin", "migrated"})
 
 # Statements that carry ``leading_lines`` (where a TODO marker goes).
 _STATEMENTS = (
@@ -105,7 +105,9 @@ class RepoIndex:
     ``RecurrentNetwork`` / ``RecurrentTFModelV2``), ``"torch_builtin"`` / ``"tf_builtin"``
     (a subclass of a built-in model ``compat.migrated_builtins`` has a base for); the kind it
     flags and leaves as it is: ``"unsupported"`` (models of algorithms this project does
-    not have, built-in TF models, attention nets and wrappers).
+    not have, built-in TF models, attention nets and wrappers). ``"migrated"``: an RLModule
+    already (an earlier run's output, or one written by hand); the ``models`` rule leaves
+    it, the ``configs`` rule counts it as converted (a second run changes nothing).
     """
 
     legacy_models: Dict[str, str] = field(default_factory=dict)

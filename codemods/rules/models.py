@@ -247,7 +247,7 @@ class Models(Rule):
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         kind, direct, base = self._kind(updated_node)
-        if kind is None:
+        if kind is None or kind == "migrated":  # an RLModule already
             return updated_node
         if kind not in CONVERTED_KINDS:
             why = WHY_NOT_CONVERTED[kind].format(base=base) if direct else (
