@@ -141,7 +141,9 @@ class _UnusedTryImports(TodoTransformer):
             bound = {dotted(t.target) for t in small.targets}
         else:
             bound = {bound_name(spec) for spec in bound_imports(small)}
-        return updated_node if bound & self.used else self.remove(updated_node)
+        source = self.context.source
+        quoted = any(f'"{n}.'.encode() in source or f"'{n}.".encode() in source for n in bound)  # "tf.Tensor" annotations
+        return updated_node if bound & self.used or quoted else self.remove(updated_node)
 
 
 class _ImportRewriter(TodoTransformer):
