@@ -19,6 +19,7 @@ from codemods.import_edits import dotted
 from codemods.rule import SKELETON, Rule, walk
 
 ANCHOR = "custom-policies"
+ANCHOR_TRAINERS = "trainer-templates"
 
 LEGACY_POLICY_BASES = (
     "Policy", "TorchPolicy", "TorchPolicyV2", "EagerTFPolicy", "EagerTFPolicyV2", "DynamicTFPolicyV2", "TFPolicy",
@@ -54,12 +55,12 @@ class Policies(Rule):
     order = 30
     triggers = (
         b"TorchPolicy", b"TFPolicy", b"PolicyV2", b"rllib.policy", b"build_torch_policy", b"build_tf_policy",
-        b"ActionDistribution", b"DistributionWrapper",
+        b"ActionDistribution", b"DistributionWrapper", b"build_trainer", b"Trainer.with_updates",
     )
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module = node
-        calls = (b"build_torch_policy", b"build_tf_policy", b"build_policy_class", b"with_updates")
+        calls = (b"build_torch_policy", b"build_tf_policy", b"build_policy_class", b"with_updates", b"build_trainer")
         if not any(call in self.context.source for call in calls):
             self.descend_only = SKELETON  # only classes to look at
 
@@ -96,12 +97,31 @@ class Policies(Rule):
                 "in the module's forwards and serve it with compat.RLModulePolicy",
                 ANCHOR,
             )
-        elif name.endswith(".with_updates") and "Policy" in name:
+        elif name.split(".")[-1] == "build_trainer" or (name.endswith(".with_updates") and _is_trainer(name)):
+            self.flag(
+                f"{name.split('.')[-1] if name.endswith('build_trainer') else name}(...) builds a legacy trainer "
+                "template: this project's algorithms are set up by their config (PPOConfig(), IMPALAConfig(), "
+                "APPOConfig(), BCConfig()): pass the model as rl_module_spec, its settings through the config's "
+                "methods; a custom policy or training step has no place to go yet",
+                ANCHOR_TRAINERS,
+            )
+        elif name.endswith(".with_updates") and _is_policy(name):
             self.flag(
                 "Policy.with_updates(...) customises a legacy policy: move each overridden function into the "
                 "RLModule (forwards, get_*_action_dist_cls) as for a policy subclass",
                 ANCHOR,
             )
+
+
+def _is_trainer(call: str) -> bool:
+    """``PPOTrainer.with_updates`` / ``ppo.PPOTrainer.with_updates`` / ``GenericOffPolicyTrainer...``:
+    the owner's name, not any ``Policy`` inside it, says what it is."""
+    return call.split(".")[-2].endswith(("Trainer", "Algorithm"))
+
+
+def _is_policy(call: str) -> bool:
+    owner = call.split(".")[-2]
+    return owner in LEGACY_POLICY_BASES or owner.endswith("Policy")
 
 
 def _returned_class(method: cst.FunctionDef) -> Optional[str]:
