@@ -55,7 +55,7 @@ class Policies(Rule):
     order = 30
     triggers = (
         b"TorchPolicy", b"TFPolicy", b"PolicyV2", b"rllib.policy", b"build_torch_policy", b"build_tf_policy",
-        b"ActionDistribution", b"DistributionWrapper", b"build_trainer", b"Trainer.with_updates",
+        b"ActionDistribution", b"DistributionWrapper", b"build_trainer", b"rainer.with_updates",
     )
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -114,9 +114,10 @@ class Policies(Rule):
 
 
 def _is_trainer(call: str) -> bool:
-    """``PPOTrainer.with_updates`` / ``ppo.PPOTrainer.with_updates`` / ``GenericOffPolicyTrainer...``:
-    the owner's name, not any ``Policy`` inside it, says what it is."""
-    return call.split(".")[-2].endswith(("Trainer", "Algorithm"))
+    """``PPOTrainer.with_updates`` / ``ppo.PPOTrainer.with_updates`` / ``GenericOffPolicyTrainer...`` /
+    ``trainer.with_updates`` (a variable): the owner's name, not any ``Policy`` inside it,
+    says what it is."""
+    return call.split(".")[-2].lower().endswith(("trainer", "trainer_class", "trainer_cls", "algorithm"))
 
 
 def _is_policy(call: str) -> bool:
