@@ -131,6 +131,20 @@ def used_names(node: cst.CSTNode) -> Set[str]:
     return names
 
 
+def try_import_tf_targets(small: cst.CSTNode) -> Optional[List[Optional[str]]]:
+    """The names ``... = try_import_tf()`` binds, ``None`` for another statement:
+    ``[tf1, tf, tfv]`` for the tuple form (``None`` where a slot is not a plain name),
+    ``[tf]`` for ray 0.8's one-name form (the module itself)."""
+    if not (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and len(small.targets) == 1):
+        return None
+    if dotted(small.value.func).split(".")[-1] != "try_import_tf":
+        return None
+    target = small.targets[0].target
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [e.value.value if isinstance(e.value, cst.Name) else None for e in target.elements]
+    return [target.value] if isinstance(target, cst.Name) else None
+
+
 def bound_name(spec: ImportSpec) -> str:
     """The name an import binds: ``asname``, else ``name``, else the first dotted part."""
     module, name, asname = spec

@@ -49,7 +49,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from codemods.import_edits import bound_imports, dotted, dotted_expr
+from codemods.import_edits import bound_imports, dotted, dotted_expr, try_import_tf_targets
 from codemods.rule import SKELETON, Rule, walk
 
 ANCHOR = "keras-3-functional-models"
@@ -103,19 +103,16 @@ class _KerasNames:
                 self.layers.add(local)
             elif name is not None and module in _LAYERS_MODULES + _KERAS_MODULES:
                 self.imported[local] = name
-        if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
-            if dotted(small.value.func).split(".")[-1] == "try_import_tf":
-                target = small.targets[0].target
-                if isinstance(target, (cst.Tuple, cst.List)):
-                    names = [e.value.value if isinstance(e.value, cst.Name) else None for e in target.elements]
-                    if len(names) > 1 and names[1]:
-                        self._add_tf(names[1], False)
-                    if names and names[0]:
-                        self._add_tf(names[0], True)
-                    self.modules.update(n for n in names if n)
-                elif isinstance(target, cst.Name):  # ray 0.8: ``tf = try_import_tf()``, TF 2 after migration
-                    self._add_tf(target.value, False)
-                    self.modules.add(target.value)
+        names = try_import_tf_targets(small)
+        if names is not None and len(names) == 1:  # ray 0.8: ``tf = try_import_tf()``, TF 2 after migration
+            self._add_tf(names[0], False)
+            self.modules.add(names[0])
+        elif names:
+            if len(names) > 1 and names[1]:
+                self._add_tf(names[1], False)
+            if names[0]:
+                self._add_tf(names[0], True)
+            self.modules.update(n for n in names if n)
 
     def _add_tf(self, name: str, v1: bool) -> None:
         if name not in self.tf:

@@ -41,7 +41,9 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from codemods.import_edits import ImportSpec, add_imports, bound_imports, dotted, is_docstring, used_names
+from codemods.import_edits import (
+    ImportSpec, add_imports, bound_imports, dotted, is_docstring, try_import_tf_targets, used_names,
+)
 from codemods.repo_index import LEGACY_MODEL_BASES, WHY_NOT_CONVERTED, base_kind, resolve_base
 from codemods.rule import (
     CONVERTED_KINDS, EXPRESSIONS, SIMPLE_LINES, SKELETON, RepoIndex, Rule, todo_comment, walk, with_todos,
@@ -756,23 +758,16 @@ def _tf1_bindings(small: cst.BaseSmallStatement) -> List[str]:
             names.append(asname)
         elif module == "tensorflow.compat" and name == "v1":
             names.append(asname or name)
-    if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
-        if dotted(small.value.func).split(".")[-1] == "try_import_tf":
-            target = small.targets[0].target
-            if isinstance(target, (cst.Tuple, cst.List)) and target.elements:
-                first = target.elements[0].value
-                if isinstance(first, cst.Name):
-                    names.append(first.value)
+    targets = try_import_tf_targets(small)
+    if targets and len(targets) > 1 and targets[0]:
+        names.append(targets[0])
     return names
 
 
 def _one_name_try_import_tf(small: cst.CSTNode) -> List[str]:
     """The name of ray 0.8's ``tf = try_import_tf()`` (``tensorflow.compat.v1`` then)."""
-    if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and len(small.targets) == 1:
-        target = small.targets[0].target
-        if isinstance(target, cst.Name) and dotted(small.value.func).split(".")[-1] == "try_import_tf":
-            return [target.value]
-    return []
+    targets = try_import_tf_targets(small)
+    return targets if targets is not None and len(targets) == 1 else []
 
 
 def _replace_expr(line: cst.SimpleStatementLine, code: str) -> cst.SimpleStatementLine:
