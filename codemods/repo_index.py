@@ -84,16 +84,27 @@ def _file_bases(text: bytes) -> Dict[str, str]:
         module = match.group(1).decode("ascii")
         for item in _NAME_AS.finditer(_COMMENT.sub(b"", match.group(2))):
             name = item.group(1).decode("ascii", "replace")
-            local = (item.group(2) or item.group(1)).decode("ascii", "replace")
-            # A legacy name re-exported by another module keeps its RLlib meaning.
-            kind = base_kind(name, module if module.startswith("ray.rllib") else "ray.rllib")
-            if kind:
-                bound[local] = kind
-            elif module.startswith("ray.rllib"):
-                bound.setdefault(local, f"module:{module}.{name}")
+            asname = item.group(2).decode("ascii", "replace") if item.group(2) else None
+            bind_import(bound, module, name, asname)
     for match in _IMPORT_AS.finditer(text):
-        bound[match.group(2).decode("ascii")] = "module:" + match.group(1).decode("ascii")
+        bind_import(bound, match.group(1).decode("ascii"), None, match.group(2).decode("ascii"))
     return bound
+
+
+def bind_import(bound: Dict[str, str], module: str, name: Optional[str], asname: Optional[str]) -> None:
+    """Record in ``bound`` what ``from module import name as asname`` (or, ``name``
+    None, ``import module as asname``) binds: a legacy base -> its kind (a legacy name
+    re-exported by another module keeps its RLlib meaning), an RLlib module or other
+    RLlib name -> ``"module:<path>"``."""
+    if name is None:
+        if asname and module.startswith("ray.rllib"):
+            bound[asname] = f"module:{module}"
+        return
+    kind = base_kind(name, module if module.startswith("ray.rllib") else "ray.rllib")
+    if kind:
+        bound[asname or name] = kind
+    elif module.startswith("ray.rllib"):
+        bound.setdefault(asname or name, f"module:{module}.{name}")
 
 
 def resolve_base(base: str, bound: Dict[str, str]) -> Optional[str]:

@@ -44,7 +44,7 @@ import libcst as cst
 from codemods.import_edits import (
     ImportSpec, add_imports, bound_imports, dotted, is_docstring, try_import_tf_targets, used_names,
 )
-from codemods.repo_index import LEGACY_MODEL_BASES, WHY_NOT_CONVERTED, base_kind, resolve_base
+from codemods.repo_index import LEGACY_MODEL_BASES, WHY_NOT_CONVERTED, bind_import, resolve_base
 from codemods.rule import (
     CONVERTED_KINDS, EXPRESSIONS, SIMPLE_LINES, SKELETON, RepoIndex, Rule, todo_comment, walk, with_todos,
 )
@@ -196,15 +196,7 @@ class Models(Rule):
             self.tf1_names.update(_tf1_bindings(statement))
             self.tf_v1_names.update(_one_name_try_import_tf(statement))
             for module, name, asname in bound_imports(statement):
-                if name is None:  # import a.b.c [as d]
-                    if asname and module.startswith("ray.rllib"):
-                        self.bound[asname] = f"module:{module}"
-                    continue
-                kind = base_kind(name, module if module.startswith("ray.rllib") else "ray.rllib")
-                if kind:
-                    self.bound[asname or name] = kind
-                elif module.startswith("ray.rllib"):
-                    self.bound[asname or name] = f"module:{module}.{name}"
+                bind_import(self.bound, module, name, asname)
         self._flag_legacy_constructions(node)
 
     def _flag_legacy_constructions(self, node: cst.Module) -> None:
