@@ -133,6 +133,10 @@ def _expect_for(key: str) -> Expect:
         return _env_expect()
     if key == "policy_mapping_fn":
         return Expect("a function defined in a trusted module", functions=True)
+    if key == "learner_class":
+        from rlmodule.learners.learner import Learner
+
+        return Expect("a Learner subclass", (Learner,))
     from rlmodule.catalog import Catalog
 
     return Expect("an RLModule or Catalog subclass", (RLModule, Catalog))
@@ -172,8 +176,8 @@ def config_from_json(data: Mapping[str, Any], where: str, trusted_modules: Seque
     """The settings dict back from :func:`config_to_json`; raises naming an unsaved or
     untrusted one. Classes and functions are checked by
     :func:`rlmodule.class_path.resolve_trusted` (``env``: an env class or creator;
-    ``policy_mapping_fn``: a function from a trusted module; others: RLModule or
-    Catalog subclasses)."""
+    ``policy_mapping_fn``: a function from a trusted module; ``learner_class``: a
+    Learner subclass; others: RLModule or Catalog subclasses)."""
 
     def decode(value: Any, key: str) -> Any:
         field = f"{where}: config[{key!r}]"

@@ -68,6 +68,7 @@ class AlgorithmConfig:
         self.gamma = 0.99
         self.train_batch_size = 2000
         self.grad_clip: Optional[float] = None
+        self.learner_class: Optional[type] = None  # None: the algorithm's own learner
         # env runners
         self.num_env_runners = 0
         self.num_envs_per_env_runner = 8
@@ -129,7 +130,9 @@ class AlgorithmConfig:
 
     def training(self, *, model: Any = NotProvided, _enable_learner_api: Any = NotProvided, **kwargs: Any) -> "AlgorithmConfig":
         """``model`` updates the model config dict (legacy ``MODEL_DEFAULTS`` keys);
-        other keywords set the algorithm's training settings (``lr``, ``gamma``, ...)."""
+        other keywords set the algorithm's training settings (``lr``, ``gamma``, ...);
+        ``learner_class`` (RLlib 2.60's spelling) replaces the algorithm's Learner with a
+        subclass of yours (e.g. a ``PPOLearner`` with a custom ``compute_loss``)."""
         if model is not NotProvided:
             validate_model_config(model, "training(model=...)")
             self.model.update(copy.deepcopy(model))
@@ -147,6 +150,8 @@ class AlgorithmConfig:
             raise TypeError(f"training(): unknown setting {key!r} for {type(self).__name__}")
         if key.endswith("_schedule"):
             _check_schedule(value, key)
+        elif key == "learner_class":
+            _check_learner_class(value)
         elif key == "grad_clip":
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise TypeError(f"training(grad_clip=...): expected None or a positive number, got {value!r}")
@@ -403,6 +408,15 @@ def _takes_no_arguments(factory: Any) -> bool:
     return not signature.parameters
 
 
+def _check_learner_class(value: Any) -> None:
+    """``None`` or a :class:`~rlmodule.learners.Learner` subclass (RLlib 2.60's
+    ``.training(learner_class=...)``)."""
+    from rlmodule.learners.learner import Learner
+
+    if value is not None and not (isinstance(value, type) and issubclass(value, Learner)):
+        raise TypeError(f"training(learner_class=...): expected None or a Learner subclass, got {value!r}")
+
+
 def _check_type(where: str, current: Any, value: Any) -> None:
     if current is None or isinstance(value, type(current)):
         if isinstance(value, bool) and not isinstance(current, bool) and current is not None:
@@ -433,7 +447,7 @@ def _with_worker(fn: Callable[..., str], worker: Any) -> Callable[..., str]:
 TRAINING_ALIASES = {"minibatch_size": "sgd_minibatch_size", "num_epochs": "num_sgd_iter"}
 _NON_TRAINING_KEYS = set(vars(AlgorithmConfig()))
 # Base-class settings that are training settings (set through ``training(...)``).
-_BASE_TRAINING_KEYS = ("lr", "lr_schedule", "gamma", "train_batch_size", "grad_clip")
+_BASE_TRAINING_KEYS = ("lr", "lr_schedule", "gamma", "train_batch_size", "grad_clip", "learner_class")
 _NON_TRAINING_KEYS -= set(_BASE_TRAINING_KEYS)
 # to_dict key -> attribute, for the settings set by setters other than training().
 _BASE_SETTINGS = {

@@ -21,4 +21,4 @@ class APPO(IMPALA):
         from rlmodule.learners import make_learner
         from rlmodule.learners.appo_learner import APPOLearner
 
-        return make_learner(module, self.config, module_id, learner_class=APPOLearner)
+        return make_learner(module, self.config, module_id, learner_class=self.config.learner_class or APPOLearner)

@@ -47,7 +47,7 @@ class BC(Algorithm):
         from rlmodule.learners.bc_learner import BCLearner
 
         build_weights(module)
-        return BCLearner(module, self.config, module_id)
+        return (self.config.learner_class or BCLearner)(module, self.config, module_id)
 
     def load_dataset(self, input_: Any) -> Dict[str, OfflineData]:
         """``{module_id: OfflineData}`` read from ``input_`` (``offline_data``'s forms);

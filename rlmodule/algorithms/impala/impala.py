@@ -29,7 +29,7 @@ class IMPALA(Algorithm):
         from rlmodule.learners import make_learner
         from rlmodule.learners.impala_learner import ImpalaLearner
 
-        return make_learner(module, self.config, module_id, learner_class=ImpalaLearner)
+        return make_learner(module, self.config, module_id, learner_class=self.config.learner_class or ImpalaLearner)
 
     def training_step(self) -> Dict[str, Any]:
         fragments = self.sample(self.config.train_batch_size)

@@ -21,7 +21,7 @@ class PPO(Algorithm):
     def make_learner(self, module: RLModule, module_id: str) -> Any:
         from rlmodule.learners import make_learner
 
-        return make_learner(module, self.config, module_id)
+        return make_learner(module, self.config, module_id, learner_class=self.config.learner_class)
 
     def training_step(self) -> Dict[str, Any]:
         fragments = self.sample(self.config.train_batch_size)
