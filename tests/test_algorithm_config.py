@@ -174,7 +174,7 @@ def test_every_base_setting_names_a_keyword_its_setter_takes():
 
     for key, (setter, attr) in _BASE_SETTINGS.items():
         parameters = inspect.signature(getattr(AlgorithmConfig, setter)).parameters
-        assert key in parameters or (key, setter) in {("framework", "framework"), ("env", "environment")}, key
+        assert key in parameters or (key, setter) in {("framework", "framework"), ("env", "environment"), ("callbacks", "callbacks")}, key
         assert hasattr(AlgorithmConfig(), attr), attr
 
 

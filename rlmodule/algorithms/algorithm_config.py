@@ -80,6 +80,8 @@ class AlgorithmConfig:
         self.evaluation_interval: Optional[int] = None
         self.evaluation_duration = 10
         self.evaluation_explore = False
+        # callbacks (an rlmodule.callbacks.RLlibCallback subclass, or a list of them)
+        self.callbacks_class: Any = None
         # reporting and debugging
         self.metrics_num_episodes_for_smoothing = 100
         self.log_dir: Optional[str] = None
@@ -244,6 +246,17 @@ class AlgorithmConfig:
             self.evaluation_explore = evaluation_explore
         return self
 
+    def callbacks(self, callbacks_class: Any = NotProvided) -> "AlgorithmConfig":
+        """An :class:`rlmodule.callbacks.RLlibCallback` subclass (legacy name
+        ``DefaultCallbacks``), a list of them, or ``None``: every env runner and the
+        algorithm hold an instance and call its hooks (see :mod:`rlmodule.callbacks`)."""
+        if callbacks_class is not NotProvided:
+            from rlmodule.callbacks import check_callbacks_class
+
+            check_callbacks_class(callbacks_class)
+            self.callbacks_class = list(callbacks_class) if isinstance(callbacks_class, tuple) else callbacks_class
+        return self
+
     def reporting(self, *, metrics_num_episodes_for_smoothing: Any = NotProvided) -> "AlgorithmConfig":
         """Episode statistics are over the last ``metrics_num_episodes_for_smoothing`` episodes."""
         if metrics_num_episodes_for_smoothing is not NotProvided:
@@ -294,6 +307,8 @@ class AlgorithmConfig:
                 self.framework(value)
             elif key == "env":
                 self.environment(value)
+            elif key == "callbacks":
+                self.callbacks(value)
             elif key == "model":
                 self.model = copy.deepcopy(MODEL_DEFAULTS)
                 self.training(model=value)
@@ -309,7 +324,12 @@ class AlgorithmConfig:
         raise NotImplementedError(f"{type(self).__name__}.get_default_rl_module_spec()")
 
     def is_multi_agent(self) -> bool:
-        return self.policies is not None or isinstance(self.rl_module_spec, MultiAgentRLModuleSpec)
+        """``policies`` set, a multi-agent spec, or an env class deriving from
+        :class:`rlmodule.envs.MultiAgentEnv`."""
+        from rlmodule.envs.multi_agent_env import MultiAgentEnv
+
+        env_is_multi = isinstance(self.env, type) and issubclass(self.env, MultiAgentEnv)
+        return self.policies is not None or isinstance(self.rl_module_spec, MultiAgentRLModuleSpec) or env_is_multi
 
     def get_rl_module_spec(self, env: Any) -> ModuleSpec:
         """The complete module spec: the user's spec filled from the default spec,
@@ -390,8 +410,13 @@ class AlgorithmConfig:
 
 
 def _agent_space(env: Any, kind: str, agent: Any) -> gym.Space:
-    """An agent's observation/action space: RLlib-style ``observation_spaces`` dicts,
-    PettingZoo ``observation_space(agent)`` methods, or the env's single space."""
+    """An agent's observation/action space: a MultiAgentEnv's ``get_observation_space
+    (agent)``, RLlib-style ``observation_spaces`` dicts, PettingZoo
+    ``observation_space(agent)`` methods, or the env's single space."""
+    from rlmodule.envs.multi_agent_env import MultiAgentEnv
+
+    if isinstance(env, MultiAgentEnv):
+        return getattr(env, f"get_{kind}_space")(agent)
     spaces = getattr(env, f"{kind}_spaces", None)
     if isinstance(spaces, Mapping) and agent in spaces:
         return spaces[agent]
@@ -466,6 +491,7 @@ _BASE_SETTINGS = {
     "evaluation_interval": ("evaluation", "evaluation_interval"),
     "evaluation_duration": ("evaluation", "evaluation_duration"),
     "evaluation_explore": ("evaluation", "evaluation_explore"),
+    "callbacks": ("callbacks", "callbacks_class"),
     "metrics_num_episodes_for_smoothing": ("reporting", "metrics_num_episodes_for_smoothing"),
     "seed": ("debugging", "seed"),
     "log_dir": ("debugging", "log_dir"),

@@ -11,11 +11,14 @@ from typing import Any, Dict, Optional, Tuple
 
 import gymnasium as gym
 
+from rlmodule.envs.multi_agent_env import MultiAgentEnv
 
-class MultiAgentCartPole:
+
+class MultiAgentCartPole(MultiAgentEnv):
     """``env_config = {"num_agents": N}`` (default 1); agent ids are ``0 .. N-1``."""
 
     def __init__(self, config: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__()
         config = dict(config or {})
         num_agents = config.pop("num_agents", 1)
         if not isinstance(num_agents, int) or num_agents < 1:
@@ -28,9 +31,6 @@ class MultiAgentCartPole:
         self.observation_spaces = {i: self.observation_space for i in self.agents}
         self.action_spaces = {i: self.action_space for i in self.agents}
         self._done = set()
-
-    def get_agent_ids(self):
-        return set(self.agents)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> Tuple[dict, dict]:
         self._done = set()
