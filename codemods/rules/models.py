@@ -338,9 +338,11 @@ class _ClassMethods:
 
     def already_migrated(self) -> bool:
         """A subclass of a repository model that an earlier run migrated (``setup``
-        without ``__init__``, or the generated/renamed methods)."""
+        without ``__init__``, or the generated/renamed methods, or a migrated policy's
+        acting forwards)."""
         names = set(self.methods)
-        return ("setup" in names and "__init__" not in names) or bool(names & {"_model_forward", "_forward_train"})
+        generated = {"_model_forward", "_forward_train", "_forward_exploration", "_forward_inference"}
+        return ("setup" in names and "__init__" not in names) or bool(names & generated)
 
     def migrated(self) -> cst.ClassDef:
         if not isinstance(self.node.body, cst.IndentedBlock):

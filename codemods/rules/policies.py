@@ -1,21 +1,36 @@
-"""Rule ``policies``: custom legacy policies -> RLModule forwards (flagged precisely).
+"""Rule ``policies``: custom legacy policies -> an RLModule and a Learner.
 
-The specification's migration section moves a custom policy's logic into the RLModule:
-the model class (``make_model``) becomes the module, sampling logic
-(``action_distribution_fn`` / ``action_sampler_fn`` / ``compute_actions*``) moves into
-``_forward_exploration`` / ``_forward_inference``, and the distribution class into
-``get_*_action_dist_cls``. Which code goes where is a human decision, so every hook a
-policy class overrides gets a TODO saying exactly what to move where, and
-``build_torch_policy`` / ``build_tf_policy`` / ``Policy.with_updates`` calls get one too.
+A ``PPOTorchPolicy`` subclass is rewritten when every member has a home here (see
+MIGRATION.md, "Custom policies"):
+
+- ``make_model`` / ``make_model_and_action_dist`` returning ``Model(...)`` (a torch
+  model class the ``models`` rule converts, built from the five legacy constructor
+  arguments): the policy becomes ``class Policy(Model)``, a module;
+- ``action_distribution_fn`` (returning one of ``TorchCategorical``,
+  ``TorchDiagGaussian``, ``TorchDeterministic``) or ``action_sampler_fn``: kept
+  verbatim as a method of that module, whose ``_forward_exploration`` /
+  ``_forward_inference`` call it through ``compat.migrated_policy.acting_forward``; the
+  distribution class it returns becomes ``get_exploration_action_dist_cls()`` /
+  ``get_inference_action_dist_cls()`` (the legacy import now binds ours);
+- ``loss``: kept verbatim in ``class PolicyLearner(PolicyLoss, PPOLearner)``, which runs
+  it as the learner's ``compute_loss`` (``super().loss(...)`` is PPO's loss); train-batch
+  columns named through ``SampleBatch.X`` / ``Postprocessing.X`` become their strings.
+
+Anything else (other hooks, helper methods, policy state the module does not have,
+other bases, distributions without an equivalent): the class stays, with a TODO on
+the class saying why and one on each hook saying where it goes. ``build_torch_policy``
+/ ``build_tf_policy`` / ``Policy.with_updates`` calls, trainer templates and legacy
+distribution classes get a TODO.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
 
 import libcst as cst
 
-from codemods.import_edits import dotted
+from codemods.import_edits import add_imports, dotted, is_docstring
 from codemods.rule import SKELETON, Rule, walk
 
 ANCHOR = "custom-policies"
@@ -49,9 +64,43 @@ HOOKS = {
 }
 
 
+#: Legacy torch distribution classes (``ray.rllib.models.torch.torch_action_dist``) that
+#: a moved hook may return, and ours (``rlmodule.torch``) of the same name and semantics.
+DIST_MODULE = "ray.rllib.models.torch.torch_action_dist"
+DIST_EQUIVALENTS = frozenset({"TorchCategorical", "TorchDiagGaussian", "TorchDeterministic"})
+#: The legacy train-batch columns a migrated loss can read (``SampleBatch`` /
+#: ``Postprocessing`` constant -> its string), as ``compat.migrated_policy`` provides them.
+TRAIN_COLUMNS = {
+    "OBS": "obs", "CUR_OBS": "obs", "ACTIONS": "actions", "ACTION_LOGP": "action_logp", "ACTION_PROB": "action_prob",
+    "ACTION_DIST_INPUTS": "action_dist_inputs", "VF_PREDS": "vf_preds", "ADVANTAGES": "advantages",
+    "VALUE_TARGETS": "value_targets",
+}
+CONVERTIBLE_BASE = "PPOTorchPolicy"
+_BLANK = cst.EmptyLine(indent=False)
+MODEL_HOOKS = ("make_model", "make_model_and_action_dist")
+ACTING_HOOKS = ("action_distribution_fn", "action_sampler_fn")
+MODEL_ARGS = ("obs_space", "action_space", "num_outputs", "model_config", "name")
+#: Policy attributes a moved hook may read: on the module (acting) / on the learner (loss).
+ACTING_SELF = frozenset({"action_space"})
+LOSS_SELF = frozenset({"config", "kl_coeff", "entropy_coeff", "model", "dist_class", "action_space", "observation_space"})
+
+
+@dataclass
+class PolicyPlan:
+    """How one policy class is rewritten: ``model`` (the module's base, ``None``: no
+    module), the acting hook, the distribution classes it returns, the loss."""
+
+    model: Optional[str] = None
+    acting: Optional[cst.FunctionDef] = None
+    acting_dist: Optional[str] = None
+    train_dist: Optional[str] = None
+    loss: Optional[cst.FunctionDef] = None
+    dists: List[str] = field(default_factory=list)
+
+
 class Policies(Rule):
     name = "policies"
-    summary = "custom policy classes, build_*_policy / with_updates, legacy distribution classes: TODOs that say what moves where"
+    summary = "PPOTorchPolicy subclasses -> a module and a learner; other policies, build_*_policy / with_updates, trainer templates, legacy distributions: TODOs"
     order = 30
     triggers = (
         b"TorchPolicy", b"TFPolicy", b"PolicyV2", b"rllib.policy", b"build_torch_policy", b"build_tf_policy",
@@ -60,6 +109,10 @@ class Policies(Rule):
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module = node
+        self.plans: Dict[int, PolicyPlan] = {}
+        self.moved_dists: set = set()
+        self.imports: list = []
+        self.dist_uses = _dist_uses(node)
         calls = (b"build_torch_policy", b"build_tf_policy", b"build_policy_class", b"with_updates", b"build_trainer")
         if not any(call in self.context.source for call in calls):
             self.descend_only = SKELETON  # only classes to look at
@@ -84,10 +137,189 @@ class Policies(Rule):
             return
         if not self._is_policy_class(node) or not isinstance(node.body, cst.IndentedBlock):
             return
+        plan = self._plan(node)
+        if isinstance(plan, PolicyPlan):
+            self.plans[id(node)] = plan
+            return
+        self.flag(f"{node.name.value} is not rewritten: {plan}", ANCHOR, node)
         for statement in node.body.body:
             if isinstance(statement, cst.FunctionDef) and statement.name.value in HOOKS:
                 model = _returned_class(statement) or "<your migrated model class>"
                 self.flag(HOOKS[statement.name.value].format(model=model), ANCHOR, statement)
+
+    def _plan(self, node: cst.ClassDef) -> Union[PolicyPlan, str]:
+        """The rewrite of policy class ``node``, or why there is none."""
+        if len(node.bases) != 1 or node.keywords or dotted(node.bases[0].value).split(".")[-1] != CONVERTIBLE_BASE:
+            return f"only direct {CONVERTIBLE_BASE} subclasses are rewritten (a module plus a PPO learner)"
+        plan = PolicyPlan()
+        methods: Dict[str, cst.FunctionDef] = {}
+        for index, statement in enumerate(node.body.body):
+            if index == 0 and is_docstring(statement):
+                continue
+            if not isinstance(statement, cst.FunctionDef):
+                return "its class body holds more than methods (attributes have no place on the module or learner)"
+            name = statement.name.value
+            if name not in MODEL_HOOKS + ACTING_HOOKS + ("loss",):
+                return f"it defines {name}(), which has no place on the module or learner yet"
+            if any(dotted(_decorator_target(d)).split(".")[-1] != "override" for d in statement.decorators):
+                return f"{name}() has decorators other than @override"
+            methods[name] = statement
+        if len(set(methods) & set(MODEL_HOOKS)) > 1 or len(set(methods) & set(ACTING_HOOKS)) > 1:
+            return "it overrides both make_model and make_model_and_action_dist, or both acting hooks"
+        for hook in MODEL_HOOKS:
+            if hook in methods:
+                reason = self._plan_model(methods[hook], plan)
+                if reason:
+                    return reason
+        for hook in ACTING_HOOKS:
+            if hook in methods:
+                if plan.model is None:
+                    return f"its {hook} needs the policy's model class, and it has no make_model / make_model_and_action_dist"
+                reason = _self_reads(methods[hook], ACTING_SELF) or self._plan_acting(methods[hook], plan)
+                if reason:
+                    return reason
+        if "loss" in methods:
+            reason = _self_reads(methods["loss"], LOSS_SELF) or _loss_reads(methods["loss"])
+            if reason:
+                return reason
+            plan.loss = methods["loss"]
+        for dist in plan.dists:
+            if self.dist_uses.get(dist) != "class":
+                return f"{dist} is used here other than as a returned class (called or subclassed), so its import must stay ray's"
+        return plan
+
+    def _plan_model(self, method: cst.FunctionDef, plan: PolicyPlan) -> Optional[str]:
+        name = method.name.value
+        model = _returned_class(method)
+        kind = self.context.repo.legacy_models.get((model or "").split(".")[-1])
+        if model is None or "." in model or kind != "torch":
+            return f"{name}() must return Model(...) for a torch model class defined in this repository (got {model or 'something else'})"
+        call = next((n for n in walk(method) if type(n) is cst.Call and dotted(n.func) == model), None)
+        keywords = [arg.keyword.value for arg in call.args if arg.keyword] if call else []
+        positional = [arg for arg in call.args if not arg.keyword and not arg.star] if call else []
+        if call is None or any(arg.star for arg in call.args) or len(positional) + len(keywords) != 5 or any(
+            k not in MODEL_ARGS[len(positional):] for k in keywords
+        ):
+            return f"{name}() builds {model} with other than the five legacy constructor arguments"
+        plan.model = model
+        if name == "make_model_and_action_dist":
+            dist = _returned_dist(method)
+            if dist is None:
+                return f"{name}() returns a distribution class other than ModelCatalog.get_action_dist's or {', '.join(sorted(DIST_EQUIVALENTS))}"
+            if dist != "default":
+                plan.train_dist = dist
+                plan.dists.append(dist)
+        return None
+
+    def _plan_acting(self, method: cst.FunctionDef, plan: PolicyPlan) -> Optional[str]:
+        plan.acting = method
+        if method.name.value == "action_sampler_fn":
+            return None
+        returned = set()
+        for node in walk(method):
+            if type(node) is cst.Return:
+                value = node.value
+                if not (isinstance(value, cst.Tuple) and len(value.elements) == 3 and isinstance(value.elements[1].value, cst.Name)):
+                    return "its action_distribution_fn returns something other than (inputs, DistClass, state)"
+                returned.add(value.elements[1].value.value)
+        if len(returned) != 1 or not returned <= DIST_EQUIVALENTS:
+            return (
+                "its action_distribution_fn must return one distribution class of "
+                f"{', '.join(sorted(DIST_EQUIVALENTS))} (returns {', '.join(sorted(returned)) or 'none'})"
+            )
+        plan.acting_dist = returned.pop()
+        plan.dists.append(plan.acting_dist)
+        return None
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef):
+        plan = self.plans.pop(id(original_node), None)
+        if plan is None:
+            return updated_node
+        self.changed()
+        self.moved_dists.update(plan.dists)
+        classes: List[cst.ClassDef] = []
+        name = original_node.name.value
+        docstring = [updated_node.body.body[0]] if is_docstring(updated_node.body.body[0]) else []
+        if plan.model:
+            classes.append(self._module_class(updated_node, plan, docstring))
+        if plan.loss is not None:
+            learner = self._learner_class(name, plan, [] if plan.model else docstring)
+            if classes:
+                learner = learner.with_changes(leading_lines=[_BLANK, _BLANK])
+            else:
+                learner = learner.with_changes(leading_lines=updated_node.leading_lines)
+            classes.append(learner)
+        return cst.FlattenSentinel(classes)
+
+    def _parse(self, text: str) -> cst.BaseStatement:
+        return cst.parse_statement(text, config=self.module.config_for_parsing)
+
+    def _method(self, text: str) -> cst.FunctionDef:
+        """A method parsed at the module's indentation (dedented: a class's body)."""
+        indent = self.module.default_indent
+        return self._parse(text.replace("\n    ", "\n" + indent)).with_changes(leading_lines=[_BLANK])
+
+    def _module_class(self, node: cst.ClassDef, plan: PolicyPlan, docstring: List[cst.BaseStatement]) -> cst.ClassDef:
+        body: List[cst.BaseStatement] = list(docstring)
+        imports = self.imports
+        if plan.acting is not None:
+            hook = plan.acting.name.value
+            sampler = ", sampler=True" if hook == "action_sampler_fn" else ""
+            for forward, explore in (("exploration", "True"), ("inference", "False")):
+                body.append(self._method(
+                    f"def _forward_{forward}(self, batch):\n    return acting_forward(self, batch, self.{hook}, explore={explore}{sampler})\n"
+                ))
+            imports.append(("compat.migrated_policy", "acting_forward", None))
+        dists = []
+        if plan.acting_dist:
+            dists += [("exploration", plan.acting_dist), ("inference", plan.acting_dist)]
+        elif plan.train_dist:
+            dists += [("exploration", plan.train_dist), ("inference", plan.train_dist)]
+        if plan.train_dist:
+            dists.append(("train", plan.train_dist))
+        for which, dist in dists:
+            body.append(self._method(f"def get_{which}_action_dist_cls(self):\n    return {dist}\n"))
+        if plan.acting is not None:
+            body.append(_moved(plan.acting).with_changes(leading_lines=[_BLANK]))
+        if not body:
+            body = [cst.SimpleStatementLine([cst.Pass()])]
+        body[0] = body[0].with_changes(leading_lines=[])
+        return node.with_changes(
+            bases=[cst.Arg(cst.Name(plan.model))], keywords=[], lpar=cst.LeftParen(), rpar=cst.RightParen(),
+            body=node.body.with_changes(body=body),
+        )
+
+    def _learner_class(self, policy: str, plan: PolicyPlan, docstring: List[cst.BaseStatement]) -> cst.ClassDef:
+        self.imports += [("compat.migrated_policy", "PolicyLoss", None), ("rlmodule.learners", "PPOLearner", None)]
+        head = self._parse(
+            f"class {policy}Learner(PolicyLoss, PPOLearner):\n"
+            f'    """The loss of the legacy {policy}, run by PPO\'s learner (``.training(learner_class={policy}Learner)``)."""\n'.replace("\n    ", "\n" + self.module.default_indent)
+        )
+        body = [*head.body.body, _moved(plan.loss).with_changes(leading_lines=[_BLANK])]
+        return head.with_changes(body=head.body.with_changes(body=body))
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if self.moved_dists:
+            updated_node = updated_node.with_changes(body=[self._without_moved_dists(s) for s in updated_node.body])
+            updated_node = updated_node.with_changes(body=[s for s in updated_node.body if s is not None])
+        specs = list(self.imports) + [("rlmodule.torch", dist, None) for dist in sorted(self.moved_dists)]
+        return add_imports(updated_node, specs) if specs else updated_node
+
+    def _without_moved_dists(self, statement: cst.BaseStatement) -> Optional[cst.BaseStatement]:
+        """A top-level ``from ray...torch_action_dist import ...`` without the names that
+        now bind ours (``None`` when none is left; its comment lines go too)."""
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            return statement
+        node = statement.body[0]
+        if not isinstance(node, cst.ImportFrom) or node.module is None or dotted(node.module) != DIST_MODULE or isinstance(node.names, cst.ImportStar):
+            return statement
+        kept = [a for a in node.names if not (a.asname is None and dotted(a.name) in self.moved_dists)]
+        if len(kept) == len(node.names):
+            return statement
+        if not kept:
+            return None
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return statement.with_changes(body=[node.with_changes(names=kept)])
 
     def visit_Call(self, node: cst.Call) -> None:
         name = dotted(node.func)
@@ -101,8 +333,8 @@ class Policies(Rule):
             self.flag(
                 f"{name.split('.')[-1] if name.endswith('build_trainer') else name}(...) builds a legacy trainer "
                 "template: this project's algorithms are set up by their config (PPOConfig(), IMPALAConfig(), "
-                "APPOConfig(), BCConfig()): pass the model as rl_module_spec, its settings through the config's "
-                "methods; a custom policy or training step has no place to go yet",
+                "APPOConfig(), BCConfig()): pass the model as rl_module_spec, a migrated policy's learner as "
+                ".training(learner_class=...), its settings through the config's methods",
                 ANCHOR_TRAINERS,
             )
         elif name.endswith(".with_updates") and _is_policy(name):
@@ -111,6 +343,104 @@ class Policies(Rule):
                 "RLModule (forwards, get_*_action_dist_cls) as for a policy subclass",
                 ANCHOR,
             )
+
+
+def _decorator_target(decorator: cst.Decorator) -> cst.BaseExpression:
+    value = decorator.decorator
+    return value.func if isinstance(value, cst.Call) else value
+
+
+def _dist_uses(module: cst.Module) -> Dict[str, str]:
+    """For each legacy distribution name of ``DIST_EQUIVALENTS`` in the file: ``"class"``
+    when every use is a bare reference, ``"other"`` when it is also called, subclassed or
+    has attributes read."""
+    uses: Dict[str, str] = {}
+    for node in walk(module):
+        kind = type(node)
+        if kind is cst.Name and node.value in DIST_EQUIVALENTS:
+            uses.setdefault(node.value, "class")
+        elif kind is cst.Call and isinstance(node.func, cst.Name) and node.func.value in DIST_EQUIVALENTS:
+            uses[node.func.value] = "other"
+        elif kind is cst.Attribute and isinstance(node.value, cst.Name) and node.value.value in DIST_EQUIVALENTS:
+            uses[node.value.value] = "other"
+        elif kind is cst.ClassDef:
+            for arg in node.bases:
+                if isinstance(arg.value, cst.Name) and arg.value.value in DIST_EQUIVALENTS:
+                    uses[arg.value.value] = "other"
+    return uses
+
+
+def _self_reads(method: cst.FunctionDef, allowed: frozenset) -> Optional[str]:
+    """Why ``method`` cannot move: it reads a policy attribute outside ``allowed``, or
+    calls ``super()`` for anything but ``loss``."""
+    for node in walk(method):
+        if type(node) is not cst.Attribute:
+            continue
+        owner = node.value
+        if isinstance(owner, cst.Name) and owner.value == "self" and node.attr.value not in allowed:
+            return f"{method.name.value}() reads self.{node.attr.value}, policy state the module and learner do not have"
+        if isinstance(owner, cst.Call) and dotted(owner.func) == "super" and node.attr.value != "loss":
+            return f"{method.name.value}() calls super().{node.attr.value}(), which has no equivalent"
+    return None
+
+
+def _loss_reads(method: cst.FunctionDef) -> Optional[str]:
+    """Why the loss cannot move: it reads a train-batch column the learner does not keep."""
+    for node in walk(method):
+        if type(node) is cst.Attribute and isinstance(node.value, cst.Name) and node.value.value in ("SampleBatch", "Postprocessing"):
+            if node.attr.value.isupper() and node.attr.value not in TRAIN_COLUMNS:
+                return f"its loss reads {node.value.value}.{node.attr.value}, a column the learner's minibatch does not keep"
+        elif type(node) is cst.SimpleString and node.evaluated_value in ("rewards", "dones", "terminateds", "new_obs", "infos"):
+            return f"its loss reads the {node.evaluated_value!r} column, which the learner's minibatch does not keep"
+    return None
+
+
+class _MoveHook(cst.CSTTransformer):
+    """A hook moved onto the module or learner: ``@override`` goes, ``SampleBatch.X`` /
+    ``Postprocessing.X`` columns become their strings, ``PPOTorchPolicy.loss(self, ...)``
+    becomes ``super().loss(...)``."""
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
+        owner = updated_node.value
+        if isinstance(owner, cst.Name) and owner.value in ("SampleBatch", "Postprocessing") and updated_node.attr.value in TRAIN_COLUMNS:
+            return cst.SimpleString(f'"{TRAIN_COLUMNS[updated_node.attr.value]}"')
+        return updated_node
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        if dotted(updated_node.func).split(".")[-2:] == [CONVERTIBLE_BASE, "loss"] and updated_node.args:
+            first = updated_node.args[0].value
+            if isinstance(first, cst.Name) and first.value == "self":
+                return updated_node.with_changes(func=cst.parse_expression("super().loss"), args=updated_node.args[1:])
+        return updated_node
+
+
+def _moved(method: cst.FunctionDef) -> cst.FunctionDef:
+    moved = method.visit(_MoveHook())
+    leading = list(method.leading_lines)
+    for decorator in method.decorators:
+        leading += [line for line in decorator.leading_lines if line.comment is not None]
+    return moved.with_changes(decorators=[], leading_lines=leading)
+
+
+def _returned_dist(method: cst.FunctionDef) -> Optional[str]:
+    """The distribution class ``make_model_and_action_dist`` returns: ``"default"`` for a
+    name bound by ``ModelCatalog.get_action_dist(...)``, a ``DIST_EQUIVALENTS`` name, or
+    ``None``."""
+    catalog: set = set()
+    found: Optional[str] = None
+    for node in walk(method):
+        if type(node) is cst.Assign and isinstance(node.value, cst.Call) and dotted(node.value.func).endswith("get_action_dist"):
+            target = node.targets[0].target
+            if isinstance(target, (cst.Tuple, cst.List)) and target.elements and isinstance(target.elements[0].value, cst.Name):
+                catalog.add(target.elements[0].value.value)
+        elif type(node) is cst.Return:
+            value = node.value
+            if not (isinstance(value, cst.Tuple) and len(value.elements) == 2 and isinstance(value.elements[1].value, cst.Name)):
+                return None
+            found = value.elements[1].value.value
+    if found in catalog:
+        return "default"
+    return found if found in DIST_EQUIVALENTS else None
 
 
 def _is_trainer(call: str) -> bool:

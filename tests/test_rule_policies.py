@@ -1,0 +1,179 @@
+"""The ``policies`` rule, one behaviour per case: small before/after strings."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from codemods.migrate import migrate_source
+from codemods.repo_index import build_repo_index
+from codemods.rules import select_rules
+
+MODEL = '''
+from torch import nn
+from ray.rllib.models.torch.torch_modelv2 import TorchModelV2
+
+
+class Net(TorchModelV2, nn.Module):
+    def __init__(self, obs_space, action_space, num_outputs, model_config, name):
+        TorchModelV2.__init__(self, obs_space, action_space, num_outputs, model_config, name)
+        nn.Module.__init__(self)
+        self.pi = nn.Linear(obs_space.shape[0], num_outputs)
+
+    def forward(self, input_dict, state, seq_lens):
+        return self.pi(input_dict["obs"]), state
+'''
+
+HEADER = '''
+from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
+from ray.rllib.models.torch.torch_action_dist import TorchCategorical
+'''
+
+
+def migrate(policy: str) -> str:
+    source = (textwrap.dedent(MODEL) + textwrap.dedent(HEADER) + "\n\n" + textwrap.dedent(policy)).encode()
+    result = migrate_source(source, "p.py", select_rules(), build_repo_index([source]))
+    assert result.status != "error", result.error
+    return (result.new_bytes or source).decode()
+
+
+def policy_part(text: str) -> str:
+    return text[text.index("class P"):]
+
+
+def test_make_model_and_action_distribution_fn_become_a_module():
+    out = migrate('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+                logits, state = model(obs_batch, state_batches)
+                return logits / 2.0, TorchCategorical, state
+    ''')
+    assert "TODO" not in out
+    assert policy_part(out) == textwrap.dedent('''\
+        class P(Net):
+            def _forward_exploration(self, batch):
+                return acting_forward(self, batch, self.action_distribution_fn, explore=True)
+
+            def _forward_inference(self, batch):
+                return acting_forward(self, batch, self.action_distribution_fn, explore=False)
+
+            def get_exploration_action_dist_cls(self):
+                return TorchCategorical
+
+            def get_inference_action_dist_cls(self):
+                return TorchCategorical
+
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+                logits, state = model(obs_batch, state_batches)
+                return logits / 2.0, TorchCategorical, state
+    ''')
+    assert "from rlmodule.torch import TorchCategorical" in out and "torch_action_dist" not in out
+    assert "from compat.migrated_policy import acting_forward" in out
+
+
+def test_a_loss_becomes_a_learner_with_sample_batch_names_as_strings():
+    out = migrate('''
+        from ray.rllib.policy.sample_batch import SampleBatch
+
+
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def loss(self, model, dist_class, train_batch):
+                base = PPOTorchPolicy.loss(self, model, dist_class, train_batch)
+                return base + self.config["vf_loss_coeff"] * train_batch[SampleBatch.VF_PREDS].mean()
+    ''')
+    assert "TODO" not in out
+    assert "class P(Net):\n    pass\n\n\nclass PLearner(PolicyLoss, PPOLearner):" in out
+    assert 'base = super().loss(model, dist_class, train_batch)' in out
+    assert 'train_batch["vf_preds"]' in out and "SampleBatch" not in out
+
+
+@pytest.mark.parametrize(
+    "policy, reason",
+    [
+        ('''
+        class P(PPOTorchPolicy):
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+                logits, state = model(obs_batch, state_batches)
+                return logits, TorchCategorical, state
+        ''', "no make_model"),
+        ('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def postprocess_trajectory(self, batch, other=None, episode=None):
+                return batch
+        ''', "postprocess_trajectory(), which has no place"),
+        ('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net", hidden=3)
+        ''', "other than the five legacy constructor arguments"),
+        ('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+                logits, state = model(obs_batch, state_batches)
+                return logits / self.global_timestep, TorchCategorical, state
+        ''', "reads self.global_timestep"),
+        ('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+                logits, state = model(obs_batch, state_batches)
+                return logits, TorchCategorical, state
+
+            def helper(self):
+                return TorchCategorical(None, None)
+        ''', "helper(), which has no place"),
+        ('''
+        from ray.rllib.policy.torch_policy_v2 import TorchPolicyV2
+
+
+        class P(TorchPolicyV2):
+            def loss(self, model, dist_class, train_batch):
+                return model.value_function().mean()
+        ''', "only direct PPOTorchPolicy subclasses"),
+        ('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def loss(self, model, dist_class, train_batch):
+                return super().loss(model, dist_class, train_batch) + train_batch["rewards"].mean()
+        ''', "'rewards' column"),
+    ],
+)
+def test_a_policy_without_a_faithful_rewrite_stays_with_a_todo_saying_why(policy, reason):
+    out = migrate(policy)
+    part = out[out.index("# TODO(rlmigrate): P is not rewritten"):]
+    assert reason in part.splitlines()[0]
+    assert "(PPOTorchPolicy)" in out or "(TorchPolicyV2)" in out  # the class stays legacy
+
+
+def test_a_second_run_changes_nothing():
+    first = migrate('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+                logits, state = model(obs_batch, state_batches)
+                return logits, TorchCategorical, state
+
+            def loss(self, model, dist_class, train_batch):
+                return super().loss(model, dist_class, train_batch)
+    ''').encode()
+    again = migrate_source(first, "p.py", select_rules(), build_repo_index([first]))
+    assert again.new_bytes is None, again.new_bytes.decode()
