@@ -14,6 +14,12 @@ algorithm's ``training_step`` (sample, then update) and returns a nested result:
      "timers": {"env_runner_sampling_s", "learner_update_s"},
      "evaluation": {...} (on evaluation iterations)}
 
+With ``config.callbacks(...)``: ``result["env_runners"]`` also holds
+``custom_metrics`` and ``hist_stats`` (the episodes' ``custom_metrics`` / ``hist_data``),
+``result["custom_metrics"]`` is the same dict as ``result["env_runners"]["custom_metrics"]``
+(where legacy code reads it), and ``on_train_result`` may add keys before the result is
+logged and returned (see :mod:`rlmodule.callbacks`).
+
 Same seed and config give identical results on CPU (timings aside).
 
 With ``env_runners(num_env_runners=N)``, N > 0, sampling runs on N Ray actors (an
@@ -47,6 +53,7 @@ from rlmodule.algorithms.algorithm_checkpoint import (
     write_checkpoint,
 )
 from rlmodule.algorithms.result_logger import ResultLogger, default_log_dir
+from rlmodule.callbacks import Callbacks, MetricsLogger
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.marl_module import MultiAgentRLModule
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
@@ -61,6 +68,8 @@ class Algorithm:
             actors go on sampling. ``False``: every ``sample()`` waits for all actors.
         env_runner: the in-process env runner (samples when ``num_env_runners == 0``).
         env_runner_group: the remote env runners, or ``None`` when ``num_env_runners == 0``.
+        callbacks: the algorithm's instances of ``config.callbacks_class`` (``None`` if unset).
+        metrics_logger: what its hooks log to (reported at the top level of ``train()``'s result).
     """
 
     asynchronous_sampling = False
@@ -78,11 +87,15 @@ class Algorithm:
         self.counters: Dict[str, int] = {"num_env_steps_sampled": 0, "num_env_steps_trained": 0}
         self.time_total_s = 0.0
         self.env_runner_group: Optional[Any] = None
+        self.callbacks = Callbacks.make(config)
+        self.metrics_logger = MetricsLogger()
         self.setup()
         self._logger: Optional[ResultLogger] = None
         self._progress: Optional[Any] = None
         self._evaluations = 0
         self._timers = {"env_runner_sampling_s": 0.0, "learner_update_s": 0.0}  # reset by each train()
+        if self.callbacks is not None:
+            self.callbacks.algorithm_init(self, self.metrics_logger)
 
     # --- pieces an algorithm may replace -------------------------------------------------
     def setup(self) -> None:
@@ -138,6 +151,11 @@ class Algorithm:
         elapsed = time.perf_counter() - start
         self.time_total_s += elapsed
         result.update(time_this_iter_s=elapsed, time_total_s=self.time_total_s, timers=dict(self._timers))
+        result.update(self.metrics_logger.reduce())
+        if self.callbacks is not None:
+            if "custom_metrics" in metrics:
+                result["custom_metrics"] = metrics["custom_metrics"]  # where legacy code reads them
+            self.callbacks.on_train_result(algorithm=self, trainer=self, metrics_logger=self.metrics_logger, result=result)
         self._report(result)
         return result
 
@@ -182,6 +200,8 @@ class Algorithm:
         config.metrics_num_episodes_for_smoothing = self.config.evaluation_duration
         config.num_envs_per_env_runner = min(self.config.num_envs_per_env_runner, self.config.evaluation_duration)
         self._evaluations += 1
+        if self.callbacks is not None:
+            self.callbacks.on_evaluate_start(algorithm=self, metrics_logger=self.metrics_logger)
         runner = make_env_runner(config, module=self.module, worker_index=10_000 + self._evaluations)
         try:
             episodes = 0
@@ -191,7 +211,10 @@ class Algorithm:
                 episodes += int(metrics.get("num_episodes", 0))
         finally:
             runner.stop()
-        return {"env_runners": metrics}
+        result = {"env_runners": metrics}
+        if self.callbacks is not None:
+            self.callbacks.on_evaluate_end(algorithm=self, metrics_logger=self.metrics_logger, evaluation_metrics=result)
+        return result
 
     def _report(self, result: Dict[str, Any]) -> None:
         if self._logger is None:

@@ -137,6 +137,10 @@ def _expect_for(key: str) -> Expect:
         from rlmodule.learners.learner import Learner
 
         return Expect("a Learner subclass", (Learner,))
+    if key == "callbacks":
+        from rlmodule.callbacks import RLlibCallback
+
+        return Expect("an rlmodule.callbacks.RLlibCallback subclass", (RLlibCallback,))
     from rlmodule.catalog import Catalog
 
     return Expect("an RLModule or Catalog subclass", (RLModule, Catalog))
@@ -177,7 +181,8 @@ def config_from_json(data: Mapping[str, Any], where: str, trusted_modules: Seque
     untrusted one. Classes and functions are checked by
     :func:`rlmodule.class_path.resolve_trusted` (``env``: an env class or creator;
     ``policy_mapping_fn``: a function from a trusted module; ``learner_class``: a
-    Learner subclass; others: RLModule or Catalog subclasses)."""
+    Learner subclass; ``callbacks``: RLlibCallback subclasses; others: RLModule or
+    Catalog subclasses)."""
 
     def decode(value: Any, key: str) -> Any:
         field = f"{where}: config[{key!r}]"

@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from rlmodule.callbacks import MetricsLogger
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.env_runners.utils import EpisodeMetrics, config_smoothing_window
 from rlmodule.spaces import map_structure
@@ -62,20 +63,24 @@ class _RecordingMetrics(EpisodeMetrics):
     """EpisodeMetrics that also keeps what was added since :meth:`drain`, so an actor can
     ship its new episodes and steps to the group."""
 
-    def __init__(self, window: int, multi_agent: bool) -> None:
-        super().__init__(window, multi_agent)
-        self._episodes: List[Tuple[float, int, Dict, Dict]] = []
+    def __init__(self, window: int, multi_agent: bool, custom: bool) -> None:
+        super().__init__(window, multi_agent, custom)
+        self._episodes: List[Tuple[float, int, Dict, Dict, Any]] = []
         self._steps = (0, 0)
 
-    def add_episode(self, episode_return: float, length: int, agent_returns: Any = None, module_returns: Any = None) -> None:
-        super().add_episode(episode_return, length, agent_returns, module_returns)
-        self._episodes.append((float(episode_return), int(length), dict(agent_returns or {}), dict(module_returns or {})))
+    def add_episode(
+        self, episode_return: float, length: int, agent_returns: Any = None, module_returns: Any = None, custom: Any = None
+    ) -> None:
+        super().add_episode(episode_return, length, agent_returns, module_returns, custom)
+        self._episodes.append(
+            (float(episode_return), int(length), dict(agent_returns or {}), dict(module_returns or {}), custom)
+        )
 
     def add_steps(self, env_steps: int, agent_steps: int = 0) -> None:
         super().add_steps(env_steps, agent_steps)
         self._steps = (self._steps[0] + env_steps, self._steps[1] + agent_steps)
 
-    def drain(self) -> Tuple[List[Tuple[float, int, Dict, Dict]], Tuple[int, int]]:
+    def drain(self) -> Tuple[List[Tuple[float, int, Dict, Dict, Any]], Tuple[int, int]]:
         """``(episodes, (env_steps, agent_steps))`` added since the last call."""
         out = (self._episodes, self._steps)
         self._episodes, self._steps = [], (0, 0)
@@ -104,13 +109,14 @@ class RemoteEnvRunner:
         seed_everything(None if seed is None else seed + worker_index, config.framework_str)
         self.runner = make_env_runner(config, worker_index=worker_index)
         own = self.runner._metrics  # replaced by one that also records what to ship
-        self.runner._metrics = _RecordingMetrics(own.window, own.multi_agent)
+        self.runner._metrics = _RecordingMetrics(own.window, own.multi_agent, own.custom)
         self.runner.set_weights(weights)
         self.weights_version = weights_version
 
     def sample(self, num_timesteps: Optional[int], weights: Any = None, weights_version: int = -1) -> Dict[str, Any]:
         """Load ``weights`` first if given; ``{"fragments", "episodes", "env_steps",
-        "agent_steps", "weights_version"}`` of one ``runner.sample(num_timesteps)``."""
+        "agent_steps", "weights_version", "logged"}`` of one ``runner.sample(num_timesteps)``
+        (``logged``: what callbacks gave the runner's ``metrics_logger``)."""
         if weights is not None:
             self.set_weights(weights, weights_version)
         fragments = self.runner.sample(num_timesteps=num_timesteps)
@@ -121,6 +127,7 @@ class RemoteEnvRunner:
             "env_steps": env_steps,
             "agent_steps": agent_steps,
             "weights_version": self.weights_version,
+            "logged": self.runner.metrics_logger.drain(),
         }
 
     def set_weights(self, weights: Any, weights_version: int) -> None:
@@ -176,7 +183,10 @@ class EnvRunnerGroup:
         self.weights_version = 0
         self.last_weights_lag = 0
         self._weights_ref = ray.put(_on_cpu(weights))
-        self._metrics = EpisodeMetrics(config_smoothing_window(config), multi_agent=multi_agent)
+        self._metrics = EpisodeMetrics(
+            config_smoothing_window(config), multi_agent=multi_agent, custom=getattr(config, "callbacks_class", None) is not None
+        )
+        self.metrics_logger = MetricsLogger()  # what the actors' callbacks logged
         self._actors = [self._make_actor(i) for i in self.worker_indices]
         self._in_flight: Dict[int, Any] = {}  # actor position -> ObjectRef of its sample()
         self._stale: set = set()  # positions whose in-flight call predates the weights
@@ -277,8 +287,10 @@ class EnvRunnerGroup:
         fragments: List[Fragment] = []
         lag = 0
         for result in results:
-            for ret, length, agent_returns, module_returns in result["episodes"]:
-                self._metrics.add_episode(ret, length, agent_returns, module_returns)
+            for ret, length, agent_returns, module_returns, custom in result["episodes"]:
+                self._metrics.add_episode(ret, length, agent_returns, module_returns, custom)
+            for key, value, reduce, window in result["logged"]:
+                self.metrics_logger.add(key, value, reduce, window)
             self._metrics.add_steps(result["env_steps"], result["agent_steps"])
             lag = max(lag, self.weights_version - result["weights_version"])
             fragments.extend(_writable(f) for f in result["fragments"])
@@ -310,8 +322,12 @@ class EnvRunnerGroup:
     def get_metrics(self) -> Dict[str, Any]:
         """As an in-process runner's ``get_metrics()``, over the delivered results of all
         actors: episode statistics over the last ``metrics_num_episodes_for_smoothing``
-        episodes, counters since the last call (reset) and lifetime counters."""
-        return self._metrics.reduce()
+        episodes, counters since the last call (reset) and lifetime counters; with
+        callbacks ``custom_metrics`` and ``hist_stats`` over the same window, and what
+        they logged to the actors' ``metrics_logger``."""
+        metrics = self._metrics.reduce()
+        metrics.update(self.metrics_logger.reduce())
+        return metrics
 
     def get_state(self) -> Dict[str, Any]:
         """The merged metrics and the restart count (JSON scalars and numpy arrays).

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
+from rlmodule.callbacks import Callbacks, Episode, MetricsLogger
 from rlmodule.columns import Columns
 from rlmodule.env_runners.env_checks import (
     BATCHING_ERRORS,
@@ -54,6 +55,7 @@ from rlmodule.env_runners.utils import (
     stack,
     unflatten,
 )
+from rlmodule.envs.multi_agent_env import MultiAgentEnv, check_reset_result, check_step_result
 from rlmodule.marl_module import MultiAgentRLModule
 from rlmodule.rl_module import DEFAULT_MODULE_ID, ModuleID, RLModule
 from rlmodule.value_function import acting_values
@@ -127,6 +129,25 @@ class ParallelEnvAdapter:
             close()
 
 
+class _SubEnvironments:
+    """The env copies as RLlib's legacy ``BaseEnv`` showed them to callbacks."""
+
+    def __init__(self, envs: List[Any]) -> None:
+        self.envs = envs
+
+    def get_sub_environments(self) -> List[Any]:
+        return self.envs
+
+
+def _space_of(getter: Callable[[Any], Any], agent_id: Any) -> Optional[gym.Space]:
+    """``getter(agent_id)`` if it is a gym Space (None for an agent the env has no space for)."""
+    try:
+        space = getter(agent_id)
+    except (KeyError, IndexError):
+        return None
+    return space if isinstance(space, gym.Space) else None
+
+
 # --- per-agent and per-episode bookkeeping ------------------------------------------------
 _NO_OBS = object()
 
@@ -178,6 +199,7 @@ class _Episode:
         self.tracks: Dict[Any, _AgentTrack] = {}
         self.agent_returns: Dict[Any, float] = {}
         self.agent_module: Dict[Any, ModuleID] = {}
+        self.callbacks_episode: Optional[Episode] = None  # with callbacks: what the hooks see
 
 
 # (fragment without bootstrap value, module id, obs or None, state leaves or None, fallback)
@@ -197,6 +219,14 @@ class MultiAgentEnvRunner:
             ``module.as_multi_agent()``); built from the config's spec if ``None``.
         worker_index: this runner's index (env copy ``i`` is first reset with seed
             ``config.seed + 1000 * worker_index + i``).
+
+    Envs: any :class:`~rlmodule.envs.MultiAgentEnv` (per-agent spaces through its
+    ``get_observation_space`` / ``get_action_space``), an env with the same methods and
+    ``observation_spaces`` dicts, or a PettingZoo ``ParallelEnv``. An env of the
+    ray <= 2.2 API (4-tuple ``step``, obs-only ``reset``) raises a TypeError saying how
+    to convert it. With ``config.callbacks_class`` set, episodes are recorded for the
+    episode hooks (``env`` is the env copy, ``base_env.get_sub_environments()`` the
+    copies).
     """
 
     def __init__(self, config: Any, module: Optional[RLModule] = None, worker_index: int = 0) -> None:
@@ -213,7 +243,12 @@ class MultiAgentEnvRunner:
         self._mapping_fn: Optional[Callable] = (
             config.get_policy_mapping_fn(worker=self) if getattr(config, "policy_mapping_fn", None) else None
         )
-        self._metrics = EpisodeMetrics(config_smoothing_window(config), multi_agent=True)
+        self._callbacks = Callbacks.make(config)
+        self.metrics_logger = MetricsLogger()
+        self._base_env = _SubEnvironments(self.envs)
+        self._metrics = EpisodeMetrics(
+            config_smoothing_window(config), multi_agent=True, custom=self._callbacks is not None
+        )
         self._ops: Dict[ModuleID, TensorOps] = {}
         self._acting: Dict[Tuple[ModuleID, bool], Any] = {}  # (module id, explore) -> acting_function
         self._initial_state: Dict[ModuleID, Tuple[Any, List[np.ndarray]]] = {}
@@ -255,6 +290,10 @@ class MultiAgentEnvRunner:
             self._cut(fragments, bootstraps)
             self._fill_bootstrap_values(fragments, bootstraps, explore)
         self._metrics.add_steps(env_steps, agent_steps)
+        if self._callbacks is not None:
+            self._callbacks.on_sample_end(
+                env_runner=self, worker=self, metrics_logger=self.metrics_logger, samples=fragments
+            )
         return fragments
 
     def get_metrics(self) -> Dict[str, Any]:
@@ -262,7 +301,9 @@ class MultiAgentEnvRunner:
         length = env steps), plus ``agent_episode_returns_mean`` ``{agent_id: mean}``,
         ``module_episode_returns_mean`` ``{module_id: mean}`` (per episode, the sum over
         the agents mapped to the module) and ``num_agent_steps_sampled(_lifetime)``."""
-        return self._metrics.reduce()
+        metrics = self._metrics.reduce()
+        metrics.update(self.metrics_logger.reduce())
+        return metrics
 
     def get_weights(self) -> Dict[ModuleID, Any]:
         """``{module_id: weights}``."""
@@ -291,12 +332,25 @@ class MultiAgentEnvRunner:
     # --- episodes -----------------------------------------------------------------------
     def _reset(self, env_index: int, first: bool = False) -> _Episode:
         seed = env_seed(self.config, self.worker_index, env_index) if first else None
-        obs, _ = self.envs[env_index].reset(seed=seed)
+        env = self.envs[env_index]
+        obs, infos = check_reset_result(env, env.reset(seed=seed))
         self._next_episode_id += 1
         episode = _Episode(self._next_episode_id, env_index)
         for agent_id, agent_obs in obs.items():
             self._track(episode, agent_id).pending_obs = agent_obs
+        if self._callbacks is not None:
+            episode.callbacks_episode = Episode(episode.id, env_index, multi_agent=True, agent_module=episode.agent_module)
+            episode.callbacks_episode.add_reset(obs, infos)
+            self._callbacks.on_episode_start(**self._hook_kwargs(episode))
         return episode
+
+    def _hook_kwargs(self, episode: _Episode) -> Dict[str, Any]:
+        """The episode hooks' keyword arguments (RLlib 2.60's names and the legacy ones)."""
+        return dict(
+            episode=episode.callbacks_episode, env_runner=self, worker=self, metrics_logger=self.metrics_logger,
+            env=self.envs[episode.env_index], base_env=self._base_env, env_index=episode.env_index,
+            rl_module=self.module, policies=dict(self.module.items()),
+        )
 
     def _module_id(self, episode: _Episode, agent_id: Any) -> ModuleID:
         module_id = episode.agent_module.get(agent_id)
@@ -342,8 +396,11 @@ class MultiAgentEnvRunner:
 
     def _clipper(self, env: Any, agent_id: Any) -> Optional[Callable]:
         if agent_id not in self._clippers:
-            spaces = getattr(env, "action_spaces", None) or {}
-            space = spaces.get(agent_id, getattr(env, "action_space", None))
+            if isinstance(env, MultiAgentEnv):
+                space = _space_of(env.get_action_space, agent_id)
+            else:
+                spaces = getattr(env, "action_spaces", None) or {}
+                space = spaces.get(agent_id, getattr(env, "action_space", None))
             self._clippers[agent_id] = make_action_clipper(space) if isinstance(space, gym.Space) else None
         return self._clippers[agent_id]
 
@@ -351,8 +408,12 @@ class MultiAgentEnvRunner:
         """``env.observation_spaces[agent_id]`` (the first copy's), or None if the env
         declares none."""
         if agent_id not in self._obs_spaces:
-            spaces = getattr(self.envs[0], "observation_spaces", None)
-            space = spaces.get(agent_id) if isinstance(spaces, Mapping) else None
+            env = self.envs[0]
+            if isinstance(env, MultiAgentEnv):
+                space = _space_of(env.get_observation_space, agent_id)
+            else:
+                spaces = getattr(env, "observation_spaces", None)
+                space = spaces.get(agent_id) if isinstance(spaces, Mapping) else None
             self._obs_spaces[agent_id] = space if isinstance(space, gym.Space) else None
         return self._obs_spaces[agent_id]
 
@@ -467,7 +528,11 @@ class MultiAgentEnvRunner:
         """Step env copy ``e`` with the actions of :meth:`_act`; finish agents and the
         episode when they end (then reset the copy)."""
         episode = self._episodes[e]
-        obs, rewards, terminateds, truncateds, _ = self.envs[e].step(self._actions[e])
+        result = self.envs[e].step(self._actions[e])
+        try:
+            obs, rewards, terminateds, truncateds, infos = result
+        except (TypeError, ValueError):
+            check_step_result(self.envs[e], result)  # raises, saying what the env returned
         episode.length += 1
         for agent_id, reward in rewards.items():
             reward = self._reward(episode, agent_id, reward)
@@ -492,13 +557,22 @@ class MultiAgentEnvRunner:
                 own_trunc = bool(truncateds.get(agent_id, False))
                 terminated = own_term or (not own_trunc and all_term)
                 self._finish(episode, agent_id, terminated, obs.get(agent_id, _NO_OBS), fragments, bootstraps)
+        custom = None
+        if self._callbacks is not None:
+            recorded = episode.callbacks_episode
+            recorded.add_step(obs, self._actions[e], rewards, infos, all_term, all_done)
+            kwargs = self._hook_kwargs(episode)
+            self._callbacks.on_episode_step(**kwargs)
+            if all_done:
+                self._callbacks.on_episode_end(**kwargs)
+                custom = recorded.summary()
         if all_done:
             module_returns: Dict[ModuleID, float] = {}
             for agent_id, ret in episode.agent_returns.items():
                 mid = self._module_id(episode, agent_id)
                 module_returns[mid] = module_returns.get(mid, 0.0) + ret
             self._metrics.add_episode(
-                sum(episode.agent_returns.values()), episode.length, episode.agent_returns, module_returns
+                sum(episode.agent_returns.values()), episode.length, episode.agent_returns, module_returns, custom
             )
             self._episodes[e] = self._reset(e)
 

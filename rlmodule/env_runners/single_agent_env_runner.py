@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from rlmodule.callbacks import DUMMY_AGENT_ID, Callbacks, Episode, MetricsLogger
 from rlmodule.columns import Columns
 from rlmodule.env_runners.env_state import get_env_state, set_env_state
 from rlmodule.env_runners.fragment import Fragment
@@ -60,6 +61,11 @@ class SingleAgentEnvRunner:
             are the sub-envs).
         module: the RLModule.
         num_envs: ``N``.
+        metrics_logger: what callbacks log to (reported by :meth:`get_metrics`).
+
+    With ``config.callbacks_class`` set, each sub-env's episode is recorded step by step
+    as an :class:`~rlmodule.callbacks.Episode` and the episode hooks are called (see
+    :mod:`rlmodule.callbacks`); without, sampling does none of that.
     """
 
     def __init__(self, config: Any, module: Optional[RLModule] = None, worker_index: int = 0) -> None:
@@ -68,6 +74,7 @@ class SingleAgentEnvRunner:
         self.num_envs = config_num_envs(config)
         self.rollout_fragment_length = config_rollout_fragment_length(config, self.num_envs)
         self.env = SameStepVectorEnv([config.make_env for _ in range(self.num_envs)])
+        _refuse_multi_agent_env(self.env.envs[0])
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
         if module is None:
@@ -76,7 +83,11 @@ class SingleAgentEnvRunner:
         self._ops = TensorOps(module)
         self._clip = make_action_clipper(self.action_space)
         self._stateful = bool(module.is_stateful())
-        self._metrics = EpisodeMetrics(config_smoothing_window(config))
+        self._callbacks = Callbacks.make(config)
+        self.metrics_logger = MetricsLogger()
+        self._metrics = EpisodeMetrics(config_smoothing_window(config), custom=self._callbacks is not None)
+        self._episodes: List[Optional[Episode]] = [None] * self.num_envs  # with callbacks: current episodes
+        self._ended: Dict[int, Any] = {}  # sub-env -> its ended episode's (custom_metrics, hist_data)
         # Carried across sample() calls (set by the first reset).
         self._obs: Any = None  # [N, ...] numpy (nested for Dict/Tuple spaces)
         self._state: Optional[List[np.ndarray]] = None  # flat leaves, each [N, ...]
@@ -112,14 +123,22 @@ class SingleAgentEnvRunner:
             buffers, segments, bootstraps = self._run(steps, explore)
             values = None if buffers["values_later"] else self._bootstrap_values(bootstraps, explore)
         self._metrics.add_steps(steps * n)
-        return self._fragments(buffers, segments, bootstraps, values)
+        fragments = self._fragments(buffers, segments, bootstraps, values)
+        if self._callbacks is not None:
+            self._callbacks.on_sample_end(
+                env_runner=self, worker=self, metrics_logger=self.metrics_logger, samples=fragments
+            )
+        return fragments
 
     def get_metrics(self) -> Dict[str, Any]:
         """Episode statistics (mean/min/max return and mean length over the last
         ``metrics_num_episodes_for_smoothing`` completed episodes, NaN if none),
         ``num_episodes`` and ``num_env_steps_sampled`` since the last call, and
-        ``num_env_steps_sampled_lifetime``."""
-        return self._metrics.reduce()
+        ``num_env_steps_sampled_lifetime``; with callbacks ``custom_metrics``,
+        ``hist_stats`` and what they logged to ``metrics_logger``."""
+        metrics = self._metrics.reduce()
+        metrics.update(self.metrics_logger.reduce())
+        return metrics
 
     def get_weights(self) -> Dict[str, Any]:
         """``module.get_state()``."""
@@ -161,7 +180,7 @@ class SingleAgentEnvRunner:
                     f"{type(self).__name__}.set_state(): the state has {len(state['envs'])} "
                     f"sub-envs, this runner {self.num_envs}"
                 )
-            self._first_reset()  # initialises the vector env, then every part is replaced
+            self._first_reset(start_episodes=False)  # initialises the vector env, then every part is replaced
             for env, env_state in zip(self.env.envs, state["envs"]):
                 set_env_state(env, env_state)
             self._obs = unflatten(self._obs, [np.array(x) for x in state["obs"]])
@@ -170,6 +189,9 @@ class SingleAgentEnvRunner:
             self._episode_return = np.array(state["episode_return"], np.float64)
             self._episode_len = np.array(state["episode_len"], np.int64)
             self._episode_id = np.array(state["episode_id"], np.int64)
+            if self._callbacks is not None:  # callbacks see the running episodes from here on
+                for i in range(self.num_envs):
+                    self._start_episode(i, _own(index(self._obs, i)), {})
         self._next_episode_id = int(state["next_episode_id"])
 
     def stop(self) -> None:
@@ -177,17 +199,56 @@ class SingleAgentEnvRunner:
         self.env.close()
 
     # --- internals --------------------------------------------------------------------
-    def _first_reset(self) -> None:
+    def _first_reset(self, start_episodes: bool = True) -> None:
         seeds = [env_seed(self.config, self.worker_index, i) for i in range(self.num_envs)]
         obs = self.env.reset(seed=seeds)
         self._obs = obs
         for i in range(self.num_envs):
             self._episode_id[i] = self._new_episode_id()
+            if self._callbacks is not None and start_episodes:
+                self._start_episode(i, _own(index(obs, i)), self.env.reset_infos.get(i, {}))
         if self._stateful:
             initial = self._ops.to_numpy(self.module.get_initial_state())
             self._state_template = initial
             self._initial_state = [np.asarray(x) for x in flatten(initial)]
             self._state = [np.repeat(x[None], self.num_envs, axis=0) for x in self._initial_state]
+
+    # --- callbacks ------------------------------------------------------------------------------
+    def _hook_kwargs(self, i: int, episode: Episode) -> Dict[str, Any]:
+        """The episode hooks' keyword arguments (RLlib 2.60's names and the legacy ones)."""
+        return dict(
+            episode=episode, env_runner=self, worker=self, metrics_logger=self.metrics_logger,
+            env=self.env, base_env=self.env, env_index=i, rl_module=self.module,
+            policies={DEFAULT_MODULE_ID: self.module},
+        )
+
+    def _start_episode(self, i: int, obs: Any, info: Dict[str, Any]) -> None:
+        """Sub-env ``i`` was reset: a new :class:`Episode` (id ``self._episode_id[i]``)."""
+        episode = Episode(int(self._episode_id[i]), i)
+        episode.add_reset({DUMMY_AGENT_ID: obs}, {DUMMY_AGENT_ID: info})
+        self._episodes[i] = episode
+        self._callbacks.on_episode_start(**self._hook_kwargs(i, episode))
+
+    def _record_step(self, actions: Any, obs: Any, rewards: np.ndarray, terminated: np.ndarray,
+                     truncated: np.ndarray, final_obs: Dict[int, Any]) -> None:
+        """One vector step into each sub-env's episode, ``on_episode_step`` for each and
+        ``on_episode_end`` for those that ended (their summaries kept for the metrics)."""
+        callbacks, infos = self._callbacks, self.env.infos
+        for i, episode in enumerate(self._episodes):
+            ended = i in final_obs
+            episode.add_step(
+                {DUMMY_AGENT_ID: final_obs[i] if ended else _own(index(obs, i))},
+                {DUMMY_AGENT_ID: _own(index(actions, i))},
+                {DUMMY_AGENT_ID: float(rewards[i])},
+                {DUMMY_AGENT_ID: infos[i]},
+                bool(terminated[i]),
+                bool(truncated[i]),
+            )
+            kwargs = self._hook_kwargs(i, episode)
+            callbacks.on_episode_step(**kwargs)
+            if ended:
+                callbacks.on_episode_end(**kwargs)
+                self._ended[i] = episode.summary()
 
     def _new_episode_id(self) -> int:
         self._next_episode_id += 1
@@ -213,7 +274,7 @@ class SingleAgentEnvRunner:
         module, env, n = self.module, self.env, self.num_envs
         act = self._acting_function(explore)
         to_numpy, to_tensor = self._ops.to_numpy, self._ops.to_tensor
-        stateful, clip = self._stateful, self._clip
+        stateful, clip, callbacks = self._stateful, self._clip, self._callbacks
         obs = self._obs
         state = self._state
         obs_template = obs
@@ -297,8 +358,10 @@ class SingleAgentEnvRunner:
                     dist_buf[:, t] = to_numpy(out[DIST])
 
             # --- step the envs (same-step autoreset: obs of an ended sub-env is its reset obs)
-            obs, rew, terminated, _, final_obs = env.step(clip(actions) if clip is not None else actions)
+            obs, rew, terminated, truncated, final_obs = env.step(clip(actions) if clip is not None else actions)
             rewards[:, t] = rew
+            if callbacks is not None:
+                self._record_step(actions, obs, rew, terminated, truncated, final_obs)
             if final_obs:  # some sub-env's episode ended at this step
                 for i, last_obs in final_obs.items():
                     term = bool(terminated[i])
@@ -307,6 +370,8 @@ class SingleAgentEnvRunner:
                         row_state = [s[i].copy() for s in state] if stateful else None
                         bootstraps.append((len(segments) - 1, last_obs, row_state))
                     self._end_episode(i, rewards[i, start[i] : t + 1], t + 1 - start[i])
+                    if callbacks is not None:
+                        self._start_episode(i, _own(index(obs, i)), env.reset_infos.get(i, {}))
                     start[i] = t + 1
                     if stateful:
                         for s, init in zip(state, self._initial_state):
@@ -339,7 +404,7 @@ class SingleAgentEnvRunner:
         record its statistics, start a new episode id."""
         # A left fold, as a hand-stepped ``ret += r`` loop sums (np.sum is pairwise).
         ret = sum(rewards.tolist(), float(self._episode_return[i]))
-        self._metrics.add_episode(ret, int(self._episode_len[i]) + length)
+        self._metrics.add_episode(ret, int(self._episode_len[i]) + length, custom=self._ended.pop(i, None))
         self._episode_return[i] = 0.0
         self._episode_len[i] = 0
         self._episode_id[i] = self._new_episode_id()
@@ -418,6 +483,16 @@ class SingleAgentEnvRunner:
         return fragments
 
 
+def _refuse_multi_agent_env(env: Any) -> None:
+    from rlmodule.envs.multi_agent_env import GUIDE, MultiAgentEnv
+
+    if isinstance(env, MultiAgentEnv):
+        raise TypeError(
+            f"{type(env).__name__} is a MultiAgentEnv: configure it as multi-agent (environment() with the env "
+            f"class, or multi_agent(policies=..., policy_mapping_fn=...)) - see {GUIDE}"
+        )
+
+
 def _own(obs: Any) -> Any:
     """A copy of the vector env's observation buffer (``copy=False`` reuses it)."""
     if type(obs) is np.ndarray:
@@ -426,4 +501,6 @@ def _own(obs: Any) -> Any:
         return {k: _own(v) for k, v in obs.items()}
     if isinstance(obs, tuple):
         return tuple(_own(v) for v in obs)
+    if isinstance(obs, (np.generic, int, float)):  # immutable scalars
+        return obs
     return np.array(obs)

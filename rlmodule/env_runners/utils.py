@@ -297,11 +297,16 @@ class EpisodeMetrics:
 
     ``reduce()`` returns the statistics and resets the per-period counters
     (``num_episodes``, ``num_env_steps_sampled``, ``num_agent_steps_sampled``).
+    With ``custom`` (callbacks are set) every episode also brings its callbacks'
+    ``(custom_metrics, hist_data)``, reported as ``custom_metrics`` (``<name>_mean`` /
+    ``_min`` / ``_max``) and ``hist_stats`` over the same window.
     """
 
-    def __init__(self, window: int, multi_agent: bool = False) -> None:
+    def __init__(self, window: int, multi_agent: bool = False, custom: bool = False) -> None:
         self.window = window
         self.multi_agent = multi_agent
+        self.custom = custom
+        self._custom: Deque[Tuple[Dict[str, float], Dict[str, List[float]]]] = deque(maxlen=window)
         self._returns: Deque[float] = deque(maxlen=window)
         self._lens: Deque[int] = deque(maxlen=window)
         self._agent_returns: Dict[Any, Deque[float]] = {}
@@ -319,7 +324,10 @@ class EpisodeMetrics:
         length: int,
         agent_returns: Optional[Mapping[Any, float]] = None,
         module_returns: Optional[Mapping[Any, float]] = None,
+        custom: Optional[Tuple[Dict[str, float], Dict[str, List[float]]]] = None,
     ) -> None:
+        if custom is not None:
+            self._custom.append(custom)
         self._returns.append(float(episode_return))
         self._lens.append(int(length))
         self.num_episodes += 1
@@ -348,6 +356,7 @@ class EpisodeMetrics:
             "lens": np.asarray(self._lens, np.int64),
             "agent_returns": [[k, np.asarray(v, np.float64)] for k, v in self._agent_returns.items()],
             "module_returns": [[k, np.asarray(v, np.float64)] for k, v in self._module_returns.items()],
+            "custom": [[dict(metrics), {k: list(v) for k, v in hist.items()}] for metrics, hist in self._custom],
             **{name: int(getattr(self, name)) for name in self._COUNTERS},
         }
 
@@ -362,6 +371,13 @@ class EpisodeMetrics:
             k: deque(np.asarray(v, np.float64).tolist(), maxlen=self.window)
             for k, v in state.get("module_returns", [])
         }
+        self._custom = deque(
+            (
+                ({k: float(v) for k, v in metrics.items()}, {k: [float(x) for x in v] for k, v in hist.items()})
+                for metrics, hist in state.get("custom", [])
+            ),
+            maxlen=self.window,
+        )
         for name in self._COUNTERS:
             setattr(self, name, int(state.get(name, 0)))
 
@@ -387,6 +403,15 @@ class EpisodeMetrics:
             out["module_episode_returns_mean"] = {
                 k: float(np.mean(v)) for k, v in self._module_returns.items()
             }
+        if self.custom:
+            from rlmodule.callbacks import summarize_custom_metrics
+
+            out["custom_metrics"] = summarize_custom_metrics([metrics for metrics, _ in self._custom])
+            hist_stats: Dict[str, List[float]] = {}
+            for _, hist in self._custom:
+                for key, values in hist.items():
+                    hist_stats.setdefault(key, []).extend(values)
+            out["hist_stats"] = hist_stats
         self.num_episodes = 0
         self.env_steps = 0
         self.agent_steps = 0

@@ -44,6 +44,9 @@ class SameStepVectorEnv:
         num_envs: ``N``.
         single_observation_space, single_action_space: one sub-env's spaces (every
             sub-env must have the same ones).
+        infos: the info dicts of the last ``step()`` (per sub-env; an ended
+            episode's final info).
+        reset_infos: sub-env index -> the info of its latest ``reset()``.
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]]) -> None:
@@ -70,6 +73,12 @@ class SameStepVectorEnv:
         self._split_actions = _action_splitter(self.single_action_space, self.num_envs)
         self._num_steps = 0  # step() calls so far
         self._episode_start = np.zeros(self.num_envs, np.int64)  # _num_steps at each sub-env's last reset
+        self.infos: Sequence[Dict[str, Any]] = ()
+        self.reset_infos: Dict[int, Dict[str, Any]] = {}
+
+    def get_sub_environments(self) -> List[gym.Env]:
+        """The sub-envs (the name RLlib's legacy ``BaseEnv`` gave them)."""
+        return self.envs
 
     def reset(self, seed: Optional[Sequence[Optional[int]]] = None) -> Any:
         """Reset every sub-env (sub-env ``i`` with ``seed[i]``); returns the batched
@@ -78,7 +87,9 @@ class SameStepVectorEnv:
         if len(seeds) != self.num_envs:
             raise ValueError(f"reset(seed=...): {len(seeds)} seeds for {self.num_envs} sub-envs")
         self._episode_start[:] = self._num_steps
-        return self._batch([env.reset(seed=s)[0] for env, s in zip(self.envs, seeds)], range(self.num_envs))
+        results = [env.reset(seed=s) for env, s in zip(self.envs, seeds)]
+        self.reset_infos = {i: info for i, (_, info) in enumerate(results)}
+        return self._batch([obs for obs, _ in results], range(self.num_envs))
 
     def step(self, actions: Any) -> Tuple[Any, np.ndarray, np.ndarray, np.ndarray, Dict[int, Any]]:
         """Step sub-env ``i`` with ``actions[i]``. Returns ``(obs, rewards [N] float64,
@@ -88,7 +99,7 @@ class SameStepVectorEnv:
         calls."""
         results = [env.step(action) for env, action in zip(self.envs, self._split_actions(actions))]
         self._num_steps += 1
-        observations, rewards, terminated, truncated, _ = zip(*results)
+        observations, rewards, terminated, truncated, self.infos = zip(*results)
         self._store_rewards(rewards)
         self._terminated[:] = terminated
         self._truncated[:] = truncated
@@ -102,7 +113,7 @@ class SameStepVectorEnv:
                 final_obs[i] = observations[i]
                 if self._truncated[i] and not self._terminated[i]:  # the runner bootstraps from it
                     self._check_observation(i, observations[i], reset=False)
-                observations[i], _ = self.envs[i].reset()
+                observations[i], self.reset_infos[i] = self.envs[i].reset()
                 self._episode_start[i] = self._num_steps
         return self._batch(observations, reset), self._rewards, self._terminated, self._truncated, final_obs
 
