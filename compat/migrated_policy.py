@@ -50,6 +50,10 @@ class LegacyModelView:
         out, state_out = module._model_forward(legacy_input_dict(module, input_dict, is_training=is_training), list(state or []), seq_lens)
         return out, list(state_out or [])
 
+    def forward(self, input_dict: Mapping[str, Any], state: Any = None, seq_lens: Any = None) -> Tuple[Any, List[Any]]:
+        """``model.forward(...)`` as legacy hooks call it: the same as calling the view."""
+        return self(input_dict, state, seq_lens)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
 

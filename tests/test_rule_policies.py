@@ -177,3 +177,60 @@ def test_a_second_run_changes_nothing():
     ''').encode()
     again = migrate_source(first, "p.py", select_rules(), build_repo_index([first]))
     assert again.new_bytes is None, again.new_bytes.decode()
+
+
+def test_a_rewritten_policy_named_elsewhere_gets_a_todo_there():
+    out = migrate('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+
+        def get_policy_class(config):
+            return P
+    ''')
+    assert "class P(Net):" in out
+    lines = out.splitlines()
+    todo = lines[lines.index("    return P") - 1]
+    assert "P is an RLModule now" in todo and "module_class=P" in todo
+
+
+def test_a_loss_only_policy_named_elsewhere_stays():
+    out = migrate('''
+        class P(PPOTorchPolicy):
+            def loss(self, model, dist_class, train_batch):
+                return super().loss(model, dist_class, train_batch)
+
+
+        SPEC = (P, None, None, {})
+    ''')
+    assert "class P(PPOTorchPolicy):" in out and "class PLearner" not in out
+    assert "named elsewhere in this file" in out
+
+
+def test_an_acting_hook_returning_the_policys_own_class_uses_the_modules():
+    out = migrate('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, **kwargs):
+                logits, state = model.forward(obs_batch, state_batches, None)
+                return logits * 2, self.dist_class, state
+    ''')
+    assert "TODO" not in out
+    assert "return logits * 2, self.get_train_action_dist_cls(), state" in out
+    assert "get_exploration_action_dist_cls" not in out
+
+
+def test_an_acting_hook_reading_the_timestep_stays():
+    out = migrate('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def action_distribution_fn(self, model, *, obs_batch, state_batches, timestep=None, **kwargs):
+                logits, state = model(obs_batch, state_batches)
+                return logits / max(1, timestep), TorchCategorical, state
+    ''')
+    assert "P is not rewritten: its action_distribution_fn reads the timestep" in out

@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Union
 
 import libcst as cst
 
-from codemods.import_edits import add_imports, dotted, is_docstring
+from codemods.import_edits import add_imports, dotted, is_docstring, used_names
 from codemods.rule import SKELETON, Rule, walk
 
 ANCHOR = "custom-policies"
@@ -59,7 +59,8 @@ HOOKS = {
     "compute_log_likelihoods": "log-likelihoods come from the module's distribution: "
     "get_train_action_dist_cls().from_logits(forward_train(batch)['action_dist_inputs']).logp(actions)",
     "extra_action_out": "return these extra outputs from the module's forwards (e.g. 'vf_preds')",
-    "loss": "a custom loss belongs in a Learner's compute_loss_for_module(); the module provides forward_train()",
+    "loss": "a custom loss belongs in a Learner subclass's compute_loss() (reading forward_train()'s outputs), "
+    "attached with .training(learner_class=...)",
     "postprocess_trajectory": "trajectory postprocessing belongs to the learner's batch preparation (e.g. GAE)",
 }
 
@@ -81,7 +82,7 @@ MODEL_HOOKS = ("make_model", "make_model_and_action_dist")
 ACTING_HOOKS = ("action_distribution_fn", "action_sampler_fn")
 MODEL_ARGS = ("obs_space", "action_space", "num_outputs", "model_config", "name")
 #: Policy attributes a moved hook may read: on the module (acting) / on the learner (loss).
-ACTING_SELF = frozenset({"action_space"})
+ACTING_SELF = frozenset({"action_space", "dist_class"})
 LOSS_SELF = frozenset({"config", "kl_coeff", "entropy_coeff", "model", "dist_class", "action_space", "observation_space"})
 
 
@@ -109,13 +110,49 @@ class Policies(Rule):
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module = node
-        self.plans: Dict[int, PolicyPlan] = {}
         self.moved_dists: set = set()
         self.imports: list = []
         self.dist_uses = _dist_uses(node)
+        self.plans: Dict[int, Union[PolicyPlan, str]] = {}
+        classes = [n for n in walk(node) if type(n) is cst.ClassDef and self._is_policy_class(n) and isinstance(n.body, cst.IndentedBlock)]
+        for policy in classes:
+            self.plans[id(policy)] = self._plan(policy)
+        self._flag_references(node, classes)
         calls = (b"build_torch_policy", b"build_tf_policy", b"build_policy_class", b"with_updates", b"build_trainer")
         if not any(call in self.context.source for call in calls):
-            self.descend_only = SKELETON  # only classes to look at
+            self.descend_only = SKELETON  # only classes and statements to look at
+
+    def _flag_references(self, module: cst.Module, classes: List[cst.ClassDef]) -> None:
+        """Statements naming a rewritten policy class get a TODO: it is a module now (a
+        legacy policy slot cannot take it); a loss-only policy named elsewhere is not
+        rewritten (its class would be gone)."""
+        rewritten = {c.name.value: c for c in classes if isinstance(self.plans[id(c)], PolicyPlan)}
+        if not rewritten:
+            return
+        for statement in walk(module):
+            kind = type(statement)
+            if kind is cst.SimpleStatementLine:
+                names = used_names(statement)
+            elif kind is cst.ClassDef:
+                names = {n for arg in statement.bases for n in used_names(arg)}
+            else:
+                continue
+            for name in sorted(names & set(rewritten)):
+                policy = rewritten[name]
+                plan = self.plans[id(policy)]
+                if plan.model is None:
+                    self.plans[id(policy)] = (
+                        f"it is named elsewhere in this file, and its loss alone would become {name}Learner "
+                        "(the policy class would be gone)"
+                    )
+                    continue
+                learner = f" and .training(learner_class={name}Learner)" if plan.loss is not None else ""
+                self.flag(
+                    f"{name} is an RLModule now, not a legacy policy class: give it as "
+                    f"rl_module_spec=SingleAgentRLModuleSpec(module_class={name}){learner} on a PPOConfig",
+                    ANCHOR,
+                    statement,
+                )
 
     def _is_policy_class(self, node: cst.ClassDef) -> bool:
         for arg in node.bases:
@@ -135,11 +172,8 @@ class Policies(Rule):
                 node,
             )
             return
-        if not self._is_policy_class(node) or not isinstance(node.body, cst.IndentedBlock):
-            return
-        plan = self._plan(node)
-        if isinstance(plan, PolicyPlan):
-            self.plans[id(node)] = plan
+        plan = self.plans.get(id(node))
+        if plan is None or isinstance(plan, PolicyPlan):
             return
         self.flag(f"{node.name.value} is not rewritten: {plan}", ANCHOR, node)
         for statement in node.body.body:
@@ -213,15 +247,25 @@ class Policies(Rule):
 
     def _plan_acting(self, method: cst.FunctionDef, plan: PolicyPlan) -> Optional[str]:
         plan.acting = method
+        if "timestep" in used_names(method.body) or "global_timestep" in used_names(method.body):
+            return f"its {method.name.value} reads the timestep, which a module's forward does not have"
         if method.name.value == "action_sampler_fn":
             return None
         returned = set()
         for node in walk(method):
             if type(node) is cst.Return:
                 value = node.value
-                if not (isinstance(value, cst.Tuple) and len(value.elements) == 3 and isinstance(value.elements[1].value, cst.Name)):
+                if not (isinstance(value, cst.Tuple) and len(value.elements) == 3):
                     return "its action_distribution_fn returns something other than (inputs, DistClass, state)"
-                returned.add(value.elements[1].value.value)
+                dist = value.elements[1].value
+                if dotted(dist) == "self.dist_class":
+                    returned.add("self.dist_class")
+                elif isinstance(dist, cst.Name):
+                    returned.add(dist.value)
+                else:
+                    return "its action_distribution_fn returns a distribution class that is not a name"
+        if returned == {"self.dist_class"}:
+            return None  # the policy's own class: the module's get_*_action_dist_cls() as they are
         if len(returned) != 1 or not returned <= DIST_EQUIVALENTS:
             return (
                 "its action_distribution_fn must return one distribution class of "
@@ -233,7 +277,7 @@ class Policies(Rule):
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef):
         plan = self.plans.pop(id(original_node), None)
-        if plan is None:
+        if not isinstance(plan, PolicyPlan):
             return updated_node
         self.changed()
         self.moved_dists.update(plan.dists)
@@ -280,7 +324,7 @@ class Policies(Rule):
         for which, dist in dists:
             body.append(self._method(f"def get_{which}_action_dist_cls(self):\n    return {dist}\n"))
         if plan.acting is not None:
-            body.append(_moved(plan.acting).with_changes(leading_lines=[_BLANK]))
+            body.append(_moved(plan.acting, on_module=True).with_changes(leading_lines=[_BLANK]))
         if not body:
             body = [cst.SimpleStatementLine([cst.Pass()])]
         body[0] = body[0].with_changes(leading_lines=[])
@@ -295,7 +339,7 @@ class Policies(Rule):
             f"class {policy}Learner(PolicyLoss, PPOLearner):\n"
             f'    """The loss of the legacy {policy}, run by PPO\'s learner (``.training(learner_class={policy}Learner)``)."""\n'.replace("\n    ", "\n" + self.module.default_indent)
         )
-        body = [*head.body.body, _moved(plan.loss).with_changes(leading_lines=[_BLANK])]
+        body = [*head.body.body, _moved(plan.loss, on_module=False).with_changes(leading_lines=[_BLANK])]
         return head.with_changes(body=head.body.with_changes(body=body))
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
@@ -398,10 +442,17 @@ def _loss_reads(method: cst.FunctionDef) -> Optional[str]:
 class _MoveHook(cst.CSTTransformer):
     """A hook moved onto the module or learner: ``@override`` goes, ``SampleBatch.X`` /
     ``Postprocessing.X`` columns become their strings, ``PPOTorchPolicy.loss(self, ...)``
-    becomes ``super().loss(...)``."""
+    becomes ``super().loss(...)``; on the module, ``self.dist_class`` becomes
+    ``self.get_train_action_dist_cls()``."""
+
+    def __init__(self, on_module: bool) -> None:
+        super().__init__()
+        self.on_module = on_module
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
         owner = updated_node.value
+        if self.on_module and dotted(updated_node) == "self.dist_class":
+            return cst.parse_expression("self.get_train_action_dist_cls()")
         if isinstance(owner, cst.Name) and owner.value in ("SampleBatch", "Postprocessing") and updated_node.attr.value in TRAIN_COLUMNS:
             return cst.SimpleString(f'"{TRAIN_COLUMNS[updated_node.attr.value]}"')
         return updated_node
@@ -414,8 +465,8 @@ class _MoveHook(cst.CSTTransformer):
         return updated_node
 
 
-def _moved(method: cst.FunctionDef) -> cst.FunctionDef:
-    moved = method.visit(_MoveHook())
+def _moved(method: cst.FunctionDef, on_module: bool) -> cst.FunctionDef:
+    moved = method.visit(_MoveHook(on_module))
     leading = list(method.leading_lines)
     for decorator in method.decorators:
         leading += [line for line in decorator.leading_lines if line.comment is not None]
