@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import gymnasium as gym
@@ -293,11 +294,17 @@ class AlgorithmConfig:
         return config
 
     def update_from_dict(self, settings: Mapping[str, Any]) -> "AlgorithmConfig":
-        """Apply ``settings`` (setter keywords -> values) through the setters."""
+        """Apply ``settings`` (setter keywords -> values) through the setters. Legacy
+        RLlib keys are read too: renamed ones (``LEGACY_KEYS``: ``num_workers``, a nested
+        ``multiagent`` dict, ...) with a DeprecationWarning naming the new key; one
+        without an equivalent (``LEGACY_KEYS_WITHOUT_EQUIVALENT``) raises a KeyError
+        saying what to do instead, as an unknown key does."""
         known = _settings(type(self))
+        settings, problems = _legacy_keys_translated(type(self), settings, known)
         unknown = sorted(str(k) for k in settings if k not in known)
-        if unknown:
-            raise KeyError(f"{type(self).__name__}.from_dict(): unknown setting(s) {', '.join(unknown)}")
+        if unknown or problems:
+            listed = [f"unknown setting(s) {', '.join(unknown)}"] if unknown else []
+            raise KeyError(f"{type(self).__name__}.from_dict(): {'; '.join(listed + problems)}")
         defaults = type(self)()
         for key, value in settings.items():
             setter, attr = known[key]
@@ -470,6 +477,144 @@ def _with_worker(fn: Callable[..., str], worker: Any) -> Callable[..., str]:
 
 #: RLlib >= 2.10 spellings of training settings -> the specification's names.
 TRAINING_ALIASES = {"minibatch_size": "sgd_minibatch_size", "num_epochs": "num_sgd_iter"}
+#: Legacy RLlib config keys -> this project's (``from_dict`` reads them with a
+#: DeprecationWarning; the ``training_scripts`` codemod renames the ones it can see).
+#: ``multiagent`` is a nested dict whose ``policies`` / ``policy_mapping_fn`` are top-level keys here.
+LEGACY_KEYS = {
+    "num_workers": "num_env_runners",
+    "num_rollout_workers": "num_env_runners",
+    "num_envs_per_worker": "num_envs_per_env_runner",
+    "lambda": "lambda_",
+    "input": "input_",
+    "evaluation_num_episodes": "evaluation_duration",
+    "metrics_smoothing_episodes": "metrics_num_episodes_for_smoothing",
+}
+_DROP = "drop it"
+_RESOURCES = "drop it: remote env runners take one CPU each, the learners run in the algorithm's process"
+_ENV_WRAPPER = "do this in an env wrapper (a gymnasium.Wrapper around the env given to environment())"
+_EVALUATION = "evaluation runs in the algorithm's process with the training env: use evaluation_interval, evaluation_duration (episodes) and evaluation_explore"
+#: Legacy RLlib config keys without an equivalent here -> what to do instead (``from_dict`` raises a KeyError saying it).
+LEGACY_KEYS_WITHOUT_EQUIVALENT = {
+    **dict.fromkeys(
+        ("num_gpus", "num_gpus_per_worker", "num_cpus_per_worker", "num_cpus_for_driver", "custom_resources_per_worker",
+         "_fake_gpus", "placement_strategy"),
+        _RESOURCES,
+    ),
+    "log_level": "drop it; use Python's logging module",
+    **dict.fromkeys(("ignore_worker_failures", "recreate_failed_workers"), "drop it: dead env runner actors are restarted"),
+    **dict.fromkeys(
+        ("horizon", "soft_horizon", "no_done_at_end"),
+        "limit episode length in the env (gymnasium.make(..., max_episode_steps=...) or a TimeLimit wrapper)",
+    ),
+    "batch_mode": "drop it: env runners always sample fixed-length fragments (truncate_episodes)",
+    **dict.fromkeys(("observation_filter", "normalize_actions", "clip_actions", "clip_rewards"), _ENV_WRAPPER),
+    **dict.fromkeys(("evaluation_config", "evaluation_num_workers", "evaluation_parallel_to_training"), _EVALUATION),
+    **dict.fromkeys(
+        ("explore", "exploration_config"),
+        "drop it: exploration is the module's forward_exploration (sampling its action distribution)",
+    ),
+    "vf_share_layers": "move it into the model dict (model={'vf_share_layers': ...})",
+    **dict.fromkeys(
+        ("simple_optimizer", "eager_tracing", "tf_session_args", "local_tf_session_args", "create_env_on_driver",
+         "remote_worker_envs", "sample_async", "compress_observations", "synchronize_filters", "disable_env_checking",
+         "preprocessor_pref", "logger_config", "min_iter_time_s", "timesteps_per_iteration", "shuffle_sequences"),
+        _DROP,
+    ),
+}
+#: Keys of a legacy ``multiagent`` dict without an equivalent here.
+_LEGACY_MULTIAGENT_WITHOUT_EQUIVALENT = {
+    "policies_to_train": "every module in policies is trained",
+    "observation_fn": "build each agent's observation in the env",
+    "count_steps_by": "drop it: batches count env steps",
+    "replay_mode": _DROP,
+    "policy_map_capacity": _DROP,
+}
+
+
+def _legacy_keys_translated(
+    config_class: type, settings: Mapping[str, Any], known: Mapping[str, Any]
+) -> Tuple[Dict[str, Any], List[str]]:
+    """``settings`` with legacy keys renamed (a DeprecationWarning each) and the
+    problems: legacy keys without an equivalent, with what to do instead. A legacy key
+    and its new name both given is a problem unless the new one holds its default (a
+    ``to_dict()`` copy holds every key)."""
+    owner = config_class.__name__
+    translated: Dict[str, Any] = {}
+    legacy: List[Tuple[str, str, Any]] = []  # (legacy key, new key, value)
+    problems: List[str] = []
+    for key, value in settings.items():
+        new = TRAINING_ALIASES.get(key) or LEGACY_KEYS.get(key)
+        if key in known or (new is None and key != "multiagent"):
+            if key in LEGACY_KEYS_WITHOUT_EQUIVALENT:
+                problems.append(f"{key!r} has no equivalent here: {LEGACY_KEYS_WITHOUT_EQUIVALENT[key]}")
+            else:
+                translated[key] = value
+        elif key == "multiagent":
+            nested, nested_problems = _legacy_multiagent(owner, value)
+            problems += nested_problems
+            legacy += [(key, name, item) for name, item in nested.items()]
+        else:
+            if key in LEGACY_KEYS:
+                _warn_legacy_key(owner, key, repr(new))
+            legacy.append((key, new, value))
+    defaults: Optional[Dict[str, Any]] = None
+    for key, name, value in legacy:
+        if name in translated:
+            defaults = config_class().to_dict() if defaults is None else defaults
+            if name in settings and settings[name] != defaults.get(name):
+                problems.append(f"{key!r} and {name!r} both given (the legacy and the new name of one setting): keep {name!r}")
+                continue
+        translated[name] = value
+    return translated, problems
+
+
+def _legacy_multiagent(owner: str, value: Any) -> Tuple[Dict[str, Any], List[str]]:
+    """A legacy ``multiagent`` dict -> its ``policies`` / ``policy_mapping_fn`` settings,
+    and the problems (keys without an equivalent, policies with their own policy class
+    or config, which this stack would not read)."""
+    if not isinstance(value, Mapping):
+        return {}, [f"'multiagent': expected a dict with 'policies' and 'policy_mapping_fn', got {value!r}"]
+    _warn_legacy_key(owner, "multiagent", "'policies' and 'policy_mapping_fn' (top-level keys)")
+    settings: Dict[str, Any] = {}
+    problems: List[str] = []
+    for key, item in value.items():
+        if key == "policy_mapping_fn":
+            settings[key] = item
+        elif key == "policies":
+            settings[key] = _legacy_policies(item, problems)
+        elif key in _LEGACY_MULTIAGENT_WITHOUT_EQUIVALENT:
+            problems.append(f"'multiagent' key {key!r} has no equivalent here: {_LEGACY_MULTIAGENT_WITHOUT_EQUIVALENT[key]}")
+        else:
+            problems.append(f"unknown 'multiagent' key {key!r}")
+    return settings, problems
+
+
+def _legacy_policies(policies: Any, problems: List[str]) -> Any:
+    """Legacy ``policies`` (ids, or id -> ``(policy_class, obs_space, act_space, config)``
+    tuples / ``PolicySpec``\\ s) -> ids; a spec naming a policy class or a config is a
+    problem (its model belongs in a ``MultiAgentRLModuleSpec``)."""
+    if not isinstance(policies, Mapping):
+        return policies
+    for policy_id, spec in policies.items():
+        if isinstance(spec, (tuple, list)) and len(spec) == 4:
+            policy_class, config = spec[0], spec[3]
+        else:
+            policy_class, config = getattr(spec, "policy_class", None), getattr(spec, "config", None)
+        if policy_class is not None or config:
+            problems.append(
+                f"'multiagent' policy {policy_id!r} names a policy class or config, which this stack does not read: "
+                "give its model as rl_module_spec=MultiAgentRLModuleSpec(module_specs={id: SingleAgentRLModuleSpec(...)}) "
+                "and list the ids in 'policies'"
+            )
+    return list(policies)
+
+
+def _warn_legacy_key(owner: str, key: str, new: str) -> None:
+    warnings.warn(
+        f"{owner}.from_dict(): {key!r} is a legacy RLlib key; use {new} (see MIGRATION.md#training-scripts)",
+        DeprecationWarning,
+        stacklevel=5,
+    )
 _NON_TRAINING_KEYS = set(vars(AlgorithmConfig()))
 # Base-class settings that are training settings (set through ``training(...)``).
 _BASE_TRAINING_KEYS = ("lr", "lr_schedule", "gamma", "train_batch_size", "grad_clip", "learner_class")
