@@ -5,12 +5,15 @@ that run the specification's code blocks. Pure data and stdlib: importing it loa
 framework.
 
 ``MODULE_MAP`` maps a whole module; ``SYMBOL_MAP`` maps single names whose new home
-differs from their module's (checked first).
+differs from their module's (checked first). ``COLUMN_CONSTANT_MAP`` maps names whose
+equivalent holds only their column-name constants (``SampleBatch.OBS``): the ``imports``
+rule uses it only in a file that reads nothing but those constants from the name.
+``SPECIFIC_TODOS`` says, for names without an equivalent, what replaces them.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 MODULE_MAP: Dict[str, str] = {
     # RLModule core
@@ -68,6 +71,15 @@ SYMBOL_MAP: Dict[Tuple[str, str], Tuple[str, str]] = {
     ("ray.rllib.models.catalog", "MODEL_DEFAULTS"): ("rlmodule.model_config", "MODEL_DEFAULTS"),
     ("ray.rllib.policy.sample_batch", "DEFAULT_POLICY_ID"): ("rlmodule", "DEFAULT_POLICY_ID"),
     ("ray.rllib.core", "DEFAULT_MODULE_ID"): ("rlmodule", "DEFAULT_MODULE_ID"),
+    # callbacks (ray 1.x: agents.callbacks; 2.x: algorithms.callbacks; 2.60: callbacks.callbacks)
+    ("ray.rllib.agents.callbacks", "DefaultCallbacks"): ("rlmodule.callbacks", "DefaultCallbacks"),
+    ("ray.rllib.algorithms.callbacks", "DefaultCallbacks"): ("rlmodule.callbacks", "DefaultCallbacks"),
+    ("ray.rllib.algorithms.callbacks", "RLlibCallback"): ("rlmodule.callbacks", "RLlibCallback"),
+    ("ray.rllib.callbacks.callbacks", "RLlibCallback"): ("rlmodule.callbacks", "RLlibCallback"),
+    # multi-agent envs
+    ("ray.rllib.env.multi_agent_env", "MultiAgentEnv"): ("rlmodule.envs", "MultiAgentEnv"),
+    ("ray.rllib.env", "MultiAgentEnv"): ("rlmodule.envs", "MultiAgentEnv"),
+    ("ray.rllib", "MultiAgentEnv"): ("rlmodule.envs", "MultiAgentEnv"),
     # legacy building blocks users nest in their models: ray-free drop-ins in compat
     **{
         (legacy, name): ("compat.legacy_torch_models", name)
@@ -96,6 +108,46 @@ SYMBOL_MAP: Dict[Tuple[str, str], Tuple[str, str]] = {
 }
 
 
+#: ray 2.60's ``SampleBatch`` column constants (name -> string); what
+#: ``rlmodule.sample_batch.SampleBatch`` holds.
+SAMPLE_BATCH_COLUMNS: Dict[str, str] = {
+    "OBS": "obs", "CUR_OBS": "obs", "NEXT_OBS": "new_obs", "ACTIONS": "actions", "REWARDS": "rewards",
+    "TERMINATEDS": "terminateds", "TRUNCATEDS": "truncateds", "DONES": "dones", "INFOS": "infos",
+    "SEQ_LENS": "seq_lens", "T": "t", "ACTION_DIST_INPUTS": "action_dist_inputs", "ACTION_DIST": "action_dist",
+    "ACTION_PROB": "action_prob", "ACTION_LOGP": "action_logp", "VF_PREDS": "vf_preds",
+    "VALUES_BOOTSTRAPPED": "values_bootstrapped", "EPS_ID": "eps_id", "ENV_ID": "env_id",
+    "AGENT_INDEX": "agent_index", "UNROLL_ID": "unroll_id", "PREV_ACTIONS": "prev_actions",
+    "PREV_REWARDS": "prev_rewards", "OBS_EMBEDS": "obs_embeds", "RETURNS_TO_GO": "returns_to_go",
+    "ATTENTION_MASKS": "attention_masks",
+}
+
+#: (module, name) -> (new module, new name, the constants a file may read from the name).
+COLUMN_CONSTANT_MAP: Dict[Tuple[str, str], Tuple[str, str, FrozenSet[str]]] = {
+    (module, "SampleBatch"): ("rlmodule.sample_batch", "SampleBatch", frozenset(SAMPLE_BATCH_COLUMNS))
+    for module in ("ray.rllib.policy.sample_batch", "ray.rllib.policy", "ray.rllib", "ray.rllib.evaluation.sample_batch")
+}
+
+_LR_SCHEDULE = (
+    "`LearningRateSchedule` is a legacy policy mixin with no equivalent: set the schedule in the config, "
+    "`.training(lr_schedule=[[timestep, lr], ...])`, and drop the mixin"
+)
+_ENTROPY_SCHEDULE = (
+    "`EntropyCoeffSchedule` is a legacy policy mixin with no equivalent: set the schedule in the config, "
+    "`.training(entropy_coeff_schedule=[[timestep, coeff], ...])`, and drop the mixin"
+)
+#: (module, name) -> the TODO for a still-used import without an equivalent.
+SPECIFIC_TODOS: Dict[Tuple[str, str], str] = {
+    **{(module, "LearningRateSchedule"): _LR_SCHEDULE for module in (
+        "ray.rllib.policy.torch_mixins", "ray.rllib.policy.tf_mixins",
+        "ray.rllib.policy.torch_policy", "ray.rllib.policy.tf_policy",
+    )},
+    **{(module, "EntropyCoeffSchedule"): _ENTROPY_SCHEDULE for module in (
+        "ray.rllib.policy.torch_mixins", "ray.rllib.policy.tf_mixins",
+        "ray.rllib.policy.torch_policy", "ray.rllib.policy.tf_policy",
+    )},
+}
+
+
 def map_import(module: str, name: Optional[str] = None) -> Optional[Tuple[str, Optional[str]]]:
     """Where ``from module import name`` (or ``import module``) points now.
 
@@ -116,5 +168,10 @@ def markdown_table() -> str:
     rows += [
         f"| `from {old_mod} import {old_name}` | `from {new_mod} import {new_name}` |"
         for (old_mod, old_name), (new_mod, new_name) in SYMBOL_MAP.items()
+    ]
+    rows += [
+        f"| `from {old_mod} import {old_name}` | `from {new_mod} import {new_name}` "
+        f"(only where the file reads nothing but `{old_name}.<COLUMN>` constants) |"
+        for (old_mod, old_name), (new_mod, new_name, _) in COLUMN_CONSTANT_MAP.items()
     ]
     return "\n".join(rows)

@@ -8,6 +8,9 @@ the name changed); a used one without an equivalent gets a TODO.
 imports, and so does ray 0.8's one-name ``tf = try_import_tf()`` (``import tensorflow
 as tf``; the ``models`` rule flags the TF1-only names a class uses through it); a name
 the file never uses goes (no ``import tensorflow`` in a torch-only file).
+``SampleBatch`` (``import_map.COLUMN_CONSTANT_MAP``) is rewritten only in a file that
+reads nothing but ``SampleBatch.<COLUMN>`` constants from it; one that builds, calls,
+subclasses or ``isinstance``-checks it keeps the legacy import with the TODO.
 
 Before::
 
@@ -29,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, Set, Union
 import libcst as cst
 
 from codemods.import_edits import ImportSpec, bound_imports, bound_name, dotted, dotted_expr, import_statement, used_names
-from codemods.import_map import map_import
+from codemods.import_map import COLUMN_CONSTANT_MAP, SPECIFIC_TODOS, map_import
 from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer
 
 ANCHOR = "imports-without-an-equivalent"
@@ -86,7 +89,7 @@ class Imports(Rule):
             others = [s for s in updated_node.body if id(s) not in self.generated or not _is_assign(s)]
             reads = used_names(updated_node.with_changes(body=others))
             updated_node = updated_node.visit(_UnusedTryImports(self.context, self.name, self.generated, reads))
-        rewriter = _ImportRewriter(self.context, self.name, used)
+        rewriter = _ImportRewriter(self.context, self.name, used, updated_node)
         module = updated_node.visit(rewriter)
         merged = merge_own_imports(module)
         if merged is not module:
@@ -151,9 +154,10 @@ class _ImportRewriter(TodoTransformer):
 
     descend_only = SKELETON
 
-    def __init__(self, context: FileContext, rule_name: str, used: Set[str]) -> None:
+    def __init__(self, context: FileContext, rule_name: str, used: Set[str], module: cst.Module) -> None:
         super().__init__(context, rule_name)
         self.used = used
+        self.module = module
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
@@ -175,12 +179,12 @@ class _ImportRewriter(TodoTransformer):
                 new.setdefault(module, []).append(spec)
             elif bound not in self.used and module.startswith("ray."):
                 continue  # an RLlib import the migrated code no longer needs
-            elif (target := self._target(spec)) is not None:
+            elif (target := self._target(spec) or self._constants_target(spec)) is not None:
                 new.setdefault(target[0], []).append(target)
             else:
                 kept.append(spec)
                 what = f"`{name}` from `{module}`" if name else f"`import {module}`"
-                self.flag(f"{what} has no ray-free equivalent; replace its uses", ANCHOR)
+                self.flag(SPECIFIC_TODOS.get((module, name)) or f"{what} has no ray-free equivalent; replace its uses", ANCHOR)
         if kept == specs:
             return updated_node
         self.changed()
@@ -204,6 +208,21 @@ class _ImportRewriter(TodoTransformer):
         self.changed()
         return line.with_changes(body=[statement.with_changes(module=dotted_expr(mapped[0]))])
 
+    def _constants_target(self, spec: ImportSpec) -> Optional[ImportSpec]:
+        """The import of ``COLUMN_CONSTANT_MAP`` when every use of the bound name in the
+        file reads one of its constants (``SampleBatch.OBS``), else ``None``."""
+        module, name, asname = spec
+        entry = COLUMN_CONSTANT_MAP.get((module, name)) if name is not None else None
+        if entry is None:
+            return None
+        new_module, new_name, constants = entry
+        bound = asname or name
+        survey = _ConstantReads(bound, constants)
+        self.module.visit(survey)
+        if not survey.only_constants:
+            return None
+        return (new_module, new_name, None if bound == new_name else bound)
+
     @staticmethod
     def _target(spec: ImportSpec) -> Optional[ImportSpec]:
         module, name, asname = spec
@@ -217,6 +236,72 @@ class _ImportRewriter(TodoTransformer):
             return (new_module, None, asname) if asname else None
         bound = asname or name
         return (new_module, new_name, None if bound == new_name else bound)
+
+
+#: Methods and attributes only SampleBatch / MultiAgentBatch objects have: a file using
+#: one handles batch objects, which have no equivalent here.
+_BATCH_OBJECT_API = frozenset({
+    "concat_samples", "split_by_episode", "timeslices", "right_zero_pad", "get_single_step_input_dict",
+    "as_multi_agent", "decompress_if_needed", "policy_batches", "env_steps", "agent_steps",
+    "set_get_interceptor", "is_terminated_or_truncated", "is_single_trajectory", "zero_padded",
+})
+
+
+class _ConstantReads(cst.CSTVisitor):
+    """Whether every use of ``name`` outside import lines is a read of
+    ``name.<CONSTANT>`` with a constant of ``constants`` (not assigned, deleted or
+    called; ``name`` never passed, called, subclassed, annotated or checked), and the
+    file calls no method only batch objects have (``batch.split_by_episode()``)."""
+
+    def __init__(self, name: str, constants: frozenset) -> None:
+        self.name, self.constants = name, constants
+        self.names = self.reads = 0
+        self.other_use = False  # a constant written or called, or a batch object's method used
+
+    @property
+    def only_constants(self) -> bool:
+        return self.names == self.reads and not self.other_use
+
+    def _is_read(self, node: cst.CSTNode) -> bool:
+        return (
+            isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)
+            and node.value.value == self.name and node.attr.value in self.constants
+        )
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self._is_read(node):
+            self.reads += 1
+        self.other_use |= node.attr.value in _BATCH_OBJECT_API
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name:
+            self.names += 1
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.other_use |= self._targets(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.other_use |= self._targets(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.other_use |= self._targets(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self.other_use |= self._targets(node.target)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.other_use |= self._is_read(node.func)  # SampleBatch.OBS(...) is not a constant read
+
+    def _targets(self, target: cst.BaseExpression) -> bool:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            return any(self._targets(e.value) for e in target.elements)
+        return self._is_read(target)
 
 
 def _name_order(name: str):

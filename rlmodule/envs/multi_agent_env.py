@@ -38,17 +38,28 @@ class MultiAgentEnv(gym.Env):
 
     observation_spaces: Optional[Dict[AgentID, gym.Space]] = None
     action_spaces: Optional[Dict[AgentID, gym.Space]] = None
-    agents: List[AgentID] = []
-    possible_agents: List[AgentID] = []
     observation_space: Optional[gym.Space] = None  # old way: one space, or a Dict keyed by agent id
     action_space: Optional[gym.Space] = None
 
-    def __init__(self) -> None:
-        super().__init__()
-        if not self.agents:
-            self.agents = list(getattr(self, "_agent_ids", None) or [])
-        if not self.possible_agents:
-            self.possible_agents = list(self.agents)
+    @property
+    def agents(self) -> List[AgentID]:
+        """The agents in the episode now (default: ray 2.x's ``_agent_ids``, sorted)."""
+        agents = self.__dict__.get("_agents")
+        return agents if agents else sorted(getattr(self, "_agent_ids", None) or (), key=str)
+
+    @agents.setter
+    def agents(self, value: List[AgentID]) -> None:
+        self.__dict__["_agents"] = list(value)
+
+    @property
+    def possible_agents(self) -> List[AgentID]:
+        """Every agent that may appear (default: ``agents``)."""
+        possible = self.__dict__.get("_possible_agents")
+        return possible if possible else list(self.agents)
+
+    @possible_agents.setter
+    def possible_agents(self, value: List[AgentID]) -> None:
+        self.__dict__["_possible_agents"] = list(value)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> Tuple[dict, dict]:
         """``({agent_id: obs}, {agent_id: info})`` of the agents that act first."""
@@ -70,7 +81,7 @@ class MultiAgentEnv(gym.Env):
 
     def get_agent_ids(self) -> Set[AgentID]:
         """The ray 2.x name for ``set(possible_agents)``."""
-        return set(self.possible_agents or self.agents)
+        return set(self.possible_agents)
 
     @property
     def num_agents(self) -> int:
