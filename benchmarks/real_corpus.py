@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/real_corpus.py DIR [--json OUT] [--jobs N] [--timeout S] [--keep KEEP]
+    python benchmarks/real_corpus.py DIR [--json OUT] [--jobs N] [--timeout S] [--keep KEEP] [--codemods-root DIR]
 
 DIR holds one folder per repository (plain checked-out trees; the list we use is
 ``benchmarks/real_corpus_repos.txt``). Without DIR the script reads ``BENCH_REAL_CORPUS``;
@@ -49,16 +49,71 @@ registration API (``LEGACY_CALLS``), and how many are still there without a mark
 directly above their statement (calls in files that errored or were not walked are
 counted apart).
 
-Prints one JSON document on stdout (per repository, totals, and a ``comparisons`` table
-of the silent failures for ``run_all.py``) and a human table on stderr. ``--json OUT``
-also writes the document, with every class and call, to OUT. ``--keep KEEP`` keeps each
-repository's migrated tree and report under KEEP/<repo>/.
+Policy-level items. Independently of the model classes, it finds in the ORIGINAL files
+(``ast``; the same resolution through imports, aliases and the repository's own classes,
+with one family of RLlib names each) and classifies in the output:
+
+- ``policies``: policy classes (a base reaching a ``ray.rllib`` class named ``...Policy`` /
+  ``...PolicyV2``, or a name assigned ``build_*_policy(...)`` / ``<policy>.with_updates(...)``;
+  ``...TorchPolicy`` / ``...TFPolicy`` names count where the import cannot be followed),
+  each of their methods named in ``POLICY_HOOKS`` (defined in the class body itself),
+  ``build_torch_policy`` / ``build_tf_policy`` / ``build_policy_class`` calls, and
+  ``X.with_updates(...)`` calls whose X resolves to a policy (else is named ``...Policy``);
+- ``trainer_templates``: ``X.with_updates(...)`` whose X resolves to a trainer (else is
+  named ``...trainer`` / ``...algorithm``), ``build_trainer(...)`` calls, and classes
+  subclassing an RLlib trainer or algorithm (or a trainer template);
+- ``training_scripts``: constructions of a legacy trainer (a callee reaching an RLlib
+  ``...Trainer``, a trainer template or ``get_trainer_class(...)``'s result), of a ray 2.x
+  algorithm class (``PPO(config=...)``, ``Algorithm``) whose config argument is evidently a
+  dict (a display, ``dict(...)``, a copy of ``DEFAULT_CONFIG``, ``with_common_config(...)``,
+  or a name assigned one of these earlier in the same or an outer scope), references to
+  an RLlib ``DEFAULT_CONFIG`` (under any alias; the import itself is not one),
+  ``with_common_config(...)`` calls, and lookups of a legacy result key
+  (``LEGACY_RESULT_KEYS``, as ``x["key"]`` or ``x.get("key")``, and ``x["info"]["learner"]``)
+  in files that import ray. Only constructions whose callee or a ``config=`` keyword makes
+  them sites are seen (a template called with its config positionally is missed).
+
+Each item is matched in the output file of the same path: the original and output lines
+are aligned (``difflib``; inside a changed block each line is paired with the most similar
+output line), and the item's candidates are the output's constructs of the same kind and
+key (a class: same qualified name; a hook: same method name in the class of that name; a
+call or reference: same callee / reference text as written; a lookup: same key) on the
+lines its own lines became, the one nearest to where its first line went. Then:
+``flagged`` if a ``TODO(rlmigrate)`` marker sits on it (its statement, or the comment block
+directly above) or inside it (a class, a method); ``untouched`` if it is still there without
+one (a class, and a hook's class: still a legacy base - resolved in the output, or one of
+the bases that made it legacy still written there; a call, reference or lookup: still
+there at all); ``rewritten`` if it is gone (or a class lost its legacy bases: a hook it
+keeps, e.g. an ``action_distribution_fn`` its new forwards call, is no longer a legacy
+hook) and no marker sits on what replaced it (the output lines its lines became);
+``file not migrated`` where the file errored, was not walked, or its output is missing or
+does not parse. This is approximate where a statement holds several items (a marker on
+the statement counts for each of them: a ``DEFAULT_CONFIG`` inside a flagged
+``build_trainer(...)`` call is flagged), where the codemod rewrote lines beyond
+recognition (then every marker on the changed block counts), and where code moved (a
+hook moved into another class counts as rewritten unless a marker sits where its lines
+were).
+
+TODO texts: the report's TODO messages are grouped into kinds by their anchor and plain
+lowercase words (names, code and quoted text left out); each kind is shown as its messages
+of the commonest length with the words that differ as ``…``. The 15 commonest kinds, and
+the "imports without an equivalent" TODOs counted per imported name, are in the output.
+
+Prints one JSON document on stdout (per repository, totals, and ``comparisons`` tables of
+the silent failures and the untouched items for ``run_all.py``) and human tables on
+stderr. ``--json OUT`` also writes the document, with every class, call and item and all
+TODO kinds, to OUT. ``--keep KEEP`` keeps each repository's migrated tree and report
+under KEEP/<repo>/. ``--codemods-root DIR`` runs the codemods package of another checkout
+(DIR first on ``PYTHONPATH``; e.g. ``git worktree add /tmp/before <commit>``): the
+``codemods.__file__`` that interpreter imports is printed and recorded
+(``codemods_package``), and a DIR it would not import from is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
 import os
 import re
@@ -74,7 +129,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_VAR = "BENCH_REAL_CORPUS"
@@ -126,6 +181,67 @@ TODO_MARK = "TODO(rlmigrate)"
 TODO_ANCHOR = re.compile(r"MIGRATION\.md#(\S+)")
 CLASS_LINE = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
 
+# Policy-level counting (see "Policy-level items" in the module docstring).
+POLICY_BUILDERS = ("build_torch_policy", "build_tf_policy", "build_policy_class")
+# Functions whose result is a trainer class: the label a name assigned their result gets.
+TRAINER_FUNCTIONS = {"build_trainer": "build_trainer", "get_trainer_class": "get_trainer_class",
+                     "get_algorithm_class": "Algorithm", "get_trainable_cls": "Algorithm"}
+# RLlib 2.x algorithm classes (ray.rllib.algorithms): built from a dict, they are legacy usage.
+ALGORITHM_CLASSES = frozenset({
+    "Algorithm", "A2C", "A3C", "AlphaStar", "AlphaZero", "APPO", "ApexDDPG", "ApexDQN", "ARS", "BanditLinTS",
+    "BanditLinUCB", "BC", "CQL", "CRR", "DDPG", "DDPPO", "DQN", "Dreamer", "DreamerV3", "DT", "ES", "Impala",
+    "IMPALA", "LeelaChessZero", "MADDPG", "MAML", "MARWIL", "MBMPO", "PG", "PPO", "QMix", "R2D2", "SAC", "SimpleQ",
+    "SlateQ", "TD3",
+})
+# Legacy trainer classes of ray.rllib.agents (distinctive: counted even where the import cannot be followed).
+RLLIB_TRAINER_CLASSES = frozenset({
+    "A2CTrainer", "A3CTrainer", "AlphaStarTrainer", "AlphaZeroTrainer", "APPOTrainer", "ApexDDPGTrainer",
+    "ApexTrainer", "ARSTrainer", "BCTrainer", "CQLTrainer", "CRRTrainer", "DDPGTrainer", "DDPPOTrainer",
+    "DQNTrainer", "DreamerTrainer", "ESTrainer", "GenericOffPolicyTrainer", "ImpalaTrainer", "MADDPGTrainer",
+    "MAMLTrainer", "MARWILTrainer", "MBMPOTrainer", "PGTrainer", "PPOTrainer", "QMixTrainer", "R2D2Trainer",
+    "SACTrainer", "SimpleQTrainer", "SlateQTrainer", "TD3Trainer", "LinTSTrainer", "LinUCBTrainer",
+})
+DISTINCTIVE_POLICY_SUFFIXES = ("TorchPolicy", "TFPolicy", "TorchPolicyV2", "TFPolicyV2")
+# Methods of a legacy policy class whose override is a hook (Policy, TorchPolicy(V2), TFPolicy, EagerTFPolicy(V2)).
+POLICY_HOOKS = frozenset({
+    "loss", "action_distribution_fn", "action_sampler_fn", "extra_action_out", "extra_action_out_fn",
+    "extra_action_fetches", "compute_actions", "compute_actions_from_input_dict", "compute_single_action",
+    "compute_log_likelihoods", "postprocess_trajectory", "make_model", "make_model_and_action_dist", "optimizer",
+    "stats_fn", "grad_stats_fn", "extra_grad_process", "extra_grad_info", "extra_compute_grad_fetches",
+    "extra_compute_grad_feed_dict", "extra_compute_action_fetches", "extra_compute_action_feed_dict",
+    "extra_learn_fetches_fn", "learn_on_batch", "compute_gradients", "apply_gradients", "gradients",
+    "build_apply_op", "get_initial_state", "is_recurrent", "num_state_tensors", "get_weights", "set_weights",
+    "get_state", "set_state", "on_global_var_update", "export_model", "export_checkpoint", "import_model_from_h5",
+    "get_exploration_state", "get_exploration_info", "get_batch_divisibility_req", "before_loss_init",
+    "variables", "copy",
+})
+# Top-level keys of a legacy result dict (``trainer.train()``) that this project's results lack.
+LEGACY_RESULT_KEYS = frozenset({
+    "episode_reward_mean", "episode_reward_min", "episode_reward_max", "episode_len_mean", "episodes_this_iter",
+    "episodes_total", "policy_reward_mean", "policy_reward_min", "policy_reward_max", "custom_metrics",
+    "hist_stats", "sampler_perf", "sampler_results", "episode_media", "timesteps_total", "timesteps_this_iter",
+    "agent_timesteps_total", "num_healthy_workers", "num_steps_sampled", "num_steps_trained",
+})
+# Calls that are sites whatever their callee resolves to (classified later).
+SITE_CALLS = frozenset(POLICY_BUILDERS) | {"build_trainer", "with_common_config"} | set(TRAINER_FUNCTIONS)
+DICT_FUNCTIONS = frozenset({"dict", "with_common_config", "merge_dicts", "deep_update", "deep_merge", "to_dict"})
+CONFIG_BUILDER_METHODS = frozenset({
+    "training", "environment", "framework", "rollouts", "env_runners", "resources", "multi_agent", "evaluation",
+    "debugging", "reporting", "rl_module", "callbacks", "exploration", "offline_data", "fault_tolerance",
+    "checkpointing", "experimental", "learners", "api_stack", "python_environment", "update_from_dict",
+})
+
+# Item groups and kinds, in output order.
+GROUPS = {
+    "policies": ("policy class", "hook method", "build_*_policy call", "Policy.with_updates call",
+                 "with_updates call (owner not known)"),
+    "trainer_templates": ("Trainer.with_updates call", "build_trainer call", "trainer subclass"),
+    "training_scripts": ("trainer construction", "algorithm built from a dict", "DEFAULT_CONFIG use",
+                         "with_common_config call", "result-key lookup"),
+}
+OUTCOMES = ("rewritten", "flagged", "untouched", "file not migrated")
+TOP_TODO_TEXTS = 15
+
 
 # --------------------------------------------------------------------------- sources
 
@@ -173,6 +289,8 @@ def module_names(rel: str) -> List[str]:
 
 # --------------------------------------------------------------------------- analysis
 
+Ref = Tuple[str, Optional[str], str]  # (kind, module, name): see _base_ref
+
 
 @dataclass
 class ClassInfo:
@@ -181,9 +299,15 @@ class ClassInfo:
     line: int
     start: int  # first decorator line
     end: int
-    bases: List[Tuple[str, Optional[str], str]]  # (kind, module, name) per base
+    bases: List[Ref]  # (kind, module, name) per base
     legacy: bool = False
     via: Optional[str] = None  # the RLlib class reached
+    base_texts: List[str] = field(default_factory=list)  # each of ``bases`` as written (dotted)
+    methods: List[Tuple[str, int, int]] = field(default_factory=list)  # (name, first decorator line, last line)
+    policy_via: Optional[str] = None  # the RLlib policy class (or policy template) reached, if any
+    trainer_via: Optional[str] = None  # the RLlib trainer / algorithm class (or trainer template) reached
+    policy_base_texts: List[str] = field(default_factory=list)  # the bases (as written) that make it a policy
+    policy_vias: List[str] = field(default_factory=list)  # the RLlib policy classes its bases reach, sorted
 
 
 @dataclass
@@ -192,6 +316,21 @@ class CallInfo:
     name: str
     line: int  # the statement's first line
     end: int
+
+
+@dataclass
+class Site:
+    """A place the policy-level counting looks at: a call (``call``), a reference to
+    ``DEFAULT_CONFIG`` (``ref``) or a result-key lookup (``key``)."""
+
+    kind: str
+    text: str  # the callee / reference as written (dotted), or the result key
+    line: int
+    window: Tuple[int, int]  # its statement's lines (of a compound statement: up to the site's last line)
+    ref: Optional[Ref] = None  # the callee / reference, resolved as a base would be
+    owner: Optional[Ref] = None  # for X.with_updates(...): X
+    keywords: List[str] = field(default_factory=list)
+    config: Optional[str] = None  # a construction's config argument: "dict", "config", "unknown" or None
 
 
 @dataclass
@@ -204,6 +343,10 @@ class FileInfo:
     imports: Dict[str, Tuple[str, Optional[str], int]] = field(default_factory=dict)  # alias -> (module, name|None, level)
     star_modules: List[str] = field(default_factory=list)
     unparsable_legacy_estimate: int = 0
+    sites: List[Site] = field(default_factory=list)
+    # name -> (last name of the callee, the callee's owner for X.with_updates) of `name = call(...)`, any scope
+    assigned: Dict[str, Tuple[str, Optional[Ref]]] = field(default_factory=dict)
+    imports_ray: bool = False
 
 
 def _dotted(node: ast.AST) -> Optional[List[str]]:
@@ -216,7 +359,7 @@ def _dotted(node: ast.AST) -> Optional[List[str]]:
     return None
 
 
-def _base_ref(node: ast.AST, info: FileInfo) -> Optional[Tuple[str, Optional[str], str]]:
+def _base_ref(node: ast.AST, info: FileInfo) -> Optional[Ref]:
     """A base expression as ``(kind, module, name)``: ``import`` (``module`` absolute or
     relative with leading dots), ``local`` (a name not imported here) or None (a call,
     a subscript's origin is used)."""
@@ -242,11 +385,17 @@ def _base_ref(node: ast.AST, info: FileInfo) -> Optional[Tuple[str, Optional[str
     return ("local", None, head)
 
 
+def _text(node: ast.AST) -> str:
+    parts = _dotted(node.value if isinstance(node, ast.Subscript) else node)
+    return ".".join(parts) if parts else ""
+
+
 class _Collector(ast.NodeVisitor):
     def __init__(self, info: FileInfo) -> None:
         self.info = info
         self.scope: List[str] = []
         self.statement: Optional[ast.stmt] = None
+        self.values: Dict[Tuple[Tuple[str, ...], str], str] = {}  # (scope, name) -> what was last assigned (dict/config)
 
     def generic_visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.stmt):
@@ -269,12 +418,74 @@ class _Collector(ast.NodeVisitor):
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        bases = [ref for ref in (_base_ref(b, self.info) for b in node.bases) if ref]
+        refs = [(ref, _text(b)) for ref, b in ((_base_ref(b, self.info), b) for b in node.bases) if ref]
+        bases = [ref for ref, _ in refs]
         start = min([node.lineno] + [d.lineno for d in node.decorator_list])
         end = getattr(node, "end_lineno", None) or node.lineno
         qualname = ".".join(self.scope + [node.name])
-        self.info.classes.append(ClassInfo(self.info.path, qualname, node.lineno, start, end, bases))
+        methods = [
+            (m.name, min([m.lineno] + [d.lineno for d in m.decorator_list]), getattr(m, "end_lineno", None) or m.lineno)
+            for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+        self.info.classes.append(ClassInfo(self.info.path, qualname, node.lineno, start, end, bases,
+                                           base_texts=[text for _, text in refs], methods=methods))
         self._scoped(node, node.name)
+
+    def _window(self, node: ast.AST) -> Tuple[int, int]:
+        """The lines of the statement around ``node`` (a compound statement: its first
+        line to ``node``'s last)."""
+        statement = self.statement or node
+        start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
+        end = getattr(node, "end_lineno", None) or node.lineno
+        if not hasattr(statement, "body"):
+            end = max(end, getattr(statement, "end_lineno", None) or end)
+        return start, end
+
+    def _site(self, kind: str, text: str, node: ast.AST, **extra: Any) -> None:
+        self.info.sites.append(Site(kind, text, node.lineno, self._window(node), **extra))
+
+    def _value_kind(self, node: Optional[ast.AST], depth: int = 0) -> str:
+        """What a config argument is: ``dict`` (a dict display, ``dict(...)``, a copy of
+        ``DEFAULT_CONFIG``, ``with_common_config(...)``, a name assigned one of these),
+        ``config`` (an ``...Config()`` builder chain) or ``unknown``."""
+        if node is None or depth > 10:
+            return "unknown"
+        if isinstance(node, (ast.Dict, ast.DictComp)):
+            return "dict"
+        if isinstance(node, ast.Call):
+            parts = _dotted(node.func) or []
+            last = parts[-1] if parts else ""
+            if last in DICT_FUNCTIONS:
+                return "dict"
+            if last in ("deepcopy", "copy") and node.args:
+                return self._value_kind(node.args[0], depth + 1)
+            if last == "copy" and isinstance(node.func, ast.Attribute):
+                return self._value_kind(node.func.value, depth + 1)
+            if last.endswith("Config") or last == "from_dict" or (isinstance(node.func, ast.Attribute)
+                                                                   and last in CONFIG_BUILDER_METHODS):
+                return "config"
+            return "unknown"
+        parts = _dotted(node)
+        if parts and parts[-1] == "DEFAULT_CONFIG":
+            return "dict"
+        if isinstance(node, ast.Name):
+            for n in range(len(self.scope), -1, -1):
+                found = self.values.get((tuple(self.scope[:n]), node.id))
+                if found:
+                    return found
+        return "unknown"
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        kind = self._value_kind(node.value)
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                self.values[(tuple(self.scope), target.id)] = kind
+                if isinstance(node.value, ast.Call):
+                    parts = _dotted(node.value.func)
+                    if parts:
+                        owner = _base_ref(node.value.func.value, self.info) if len(parts) > 1 else None  # type: ignore[attr-defined]
+                        self.info.assigned[target.id] = (parts[-1], owner)
+        self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         parts = _dotted(node.func)
@@ -284,13 +495,52 @@ class _Collector(ast.NodeVisitor):
             start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
             line_end = getattr(node, "end_lineno", None) or node.lineno
             self.info.calls.append(CallInfo(self.info.path, parts[-1], start, line_end))
+        if parts:
+            last = parts[-1]
+            keywords = [k.arg for k in node.keywords if k.arg]
+            if last == "with_updates" and len(parts) > 1:
+                self._site("call", ".".join(parts), node, owner=_base_ref(node.func.value, self.info),  # type: ignore[attr-defined]
+                           keywords=keywords)
+            elif last in SITE_CALLS or last.endswith("Trainer") or last in ALGORITHM_CLASSES or "config" in keywords:
+                config = next((k.value for k in node.keywords if k.arg == "config"), node.args[0] if node.args else None)
+                self._site("call", ".".join(parts), node, ref=_base_ref(node.func, self.info), keywords=keywords,
+                           config=self._value_kind(config) if config is not None else None)
+            elif last == "get" and len(parts) > 1 and node.args and isinstance(node.args[0], ast.Constant) \
+                    and node.args[0].value in LEGACY_RESULT_KEYS:
+                self._site("key", node.args[0].value, node)
         self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        key = node.slice.value if isinstance(node.slice, ast.Constant) else None
+        if isinstance(key, str) and isinstance(node.ctx, ast.Load):
+            inner = node.value
+            if key in LEGACY_RESULT_KEYS:
+                self._site("key", key, node)
+            elif key == "learner" and isinstance(inner, ast.Subscript) and isinstance(inner.slice, ast.Constant) \
+                    and inner.slice.value == "info":
+                self._site("key", "info/learner", node)
+        self.generic_visit(node)
+
+    def _reference(self, node: ast.AST) -> None:
+        if isinstance(getattr(node, "ctx", None), ast.Load):
+            self._site("ref", _text(node), node, ref=_base_ref(node, self.info))
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id == "DEFAULT_CONFIG" or self.info.imports.get(node.id, ("", None, 0))[1] == "DEFAULT_CONFIG":
+            self._reference(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr == "DEFAULT_CONFIG" and _dotted(node):
+            self._reference(node)
+        else:
+            self.generic_visit(node)
 
 
 def _collect_imports(tree: ast.Module, info: FileInfo) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
+                info.imports_ray |= alias.name.split(".")[0] == "ray"
                 if alias.asname:
                     info.imports[alias.asname] = (alias.name, None, 0)
                 else:
@@ -298,6 +548,7 @@ def _collect_imports(tree: ast.Module, info: FileInfo) -> None:
                     info.imports.setdefault(head, (head, None, 0))
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
+            info.imports_ray |= not node.level and module.split(".")[0] == "ray"
             for alias in node.names:
                 if alias.name == "*":
                     info.star_modules.append("." * node.level + module)
@@ -323,17 +574,65 @@ def analyze_file(root: Path, rel: str) -> FileInfo:
         _collect_imports(tree, info)
         _Collector(info).visit(tree)
     except RecursionError:  # nested too deeply for the visitor: classes without their scopes
-        info.classes, info.calls = [], []
+        info.classes, info.calls, info.sites, info.assigned = [], [], [], {}
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 bases = [ref for ref in (_base_ref(b, info) for b in node.bases) if ref]
                 start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                info.classes.append(ClassInfo(rel, node.name, node.lineno, start, node.end_lineno or node.lineno, bases))
+                info.classes.append(ClassInfo(rel, node.name, node.lineno, start, node.end_lineno or node.lineno, bases,
+                                              base_texts=[_text(b) for b in node.bases if _base_ref(b, info)]))
     return info
 
 
+@dataclass(frozen=True)
+class Family:
+    """What makes a class legacy, for one family of RLlib classes (models, policies,
+    trainers): a name imported from ``ray.rllib`` (``rllib(module, name)``), a name a
+    star import from RLlib may bring (``star``), a name distinctive enough to count when
+    its import cannot be followed (``distinctive``), and what a ``name = f(...)``
+    assignment makes of the name by ``f``'s last name (``assigned``: a label, ``"owner"``
+    for ``X.with_updates(...)`` of a class of the family, or None)."""
+
+    name: str
+    rllib: Callable[[str, str], bool]
+    star: Callable[[str], bool]
+    distinctive: Callable[[str], bool]
+    assigned: Callable[[str], Optional[str]]
+    # An import from a module outside the tree falls back on a class of the tree with that
+    # name (models; for policies and trainers, `from stable_baselines3 import PPO` would
+    # otherwise become a tree's own PPO(PPOTrainer)).
+    by_name_for_imports: bool = False
+
+
+def _model_from_rllib(module: str, name: str) -> bool:
+    return name in LEGACY_NAMES or ("model" in module and "action_dist" not in module and bool(RLLIB_MODEL_CLASS.search(name)))
+
+
+def _is_policy_name(name: str) -> bool:
+    return name.endswith(("Policy", "PolicyV2"))
+
+
+def _is_trainer_name(name: str) -> bool:
+    return name.endswith("Trainer") or name in ALGORITHM_CLASSES
+
+
+MODELS = Family("models", _model_from_rllib, lambda n: n in LEGACY_NAMES, lambda n: n in DISTINCTIVE, lambda f: None,
+                by_name_for_imports=True)
+POLICIES = Family(
+    "policies", lambda module, name: _is_policy_name(name), _is_policy_name,
+    lambda n: n.endswith(DISTINCTIVE_POLICY_SUFFIXES),
+    lambda f: f if f in POLICY_BUILDERS else ("owner" if f == "with_updates" else None),
+)
+TRAINERS = Family(
+    "trainers", lambda module, name: _is_trainer_name(name), lambda n: n.endswith("Trainer"),
+    lambda n: n in RLLIB_TRAINER_CLASSES,
+    lambda f: TRAINER_FUNCTIONS.get(f) or ("owner" if f == "with_updates" else None),
+)
+
+
 class Repo:
-    """The parsed Python files of one tree, with legacy status resolved for every class."""
+    """The parsed Python files of one tree, with legacy status resolved for every class
+    (models: ``legacy`` / ``via``; policies: ``policy_via``; trainers: ``trainer_via``)."""
 
     def __init__(self, root: Path, files: Optional[Sequence[str]] = None) -> None:
         self.root = root
@@ -343,14 +642,28 @@ class Repo:
             for name in module_names(rel):
                 self.modules.setdefault(name, []).append(rel)
         self.by_name: Dict[str, List[ClassInfo]] = {}
+        self.assigned_in: Dict[str, List[str]] = {}  # name -> files assigning it a call's result
         for info in self.files.values():
             for cls in info.classes:
                 self.by_name.setdefault(cls.qualname.split(".")[-1], []).append(cls)
-        self._state: Dict[int, Optional[str]] = {}
+            for name in info.assigned:
+                self.assigned_in.setdefault(name, []).append(info.path)
+        self._state: Dict[Tuple[str, int], Optional[str]] = {}
         for info in self.files.values():
             for cls in info.classes:
-                via = self._legacy_via(cls, 0)
+                via = self._legacy_via(cls, 0, MODELS)
                 cls.legacy, cls.via = via is not None, via
+                cls.policy_via = self._legacy_via(cls, 0, POLICIES)
+                cls.trainer_via = None if cls.policy_via else self._legacy_via(cls, 0, TRAINERS)
+                if cls.policy_via:
+                    vias = [self._ref_via(ref, cls.path, 1, POLICIES) for ref in cls.bases]
+                    cls.policy_base_texts = [text for via, text in zip(vias, cls.base_texts) if via]
+                    cls.policy_vias = sorted({via for via in vias if via})
+
+    def resolve(self, ref: Optional[Ref], rel: str, family: Family) -> Optional[str]:
+        """The RLlib class (or template function) of ``family`` that ``ref``, seen from
+        file ``rel``, reaches; None if none."""
+        return self._ref_via(ref, rel, 0, family) if ref else None
 
     # -- resolution
 
@@ -376,7 +689,7 @@ class Repo:
             found = sorted(found, key=shared, reverse=True)
         return found
 
-    def _symbol_via(self, rel: str, name: str, depth: int) -> Tuple[bool, Optional[str]]:
+    def _symbol_via(self, rel: str, name: str, depth: int, family: Family) -> Tuple[bool, Optional[str]]:
         """Whether ``name`` is known in file ``rel`` and, if it is a legacy class, the
         RLlib class it reaches: ``(known, via)``."""
         info = self.files.get(rel)
@@ -384,58 +697,74 @@ class Repo:
             return False, None
         here = [c for c in info.classes if c.qualname == name]
         if here:
-            return True, self._legacy_via(here[-1], depth + 1)
+            return True, self._legacy_via(here[-1], depth + 1, family)
+        if name in info.assigned:
+            via = self._assigned_via(info, name, depth, family)
+            if via:
+                return True, via
         if name in info.imports:
             module, orig, level = info.imports[name]
             if orig is not None:
-                return True, self._ref_via(("import", "." * level + module, orig), rel, depth + 1)
+                return True, self._ref_via(("import", "." * level + module, orig), rel, depth + 1, family)
         return False, None
 
-    def _ref_via(self, ref: Tuple[str, Optional[str], str], rel: str, depth: int) -> Optional[str]:
+    def _assigned_via(self, info: FileInfo, name: str, depth: int, family: Family) -> Optional[str]:
+        function, owner = info.assigned[name]
+        label = family.assigned(function)
+        if label == "owner":  # X.with_updates(...): a class of the family if X is one
+            return function if owner and self._ref_via(owner, info.path, depth + 1, family) else None
+        return label
+
+    def _ref_via(self, ref: Ref, rel: str, depth: int, family: Family) -> Optional[str]:
         kind, module, name = ref
         if depth > MAX_DEPTH:
             return None
         if kind == "local":
-            known, via = self._symbol_via(rel, name, depth)
+            known, via = self._symbol_via(rel, name, depth, family)
             if known:
                 return via
             info = self.files[rel]
-            if name in LEGACY_NAMES and any("rllib" in m for m in info.star_modules):
+            if family.star(name) and any("rllib" in m for m in info.star_modules):
                 return name
-            return self._by_name_via(name, depth) if name not in DISTINCTIVE else name
+            return self._by_name_via(name, depth, family) if not family.distinctive(name) else name
         assert module is not None
         bare = module.lstrip(".")
         if not module.startswith(".") and (bare == "ray.rllib" or bare.startswith(("ray.rllib.", "rllib."))):
-            if name in LEGACY_NAMES or ("model" in bare and "action_dist" not in bare and RLLIB_MODEL_CLASS.search(name)):
-                return name
-            return None
+            return name if family.rllib(bare, name) else None
         targets = self._resolve_module(module, rel)
         for target in targets:
-            known, via = self._symbol_via(target, name, depth)
+            known, via = self._symbol_via(target, name, depth, family)
             if known:
                 return via
         if kind == "attribute" or not targets:
-            if name in DISTINCTIVE:
+            if family.distinctive(name):
                 return name
-            return self._by_name_via(name, depth)
+            if kind == "attribute" or family.by_name_for_imports:
+                return self._by_name_via(name, depth, family)
         return None
 
-    def _by_name_via(self, name: str, depth: int) -> Optional[str]:
-        """A class of this tree with that name (any file) that is legacy, if any."""
+    def _by_name_via(self, name: str, depth: int, family: Family) -> Optional[str]:
+        """A class of this tree with that name (any file) that is legacy, if any (or,
+        for policies and trainers, a name some file assigns a template)."""
         for cls in self.by_name.get(name, []):
-            via = self._legacy_via(cls, depth + 1)
+            via = self._legacy_via(cls, depth + 1, family)
             if via:
                 return via
+        if family is not MODELS:
+            for rel in self.assigned_in.get(name, []):
+                via = self._assigned_via(self.files[rel], name, depth, family)
+                if via:
+                    return via
         return None
 
-    def _legacy_via(self, cls: ClassInfo, depth: int) -> Optional[str]:
-        key = id(cls)
+    def _legacy_via(self, cls: ClassInfo, depth: int, family: Family) -> Optional[str]:
+        key = (family.name, id(cls))
         if key in self._state:
             return self._state[key]
         self._state[key] = None  # cycle guard: a class in a cycle is not legacy through it
         via = None
         for ref in cls.bases:
-            via = self._ref_via(ref, cls.path, depth)
+            via = self._ref_via(ref, cls.path, depth, family)
             if via:
                 break
         self._state[key] = via
@@ -466,6 +795,341 @@ def marker_window(lines: Sequence[str], start: int, end: int) -> Tuple[int, int]
 
 def markers_in(todos: Dict[int, Optional[str]], window: Tuple[int, int]) -> List[Optional[str]]:
     return [anchor for line, anchor in todos.items() if window[0] <= line <= window[1]]
+
+
+# --------------------------------------------------------------------------- policy-level items
+
+
+@dataclass
+class Item:
+    """One legacy construct of the original tree, matched in the output by ``kind``
+    and ``key`` (a class's qualified name, a hook's class and method, a callee or
+    reference as written, a result key)."""
+
+    group: str
+    kind: str
+    path: str
+    key: str
+    line: int
+    window: Tuple[int, int]  # the lines a marker on it may sit on (with the comment block above)
+    via: Optional[str] = None  # the RLlib class / template it reaches
+    owner: Optional[str] = None  # a hook's class (qualified name)
+    bases: Tuple[str, ...] = ()  # a class's bases (as written) that make it legacy
+    keywords: Tuple[str, ...] = ()
+
+
+@dataclass
+class Candidate:
+    line: int
+    window: Tuple[int, int]
+    legacy: bool  # still the legacy construct (a class: still a legacy base)
+
+
+def _rllib_ref(ref: Optional[Ref], info: FileInfo) -> bool:
+    """A reference imported from ``ray.rllib`` (or a bare name a star import from RLlib may bring)."""
+    if ref is None:
+        return False
+    kind, module, _ = ref
+    if kind == "local":
+        return any("rllib" in m for m in info.star_modules)
+    return kind == "import" and module is not None and module.startswith(("ray.rllib", "rllib."))
+
+
+def _with_updates_group(site: Site, repo: Repo, rel: str) -> Tuple[str, str, Optional[str]]:
+    """``(group, kind, via)`` of an ``X.with_updates(...)`` call: X a policy or a trainer
+    (resolved, else by X's name as the policies rule reads it), or not known."""
+    via = repo.resolve(site.owner, rel, POLICIES)
+    if via:
+        return "policies", "Policy.with_updates call", via
+    via = repo.resolve(site.owner, rel, TRAINERS)
+    if via:
+        return "trainer_templates", "Trainer.with_updates call", via
+    owner = site.text.split(".")[-2]
+    if owner.lower().endswith(("trainer", "trainer_class", "trainer_cls", "algorithm", "algo", "algo_cls")):
+        return "trainer_templates", "Trainer.with_updates call", None
+    if owner.endswith(("Policy", "PolicyV2")):
+        return "policies", "Policy.with_updates call", None
+    return "policies", "with_updates call (owner not known)", None
+
+
+def legacy_items(repo: Repo, info: FileInfo) -> List[Item]:
+    """The policy-level items of one original file, in source order."""
+    items: List[Item] = []
+    rel = info.path
+    for cls in info.classes:
+        if cls.policy_via:
+            items.append(Item("policies", "policy class", rel, cls.qualname, cls.line, (cls.start, cls.end),
+                              via="+".join(cls.policy_vias) or cls.policy_via, bases=tuple(cls.policy_base_texts)))
+            for name, start, end in cls.methods:
+                if name in POLICY_HOOKS:
+                    items.append(Item("policies", "hook method", rel, name, start, (start, end), via=cls.policy_via,
+                                      owner=cls.qualname, bases=tuple(cls.policy_base_texts)))
+        elif cls.trainer_via:
+            items.append(Item("trainer_templates", "trainer subclass", rel, cls.qualname, cls.line, (cls.start, cls.end),
+                              via=cls.trainer_via, bases=tuple(
+                                  t for r, t in zip(cls.bases, cls.base_texts) if repo.resolve(r, rel, TRAINERS))))
+    for site in info.sites:
+        last = site.text.split(".")[-1]
+        group = kind = via = None
+        if site.kind == "key":
+            if info.imports_ray:
+                group, kind = "training_scripts", "result-key lookup"
+        elif site.kind == "ref":
+            if _rllib_ref(site.ref, info):
+                group, kind = "training_scripts", "DEFAULT_CONFIG use"
+        elif last == "with_updates":
+            group, kind, via = _with_updates_group(site, repo, rel)
+        elif last in POLICY_BUILDERS:
+            group, kind = "policies", "build_*_policy call"
+        elif last == "build_trainer":
+            group, kind = "trainer_templates", "build_trainer call"
+        elif last == "with_common_config":
+            group, kind = "training_scripts", "with_common_config call"
+        else:
+            via = repo.resolve(site.ref, rel, TRAINERS)
+            if via and (via.endswith("Trainer") or via in ("build_trainer", "with_updates", "get_trainer_class")):
+                group, kind = "training_scripts", "trainer construction"
+            elif via and site.config == "dict":
+                group, kind = "training_scripts", "algorithm built from a dict"
+        if group and kind:
+            items.append(Item(group, kind, rel, site.text, site.line, site.window, via=via, keywords=tuple(site.keywords)))
+    return items
+
+
+def candidates(item: Item, out: FileInfo) -> List[Candidate]:
+    """What in the output file may be ``item`` (by kind and key; nothing is resolved
+    here: an import the codemod re-pointed still leaves the construct in place)."""
+    def still_legacy(cls: ClassInfo) -> bool:
+        """Still a legacy base: resolved in the output, or a base that made it legacy still written."""
+        return bool(cls.trainer_via if item.kind == "trainer subclass" else cls.policy_via) \
+            or bool(set(item.bases) & set(cls.base_texts))
+
+    if item.kind in ("policy class", "trainer subclass"):
+        return [Candidate(cls.line, (cls.start, cls.end), still_legacy(cls)) for cls in out.classes
+                if cls.qualname == item.key]
+    if item.kind == "hook method":  # a hook of a class that is no longer legacy is no longer a legacy hook
+        return [Candidate(start, (start, end), still_legacy(cls)) for cls in out.classes if cls.qualname == item.owner
+                for name, start, end in cls.methods if name == item.key]
+    site_kind = {"result-key lookup": "key", "DEFAULT_CONFIG use": "ref"}.get(item.kind, "call")
+    return [Candidate(s.line, s.window, True) for s in out.sites
+            if s.kind == site_kind and s.text == item.key
+            and (item.kind != "algorithm built from a dict" or s.config == "dict")]
+
+
+class LineMap:
+    """Lines of an original file aligned with its output: ``difflib`` on whole lines, and
+    inside a block of changed lines each original line paired with the most similar
+    output line after the previous pair (similarity at least ``PAIR_RATIO``; comment lines,
+    where markers go, are never paired)."""
+
+    PAIR_RATIO = 0.4
+    MAX_PAIRING = 40_000  # line pairs compared in one changed block; a larger block is left unpaired
+
+    def __init__(self, before: Sequence[str], after: Sequence[str]) -> None:
+        self.after = after
+        self.ops = difflib.SequenceMatcher(None, list(before), list(after), autojunk=False).get_opcodes()
+        self.pairs: Dict[int, int] = {}  # original line index -> output line index
+        for tag, i1, i2, j1, j2 in self.ops:
+            if tag == "equal":
+                self.pairs.update((i1 + k, j1 + k) for k in range(i2 - i1))
+            elif tag == "replace" and (i2 - i1) * (j2 - j1) <= self.MAX_PAIRING:
+                start = j1
+                for i in range(i1, i2):
+                    best, ratio = None, self.PAIR_RATIO
+                    for j in range(start, j2):
+                        text = after[j].strip()
+                        if text.startswith("#") or not text:
+                            continue
+                        matcher = difflib.SequenceMatcher(None, before[i].strip(), text, autojunk=False)
+                        if matcher.quick_ratio() >= ratio and matcher.ratio() >= ratio:
+                            best, ratio = j, matcher.ratio()
+                    if best is not None:
+                        self.pairs[i] = best
+                        start = best + 1
+
+    def line(self, number: int) -> int:
+        """The output line an original line became (an unpaired changed line: the first
+        of its block's replacement)."""
+        i = number - 1
+        if i in self.pairs:
+            return self.pairs[i] + 1
+        for _, i1, i2, j1, _ in self.ops:
+            if i1 <= i < i2:
+                return j1 + 1
+        return (self.ops[-1][4] if self.ops else 0) + 1
+
+    def region(self, start: int, end: int) -> Optional[Tuple[int, int]]:
+        """The output lines that original lines ``start..end`` became: from the first to
+        the last output line paired with one of them, with lines inserted just above them
+        or among them; where none is paired, the unpaired output lines of the changed
+        blocks they are in. None if they all went."""
+        a, b = start - 1, end
+        found = [self.pairs[i] for i in range(a, b) if i in self.pairs]
+        paired = set(self.pairs.values())
+        for tag, i1, i2, j1, j2 in self.ops:
+            if tag == "insert" and a <= i1 < b:
+                found += range(j1, j2)
+            elif tag == "replace" and max(i1, a) < min(i2, b) and not any(i in self.pairs for i in range(a, b)):
+                found += [j for j in range(j1, j2) if j not in paired]
+        return (min(found) + 1, max(found) + 1) if found else None
+
+
+def classify_item(item: Item, out: FileInfo, lines_map: LineMap, pool: Dict[Tuple[str, str, Optional[str]], List[Candidate]],
+                  todos: Dict[int, Optional[str]]) -> Tuple[str, List[Optional[str]]]:
+    """``(outcome, anchors)``: ``flagged`` if a marker sits on or inside what the item
+    became, else ``untouched`` if it is still there, else ``rewritten``. What it became:
+    among the output's candidates (same kind and key, not taken by an earlier item) on the
+    lines its own lines became (``LineMap.region``), the one nearest to where its first
+    line went; without one, those lines."""
+    key = (item.kind, item.key, item.owner)
+    if key not in pool:
+        pool[key] = candidates(item, out)
+    region = lines_map.region(*item.window)
+    found = [c for c in pool[key] if region and region[0] <= c.line <= region[1]]
+    if found:
+        target = lines_map.line(item.line)
+        best = min(found, key=lambda c: (abs(c.line - target), c.line))
+        pool[key].remove(best)
+        anchors = markers_in(todos, marker_window(out.lines, *best.window))
+        if anchors:
+            return "flagged", anchors
+        return ("untouched" if best.legacy else "rewritten"), []
+    anchors = markers_in(todos, marker_window(out.lines, *region)) if region else []
+    return ("flagged" if anchors else "rewritten"), anchors
+
+
+def policy_figures(original: Repo, out_repo: Optional[Repo], entries: Dict[str, Dict[str, Any]],
+                   walked: Optional[Set[str]]) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """The items of every original file classified in the output, counted per group and
+    kind, with the shapes seen; and one record per item."""
+    counts = {group: {kind: Counter() for kind in kinds} for group, kinds in GROUPS.items()}
+    hooks: Dict[str, Counter] = {}
+    shapes: Dict[str, Counter] = {name: Counter() for name in SHAPES}
+    anchors_of: Dict[str, Counter] = {kind: Counter() for kinds in GROUPS.values() for kind in kinds}
+    records = []
+    for info in original.files.values():
+        items = legacy_items(original, info)
+        if not items:
+            continue
+        out = out_repo.files.get(info.path) if out_repo else None
+        skipped = (entries.get(info.path, {}).get("status") == "error" or (walked is not None and info.path not in walked)
+                   or out is None or not out.parsed)
+        if not skipped:
+            assert out is not None
+            lines_map, todos = LineMap(info.lines, out.lines), todo_lines(out.lines)
+        pool: Dict[Tuple[str, str, Optional[str]], List[Candidate]] = {}
+        for item in items:
+            if skipped:
+                outcome, anchors = "file not migrated", []
+            else:
+                outcome, anchors = classify_item(item, out, lines_map, pool, todos)  # type: ignore[arg-type]
+            counts[item.group][item.kind][outcome] += 1
+            if item.kind == "hook method":
+                hooks.setdefault(item.key, Counter())[outcome] += 1
+            if outcome == "flagged":
+                anchors_of[item.kind].update(set(a or "?" for a in anchors))
+            _shape(shapes, item)
+            records.append({"path": item.path, "group": item.group, "kind": item.kind, "key": item.key,
+                            "class": item.owner, "line": item.line, "via": item.via, "outcome": outcome,
+                            "todos": anchors})
+        for cls in info.classes:
+            if cls.policy_via:
+                shapes["policy other methods"].update(m for m, _, _ in cls.methods if m not in POLICY_HOOKS)
+    figures: Dict[str, Any] = {}
+    for group, kinds in counts.items():
+        figures[group] = {kind: {o: kinds[kind].get(o, 0) for o in OUTCOMES} for kind in GROUPS[group]}
+        figures[group]["all"] = {o: sum(kinds[k].get(o, 0) for k in GROUPS[group]) for o in OUTCOMES}
+    figures["hooks_by_name"] = {name: {o: c.get(o, 0) for o in OUTCOMES}
+                                for name, c in sorted(hooks.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))}
+    figures["policy_shapes"] = {name: dict(c.most_common()) for name, c in shapes.items()}
+    figures["flagged_items_by_anchor"] = {kind: dict(c.most_common()) for kind, c in anchors_of.items() if c}
+    return figures, records
+
+
+SHAPES = ("policy class bases", "policy other methods", "build_*_policy keywords", "with_updates owners",
+          "build_trainer keywords", "trainer subclass bases", "constructions", "DEFAULT_CONFIG uses", "result keys")
+
+
+def _shape(shapes: Dict[str, Counter], item: Item) -> None:
+    if item.kind == "policy class":
+        shapes["policy class bases"][item.via or "?"] += 1
+    elif item.kind == "build_*_policy call":
+        shapes["build_*_policy keywords"].update(item.keywords)
+    elif "with_updates" in item.kind:
+        shapes["with_updates owners"][item.key.rsplit(".", 1)[0]] += 1
+    elif item.kind == "build_trainer call":
+        shapes["build_trainer keywords"].update(item.keywords)
+    elif item.kind == "trainer subclass":
+        shapes["trainer subclass bases"][item.via or "?"] += 1
+    elif item.kind in ("trainer construction", "algorithm built from a dict"):
+        shapes["constructions"][item.key] += 1
+    elif item.kind == "DEFAULT_CONFIG use":
+        shapes["DEFAULT_CONFIG uses"][item.key] += 1
+    elif item.kind == "result-key lookup":
+        shapes["result keys"][item.key] += 1
+
+
+# --------------------------------------------------------------------------- TODO texts
+
+IMPORT_TODO = re.compile(r"^`(?:(?P<name>[^`\s]+)` from `[^`]+`|import (?P<module>[^`]+)`|from (?P<star>\S+) import \*`)"
+                         r" has no ray-free equivalent")
+_PLAIN_WORD = re.compile(r"[a-z]+[,.;:]?")
+
+
+def todo_signature(anchor: Optional[str], message: str) -> str:
+    """What groups TODO texts into kinds: the anchor and the message's plain lowercase
+    words (names, code and quoted text left out)."""
+    words = [w for w in re.sub(r"`[^`]*`|'[^'\s]*'|\"[^\"]*\"", " ", message).split() if _PLAIN_WORD.fullmatch(w)]
+    return f"{anchor or '?'}|{' '.join(words)}"
+
+
+def todo_template(messages: Counter) -> str:
+    """One text for a kind: its messages of the commonest length, word by word, with
+    the words that differ among them (and quoted or backticked text) as ``…``."""
+    by_length: Dict[int, Counter] = {}
+    for message, count in messages.items():
+        words = re.sub(r"'[^'\s]*'", "'…'", re.sub(r"`[^`]*`", "`…`", message)).split()
+        by_length.setdefault(len(words), Counter())[tuple(words)] += count
+    group = max(by_length.values(), key=lambda c: (sum(c.values()), -len(c)))
+    split = list(group)
+    return " ".join(ws[0] if len(set(ws)) == 1 else "…" for ws in zip(*split))
+
+
+def imported_name(message: str) -> Optional[str]:
+    """The name an "import without an equivalent" TODO is about (``SampleBatch``, a
+    module for ``import m``, ``m.*`` for a star import), else None."""
+    match = IMPORT_TODO.match(message)
+    if not match:
+        return None
+    if match.group("star"):
+        return match.group("star") + ".*"
+    return match.group("name") or match.group("module")
+
+
+def todo_texts(per_repo_messages: Dict[str, Counter]) -> Tuple[Dict[str, Dict[str, int]], List[Dict[str, Any]]]:
+    """TODO kinds per repository (``{text: count}``, commonest first) and over all of
+    them (``[{"text", "anchor", "count", "repos"}]``, commonest first). Messages are
+    ``(anchor, message)`` counters."""
+    by_kind: Dict[str, Counter] = {}
+    anchors: Dict[str, str] = {}
+    for messages in per_repo_messages.values():
+        for (anchor, message), count in messages.items():
+            signature = todo_signature(anchor, message)
+            by_kind.setdefault(signature, Counter())[message] += count
+            anchors[signature] = anchor or "?"
+    texts = {signature: todo_template(messages) for signature, messages in by_kind.items()}
+    per_repo: Dict[str, Dict[str, int]] = {}
+    total: Counter = Counter()
+    repos: Counter = Counter()
+    for repo, messages in per_repo_messages.items():
+        counter: Counter = Counter()
+        for (anchor, message), count in messages.items():
+            counter[todo_signature(anchor, message)] += count
+        per_repo[repo] = {texts[s]: n for s, n in counter.most_common()}
+        total.update(counter)
+        repos.update(counter.keys())
+    listing = [{"text": texts[s], "anchor": anchors[s], "count": n, "repos": repos[s]} for s, n in total.most_common()]
+    return per_repo, listing
 
 
 # --------------------------------------------------------------------------- one repository
@@ -513,24 +1177,40 @@ def track_every_file(copy: Path) -> str:
     return f"tracked {len(listed.split(NUL)) - 1} files"
 
 
-def walked_files(root: Path) -> Optional[Set[str]]:
-    """The Python files the codemod's own walk visits, or None where it cannot be asked."""
+def codemods_env(codemods_root: Path) -> Dict[str, str]:
+    """The environment the codemod runs in: ``codemods_root`` first on ``PYTHONPATH``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(codemods_root), os.environ.get("PYTHONPATH")]))}
+
+
+def codemods_package(codemods_root: Path) -> Optional[str]:
+    """``codemods.__file__`` as the codemod's interpreter imports it, or None if it cannot."""
     try:
-        sys.path.insert(0, str(ROOT))
-        from codemods.files import python_files as codemod_python_files  # noqa: WPS433
-        walked = {Path(rel).as_posix() for rel in codemod_python_files(root)}
-        return walked or None
-    except Exception:  # noqa: BLE001 - optional refinement only
+        done = subprocess.run([sys.executable, "-c", "import codemods; print(codemods.__file__)"],
+                              env=codemods_env(codemods_root), capture_output=True, text=True, timeout=120,
+                              cwd=tempfile.gettempdir())
+    except (OSError, subprocess.SubprocessError):
         return None
-    finally:
-        if sys.path and sys.path[0] == str(ROOT):
-            sys.path.pop(0)
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def run_codemod(copy: Path, out: Path, report: Path, jobs: int, timeout: float) -> Dict[str, Any]:
+def walked_files(root: Path, codemods_root: Path = ROOT) -> Optional[Set[str]]:
+    """The Python files the codemod's own walk visits, or None where it cannot be asked."""
+    script = "import json, sys\nfrom pathlib import Path\nfrom codemods.files import python_files\n" \
+             "print(json.dumps([Path(p).as_posix() for p in python_files(Path(sys.argv[1]))]))"
+    try:
+        done = subprocess.run([sys.executable, "-c", script, str(root)], env=codemods_env(codemods_root),
+                              capture_output=True, text=True, timeout=600, cwd=tempfile.gettempdir())
+        walked = set(json.loads(done.stdout)) if done.returncode == 0 else set()
+    except (OSError, subprocess.SubprocessError, ValueError):  # optional refinement only
+        return None
+    return walked or None
+
+
+def run_codemod(copy: Path, out: Path, report: Path, jobs: int, timeout: float,
+                codemods_root: Path = ROOT) -> Dict[str, Any]:
     command = rlmigrate_command() + ["migrate", copy.name, "--out-dir", str(out), "--report", str(report),
                                      "-j", str(jobs), "--no-progress"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = codemods_env(codemods_root)
     start = time.perf_counter()
     try:
         done = subprocess.run(command, cwd=copy.parent, env=env, capture_output=True, text=True, timeout=timeout)
@@ -583,7 +1263,8 @@ def classify(cls: ClassInfo, out_repo: Optional[Repo], entries: Dict[str, Dict[s
     return ("converted with TODOs" if anchors else "converted, no TODO"), anchors, None
 
 
-def measure_repo(source: Path, jobs: int, timeout: float, keep: Optional[Path]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def measure_repo(source: Path, jobs: int, timeout: float, keep: Optional[Path],
+                 codemods_root: Path = ROOT) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Figures for one repository, and the per-class / per-call details."""
     name = source.name
     wall = time.perf_counter()
@@ -594,9 +1275,9 @@ def measure_repo(source: Path, jobs: int, timeout: float, keep: Optional[Path]) 
         shutil.copytree(source, copy, symlinks=True, copy_function=shutil.copyfile)
         make_writable(copy)
         git_index = track_every_file(copy)
-        walked = walked_files(copy)
+        walked = walked_files(copy, codemods_root)
         out, report_path = tmp_path / "out", tmp_path / "report.json"
-        run = run_codemod(copy, out, report_path, jobs, timeout)
+        run = run_codemod(copy, out, report_path, jobs, timeout, codemods_root)
         summary, entries = read_report(report_path, name)
         out_files = [rel for rel in original.files if (out / rel).is_file()]
         out_repo = Repo(out, out_files) if out.is_dir() else None
@@ -649,6 +1330,9 @@ def measure_repo(source: Path, jobs: int, timeout: float, keep: Optional[Path]) 
                               "file_errored_or_unwalked": skipped})
 
     todo_kinds = Counter(t.get("anchor") or "?" for e in entries.values() for t in e.get("todos", []))
+    messages = Counter((t.get("anchor"), t.get("message") or "") for e in entries.values() for t in e.get("todos", []))
+    imports_without = Counter(name for (_, message), n in messages.items() for name in [imported_name(message)] * n if name)
+    policy, items = policy_figures(original, out_repo, entries, walked)
     parsed = sum(1 for f in original.files.values() if f.parsed)
     errored = sum(1 for e in entries.values() if e.get("status") == "error")
     unparsable = [f for f in original.files.values() if not f.parsed]
@@ -671,12 +1355,15 @@ def measure_repo(source: Path, jobs: int, timeout: float, keep: Optional[Path]) 
         "todo_kinds": dict(todo_kinds.most_common()),
         "todo_kinds_on_classes": dict(todo_on_classes.most_common()),
         "legacy_calls": {k: dict(v.most_common()) for k, v in call_counts.items()},
+        **policy,
+        "imports_without_equivalent": dict(imports_without.most_common()),
         "git_index": git_index,
         "codemod": run,
         "codemod_seconds": run["seconds"],
         "wall_seconds": round(time.perf_counter() - wall, 2),
     }
-    return figures, {"classes": classes, "calls": calls,
+    return figures, {"classes": classes, "calls": calls, "items": items,
+                     "todo_messages": [[anchor, message, n] for (anchor, message), n in messages.most_common()],
                      "unparsable_files": sorted(f.path for f in unparsable),
                      "error_files": {rel: e.get("error") for rel, e in entries.items() if e.get("status") == "error"}}
 
@@ -700,6 +1387,28 @@ def add_up(per_repo: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         for kind, counts in r["legacy_calls"].items():
             calls.setdefault(kind, Counter()).update(counts)
     total["legacy_calls"] = {k: dict(v.most_common()) for k, v in calls.items()}
+    for group, kinds in GROUPS.items():
+        total[group] = {kind: {o: sum(r[group][kind][o] for r in per_repo) for o in OUTCOMES} for kind in kinds + ("all",)}
+    hooks: Dict[str, Counter] = {}
+    for r in per_repo:
+        for name, outcomes in r["hooks_by_name"].items():
+            hooks.setdefault(name, Counter()).update(outcomes)
+    total["hooks_by_name"] = {name: {o: c.get(o, 0) for o in OUTCOMES}
+                              for name, c in sorted(hooks.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))}
+    shapes = {name: Counter() for name in SHAPES}
+    for r in per_repo:
+        for name, counts in r["policy_shapes"].items():
+            shapes[name].update(counts)
+    total["policy_shapes"] = {name: dict(c.most_common()) for name, c in shapes.items()}
+    flagged: Dict[str, Counter] = {}
+    for r in per_repo:
+        for kind, counts in r["flagged_items_by_anchor"].items():
+            flagged.setdefault(kind, Counter()).update(counts)
+    total["flagged_items_by_anchor"] = {kind: dict(c.most_common()) for kind, c in flagged.items()}
+    imports: Counter = Counter()
+    for r in per_repo:
+        imports.update(r["imports_without_equivalent"])
+    total["imports_without_equivalent"] = dict(imports.most_common())
     total["codemod_timeouts"] = sum(1 for r in per_repo if r["codemod"]["timed_out"])
     # 0: fine, 1: some file not migrated (listed in the report); anything else: the run failed.
     total["codemod_failures"] = sum(1 for r in per_repo if r["codemod"]["returncode"] not in (0, 1))
@@ -714,12 +1423,24 @@ def comparisons(per_repo: Sequence[Dict[str, Any]], total: Dict[str, Any]) -> Li
         return {"case": case, "ours": silent, "baseline": found,
                 "ratio": round(silent / found, 4) if found else None, "target": None}
 
+    def item_row(case: str, outcomes: Dict[str, int]) -> Dict[str, Any]:
+        found = sum(outcomes.values())
+        return {"case": case, "ours": outcomes["untouched"], "baseline": found,
+                "ratio": round(outcomes["untouched"] / found, 4) if found else None, "target": None}
+
     return [{
         "title": "Legacy model classes left unconverted without a TODO (silent failures)",
         "ours": "silent failures", "baseline": "legacy classes found", "unit": "classes",
         "ratio": "silent / found",
         "rows": [row(r["repo"], r) for r in per_repo] + [row("all repositories", total)],
         "note": "Counted by ast in the original and migrated trees; see the categories per repository in the JSON.",
+    }, {
+        "title": "Policy-level items, trainer templates and training-script items left in place without a TODO",
+        "ours": "untouched", "baseline": "items found", "unit": "items", "ratio": "untouched / found",
+        "rows": [item_row(group, total[group]["all"]) for group in GROUPS]
+        + [item_row("all groups", {o: sum(total[g]["all"][o] for g in GROUPS) for o in OUTCOMES})],
+        "note": "Items found by ast in the original files, matched in the output by kind and key near where their "
+                "lines went (difflib); see policies / trainer_templates / training_scripts in the JSON.",
     }]
 
 
@@ -739,16 +1460,60 @@ def human_table(per_repo: Sequence[Dict[str, Any]], total: Dict[str, Any]) -> st
     return "\n".join(lines)
 
 
+def policy_table(per_repo: Sequence[Dict[str, Any]], total: Dict[str, Any], texts: List[Dict[str, Any]]) -> str:
+    """The policy-level figures: per kind, per hook, per repository; the commonest TODO
+    texts and imports without an equivalent."""
+    short = {"rewritten": "rewr", "flagged": "flag", "untouched": "UNTOUCHED", "file not migrated": "notmig"}
+    columns = ["items"] + [short[o] for o in OUTCOMES]
+
+    def row(name: str, outcomes: Dict[str, int], width: int) -> str:
+        values = [sum(outcomes.values())] + [outcomes[o] for o in OUTCOMES]
+        return name.ljust(width) + "".join(str(v).rjust(max(len(c), 5) + 1) for c, v in zip(columns, values))
+
+    def header(title: str, width: int) -> str:
+        return title.ljust(width) + "".join(c.rjust(max(len(c), 5) + 1) for c in columns)
+
+    width = max(len(f"{g}: {k}") for g, kinds in GROUPS.items() for k in kinds + ("all",))
+    lines = ["", "Policy-level items (found by ast in the original files, classified in the output):",
+             header("kind", width)]
+    for group, kinds in GROUPS.items():
+        lines += [row(f"{group}: {kind}", total[group][kind], width) for kind in kinds + ("all",)]
+    hooks = total["hooks_by_name"]
+    if hooks:
+        hook_width = max(len("hook method") + 2, max(len(h) + 2 for h in hooks))
+        lines += ["", header("hook method", hook_width)]
+        lines += [row("  " + name, outcomes, hook_width) for name, outcomes in hooks.items()]
+    repo_width = max([len("repository")] + [len(r["repo"]) for r in per_repo])
+    cell = max(len(g) for g in GROUPS) + 3
+    lines += ["", f"Per repository, items: n (rewr/flag/UNTOUCHED/notmig)",
+              "repository".ljust(repo_width) + "".join(g.rjust(cell + 12) for g in GROUPS)]
+    for r in per_repo:
+        if any(sum(r[g]["all"].values()) for g in GROUPS):
+            lines.append(r["repo"].ljust(repo_width) + "".join(
+                f"{sum(r[g]['all'].values())} ({'/'.join(str(r[g]['all'][o]) for o in OUTCOMES)})".rjust(cell + 12)
+                for g in GROUPS))
+    lines.append("columns: rewr = rewritten (gone, no TODO on what replaced it), flag = a TODO(rlmigrate) on or in it, "
+                 "UNTOUCHED = still there without a TODO, notmig = its file errored or was not walked")
+    todos = total["todos"]
+    lines += ["", f"TODO kinds (top {TOP_TODO_TEXTS} of {len(texts)} kinds, {todos} TODOs):"]
+    lines += [f"{t['count']:6d}  {t['repos']:3d} repos  [{t['anchor']}] {t['text']}" for t in texts[:TOP_TODO_TEXTS]]
+    imports = total["imports_without_equivalent"]
+    lines += ["", f"Imports without an equivalent by name ({sum(imports.values())} TODOs, top {TOP_TODO_TEXTS}): "
+              + ", ".join(f"{name} {n}" for name, n in list(imports.items())[:TOP_TODO_TEXTS])]
+    return "\n".join(lines)
+
+
 def repositories(directory: Path) -> List[Path]:
     return sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def codemod_revision() -> Optional[str]:
-    """This checkout's commit (``+dirty`` with uncommitted changes), or None without git."""
+def codemod_revision(codemods_root: Path = ROOT) -> Optional[str]:
+    """The commit of the checkout the codemod comes from (``+dirty`` with uncommitted
+    changes), or None without git."""
     try:
-        sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+        sha = subprocess.run(["git", "-C", str(codemods_root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=30, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(codemods_root), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -764,6 +1529,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help="seconds the codemod may take per repository (default %(default)s)")
     parser.add_argument("--keep", type=Path, help="keep each repository's migrated tree and report under KEEP/<repo>/")
+    parser.add_argument("--codemods-root", type=Path, default=ROOT,
+                        help="checkout whose codemods package runs (put first on PYTHONPATH; default: this one), "
+                             "e.g. a git worktree of an older commit")
     args = parser.parse_args(argv)
 
     directory = args.dir or (Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None)
@@ -784,12 +1552,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.keep == directory or directory in args.keep.parents:
             parser.error("--keep must be outside DIR")  # never write into the corpus
 
+    codemods_root = args.codemods_root.resolve()
+    package = codemods_package(codemods_root)
+    print(f"codemods package: {package} (revision {codemod_revision(codemods_root)})", file=sys.stderr, flush=True)
+    if package is None or Path(package).resolve().parent.parent != codemods_root:
+        parser.error(f"the codemod would not import codemods from {codemods_root} (it imports {package})")
+
     start = time.perf_counter()
     per_repo, details = [], {}
     repos = repositories(directory)
     for index, source in enumerate(repos, 1):
         print(f"[{index}/{len(repos)}] {source.name} ...", file=sys.stderr, flush=True)
-        figures, detail = measure_repo(source, args.jobs, args.timeout, args.keep)
+        figures, detail = measure_repo(source, args.jobs, args.timeout, args.keep, codemods_root)
         per_repo.append(figures)
         details[source.name] = detail
         c = figures["categories"]
@@ -799,11 +1573,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"[{index}/{len(repos)}] {source.name}: {figures['legacy_classes']} legacy classes, "
               f"{c['not converted, no TODO']} silent, {figures['files_codemod_errors']} file errors, "
               f"{figures['codemod_seconds']:.0f} s", file=sys.stderr, flush=True)
+    texts_per_repo, texts = todo_texts({
+        name: Counter({(anchor, message): n for anchor, message, n in detail["todo_messages"]})
+        for name, detail in details.items()
+    })
+    for figures in per_repo:
+        figures["todo_texts"] = dict(list(texts_per_repo[figures["repo"]].items())[:TOP_TODO_TEXTS])
     total = add_up(per_repo)
+    total["todo_texts"] = texts[:TOP_TODO_TEXTS]
+    total["todo_text_kinds"] = len(texts)
     total["elapsed_seconds"] = round(time.perf_counter() - start, 2)
     result = {
         "corpus": str(directory),
-        "codemod_revision": codemod_revision(),
+        "codemod_revision": codemod_revision(codemods_root),
+        "codemods_package": package,
         "command": " ".join(rlmigrate_command()[-1:] + ["migrate", "<copy>", "--out-dir", "<out>", "--report",
                                                          "<report.json>", "-j", str(args.jobs), "--no-progress"]),
         "categories": list(CATEGORIES),
@@ -812,10 +1595,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "comparisons": comparisons(per_repo, total),
     }
     print(human_table(per_repo, total), file=sys.stderr)
+    print(policy_table(per_repo, total, texts), file=sys.stderr)
     print(json.dumps(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**result, "details": details}, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps({**result, "details": details, "todo_texts_all": texts}, indent=2) + "\n",
+                             encoding="utf-8")
     return 0
 
 
