@@ -258,15 +258,15 @@ def test_after_blocks_must_be_the_codemod_output():
 
 
 def test_completed_blocks_must_differ_from_the_codemod_output_and_drop_the_todos():
-    before = "from ray.rllib.policy.sample_batch import SampleBatch\nx = SampleBatch.OBS\n"
+    before = "from ray.rllib.policy.sample_batch import SampleBatch\nx = SampleBatch({'obs': [1]})\n"
     block = guide_blocks.Block(0, 1, "python", before, "before", {"id": "a"}, "a")
     after = guide_blocks.codemod_output(block)
     assert "TODO(rlmigrate)" in after
     with pytest.raises(AssertionError, match="identical to the codemod output"):
         _run_all(_pair(before, after, after))
     with pytest.raises(AssertionError, match="still carries TODO"):
-        _run_all(_pair(before, after, after.replace("x = SampleBatch.OBS", "x = 'obs'")))
-    _run_all(_pair(before, after, "x = 'obs'\n"))
+        _run_all(_pair(before, after, after.replace("x = SampleBatch({'obs': [1]})", "x = {'obs': [1]}")))
+    _run_all(_pair(before, after, "x = {'obs': [1]}\n"))
 
 
 def test_shell_blocks_check_every_exit_status(tmp_path):
