@@ -223,3 +223,43 @@ def test_a_legacy_catalog_key_without_a_module_class_is_refused_not_ignored(key)
     # With the migrated class given, the key is the class's business (kept in its model config).
     spec = config.rl_module(rl_module_spec=SingleAgentRLModuleSpec(module_class=DiscreteBCTorchModule)).get_rl_module_spec(env)
     assert spec.module_class is DiscreteBCTorchModule and spec.model_config_dict[key] == "my_model"
+
+
+def test_settings_read_dict_style_as_legacy_policy_code_does():
+    from rlmodule.algorithms.ppo import PPOConfig
+
+    config = PPOConfig().training(clip_param=0.25, lambda_=0.9).env_runners(num_env_runners=0)
+    assert config["clip_param"] == 0.25
+    assert config["lambda"] == 0.9 and config["lambda_"] == 0.9  # the legacy spelling too
+    assert config["num_workers"] == 0
+    assert config["minibatch_size"] == config["sgd_minibatch_size"]
+    with pytest.raises(KeyError, match="'no_such_key'"):
+        config["no_such_key"]
+
+
+def test_learner_class_must_be_a_learner_subclass_and_is_built_by_the_algorithm(tmp_path):
+    from rlmodule.algorithms.ppo import PPOConfig
+    from rlmodule.learners import PPOLearner
+
+    class CountingLearner(PPOLearner):
+        calls = 0
+
+        def compute_loss(self, ops, batch, fwd_out, coeffs):
+            CountingLearner.calls += 1
+            return super().compute_loss(ops, batch, fwd_out, coeffs)
+
+    with pytest.raises(TypeError, match="learner_class"):
+        PPOConfig().training(learner_class=object)
+    config = (
+        PPOConfig().environment("CartPole-v1")
+        .training(learner_class=CountingLearner, train_batch_size=64, sgd_minibatch_size=32, num_sgd_iter=1)
+        .env_runners(num_envs_per_env_runner=1)
+        .debugging(seed=0, log_dir=str(tmp_path))
+    )
+    assert PPOConfig.from_dict(config.to_dict()).learner_class is CountingLearner
+    algo = config.build()
+    try:
+        algo.train()
+    finally:
+        algo.stop()
+    assert type(algo.learners["default_policy"]) is CountingLearner and CountingLearner.calls >= 2

@@ -280,6 +280,18 @@ class AlgorithmConfig:
         return self
 
     # --- dict form ----------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        """``config["lr"]``: a setting by its ``to_dict()`` key (RLlib's dict-style read,
+        which legacy policy and loss code uses: ``self.config["clip_param"]``); legacy
+        spellings (``"num_workers"``, ``"lambda"``, ``"sgd_minibatch_size"``) read their
+        setting."""
+        known = _settings(type(self))
+        name = LEGACY_KEYS.get(key, key)
+        name = TRAINING_ALIASES.get(name, name)
+        if name not in known:
+            raise KeyError(f"{type(self).__name__}[{key!r}]: no such setting (known: {', '.join(sorted(known))})")
+        return getattr(self, known[name][1])
+
     def to_dict(self) -> Dict[str, Any]:
         """Every setting by its setter's keyword (``framework``, ``env``, ``lr``, ...);
         values are deep copies (classes and functions as they are)."""
