@@ -64,7 +64,7 @@ import libcst as cst
 
 from codemods.import_edits import add_imports, bound_imports, bound_name, dotted, used_names
 from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer, walk
-from codemods.rules.configs import _Algorithms, _class_algorithm, _dict_entry, _string, _Survey
+from codemods.rules.configs import _Algorithms, _class_algorithm, _string, _Survey
 
 ANCHOR = "training-scripts"
 
@@ -166,10 +166,6 @@ def _trainer_algorithm(path: str) -> Optional[str]:
         found = _class_algorithm(path)
         return found if found is not None and found.lower() == last.lower() else None
     return None
-
-
-def _is_call_to(node: cst.CSTNode, path: str, resolve) -> bool:
-    return isinstance(node, cst.Call) and resolve(dotted(node.func)) == path
 
 
 @dataclass
