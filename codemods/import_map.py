@@ -99,6 +99,7 @@ SYMBOL_MAP: Dict[Tuple[str, str], Tuple[str, str]] = {
     },
     ("ray.rllib.utils.torch_utils", "FLOAT_MIN"): ("compat.migrated_model", "FLOAT_MIN"),
     ("ray.rllib.utils.torch_utils", "FLOAT_MAX"): ("compat.migrated_model", "FLOAT_MAX"),
+    ("ray.rllib.utils.torch_utils", "apply_grad_clipping"): ("compat.migrated_policy", "apply_grad_clipping"),
     ("ray.rllib.utils.torch_ops", "FLOAT_MIN"): ("compat.migrated_model", "FLOAT_MIN"),
     ("ray.rllib.utils.torch_ops", "FLOAT_MAX"): ("compat.migrated_model", "FLOAT_MAX"),
     # type aliases: plain typing

@@ -26,7 +26,7 @@ import torch
 from compat.migrated_model import legacy_input_dict
 from rlmodule.columns import Columns
 
-__all__ = ["LegacyModelView", "PolicyLoss", "acting_forward", "legacy_dist_class"]
+__all__ = ["LegacyModelView", "PolicyLoss", "acting_forward", "apply_grad_clipping", "legacy_dist_class"]
 
 
 class LegacyModelView:
@@ -165,16 +165,43 @@ class _TrainBatch(dict):
         )
 
 
+def _legacy_tower_names(terms: Mapping[str, Any]) -> Dict[str, Any]:
+    """PPO's loss terms under the names the legacy loss stored them (``tower_stats``)."""
+    names = {"policy_loss": "mean_policy_loss", "vf_loss": "mean_vf_loss", "vf_explained_var": "vf_explained_var",
+             "entropy": "mean_entropy", "mean_kl_loss": "mean_kl_loss", "total_loss": "total_loss"}
+    return {legacy: terms[ours] for ours, legacy in names.items() if ours in terms}
+
+
+def apply_grad_clipping(policy: Any, optimizer: Any, loss: Any) -> Dict[str, Any]:
+    """``ray.rllib.utils.torch_utils.apply_grad_clipping``: clip each param group's
+    gradients to ``policy.config["grad_clip"]`` (if set); ``{"grad_gnorm": the sum over
+    groups of min(norm before clipping, grad_clip)}``, ``{}`` when no group has gradients."""
+    clip = policy.config["grad_clip"]
+    clip = float("inf") if clip is None else float(clip)
+    total, groups = 0.0, 0
+    for group in optimizer.param_groups:
+        params = [p for p in group["params"] if p.grad is not None]
+        if params:
+            norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+            total += min(norm, clip)
+            groups += 1
+    return {"grad_gnorm": torch.as_tensor(total)} if groups else {}
+
+
 class PolicyLoss:
     """Mixin for a learner (before ``PPOLearner`` in the bases) that runs a legacy
     policy's ``loss(model, dist_class, train_batch) -> scalar`` as ``compute_loss``.
 
     The legacy loss sees ``self.config[...]`` (the algorithm config's settings),
-    ``self.kl_coeff``, ``self.entropy_coeff`` (this update's), ``self.model`` and
-    ``self.dist_class``; ``super().loss(model, dist_class, train_batch)`` returns the
-    algorithm's own total loss for the minibatch. Returned terms: the algorithm's,
-    with ``total_loss`` the legacy loss's value, plus the ``model.tower_stats`` scalars
-    the loss stored. Feed-forward modules only.
+    ``self.kl_coeff``, ``self.entropy_coeff`` (this update's), ``self.cur_lr``,
+    ``self.model`` and ``self.dist_class``; ``super().loss(model, dist_class,
+    train_batch)`` returns the algorithm's own total loss for the minibatch. Returned
+    terms: the algorithm's, with ``total_loss`` the legacy loss's value, plus the
+    ``model.tower_stats`` scalars the loss stored and, when the class defines the legacy
+    ``stats_fn(train_batch)``, its scalars (``self.get_tower_stats(name)`` and
+    ``super().stats_fn`` as in PPO's policy). A legacy ``optimizer()`` becomes the
+    learner's optimizer, ``extra_grad_process(optimizer, loss)`` runs between backward
+    and the step (its dict becomes stats). Feed-forward modules only.
     """
 
     def minibatch_loss(self, ops: Any, inputs: Mapping[str, Any], targets: Mapping[str, Any], rows: Any, coeffs: Mapping[str, Any]) -> Dict[str, Any]:
@@ -194,8 +221,12 @@ class PolicyLoss:
         model = LegacyModelView(self.module, is_training=True)
         total = self.loss(model, self.dist_class, train_batch)
         terms = dict(self._algorithm_terms or {})
-        for name, value in model.tower_stats.items():
-            if name not in terms and hasattr(value, "shape") and value.numel() == 1:
+        self._tower_stats = {**_legacy_tower_names(terms), **model.tower_stats, "total_loss": total}
+        extra = dict(model.tower_stats)
+        if type(self).stats_fn is not PolicyLoss.stats_fn:
+            extra.update(self.stats_fn(train_batch))
+        for name, value in extra.items():
+            if name not in terms and name != "total_loss" and torch.is_tensor(value) and value.numel() == 1:
                 terms[name] = value.detach().reshape(())
         terms["total_loss"] = total
         return terms
@@ -205,6 +236,58 @@ class PolicyLoss:
         ops, batch, fwd_out, coeffs = self._loss_args
         self._algorithm_terms = super().compute_loss(ops, batch, fwd_out, coeffs)
         return self._algorithm_terms["total_loss"]
+
+    def get_tower_stats(self, name: str) -> List[Any]:
+        """What the loss stored in ``model.tower_stats[name]`` (and PPO's own:
+        ``total_loss``, ``mean_policy_loss``, ``mean_vf_loss``, ``vf_explained_var``,
+        ``mean_entropy``, ``mean_kl_loss``), as a one-tower list."""
+        stats = getattr(self, "_tower_stats", {})
+        if name not in stats:
+            raise KeyError(f"get_tower_stats({name!r}): the loss stored {sorted(stats)}")
+        return [stats[name]]
+
+    def stats_fn(self, train_batch: Mapping[str, Any]) -> Dict[str, Any]:
+        """PPO's legacy stats (``super().stats_fn(train_batch)``)."""
+        return {
+            "cur_kl_coeff": torch.as_tensor(float(getattr(self, "kl_coeff", 0.0))),
+            "cur_lr": torch.as_tensor(self.cur_lr),
+            "total_loss": self.get_tower_stats("total_loss")[0],
+            "policy_loss": self.get_tower_stats("mean_policy_loss")[0],
+            "vf_loss": self.get_tower_stats("mean_vf_loss")[0],
+            "vf_explained_var": self.get_tower_stats("vf_explained_var")[0],
+            "kl": self.get_tower_stats("mean_kl_loss")[0],
+            "entropy": self.get_tower_stats("mean_entropy")[0],
+            "entropy_coeff": torch.as_tensor(self.entropy_coeff),
+        }
+
+    def make_optimizer(self, params: List[Any], lr: float) -> Optional[Any]:
+        """The legacy ``optimizer()`` hook's optimizer when the class defines one (one
+        optimizer over the module's parameters); else the learner's Adam."""
+        if type(self).optimizer is PolicyLoss.optimizer:
+            return None
+        optimizer = self.optimizer()
+        if isinstance(optimizer, (list, tuple)):
+            if len(optimizer) != 1:
+                raise NotImplementedError(f"{type(self).__name__}.optimizer() returned {len(optimizer)} optimizers; one learner steps one")
+            optimizer = optimizer[0]
+        return optimizer
+
+    def optimizer(self) -> Any:
+        """The legacy default (``super().optimizer()``): Adam over the model's parameters."""
+        return torch.optim.Adam(self.module.parameters(), lr=self.config["lr"])
+
+    def process_gradients(self, optimizer: Any, loss: Any) -> Dict[str, Any]:
+        if type(self).extra_grad_process is PolicyLoss.extra_grad_process:
+            return {}
+        return {k: torch.as_tensor(v) for k, v in self.extra_grad_process(optimizer, loss).items()}
+
+    def extra_grad_process(self, optimizer: Any, loss: Any) -> Dict[str, Any]:
+        """The legacy default (``super().extra_grad_process(...)``): ``apply_grad_clipping``."""
+        return apply_grad_clipping(self, optimizer, loss)
+
+    @property
+    def cur_lr(self) -> float:
+        return float(self.backend.optimizer.param_groups[0]["lr"])
 
     @property
     def model(self) -> LegacyModelView:

@@ -115,3 +115,14 @@ def test_tf_function_matches_eager():
         assert s2[k] == pytest.approx(s1[k], rel=1e-5, abs=1e-6), k
     for a, b in zip(w1, w2):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_torch_only_learner_hooks_are_refused_by_the_tf_backend():
+    from rlmodule.learners import PPOLearner
+
+    class WithOptimizer(PPOLearner):
+        def make_optimizer(self, params, lr):
+            return None
+
+    with pytest.raises(NotImplementedError, match="make_optimizer"):
+        make_learner(_module(), ppo_config(), learner_class=WithOptimizer)

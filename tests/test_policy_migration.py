@@ -164,3 +164,34 @@ def test_the_migrated_policy_and_its_learner_train_on_cartpole(tmp_path):
     assert result["env_runners"]["episode_return_mean"] >= 150, result["num_env_steps_sampled"]
     assert type(algo.learners["default_policy"]) is migrated.PenalisedPolicyLearner
     assert result["learners"]["default_policy"]["logit_penalty"] > 0
+
+
+def test_training_hooks_step_like_the_legacy_policy():
+    """loss + stats_fn + optimizer (RMSprop) + extra_grad_process (apply_grad_clipping):
+    one step of the legacy policy's learn_on_batch and one of the migrated learner on
+    the same batch and weights give the same weights and stats."""
+    from ray.rllib.policy.sample_batch import SampleBatch
+
+    from rlmodule.algorithms.ppo import PPOConfig
+
+    settings = dict(SETTINGS, grad_clip=0.1, lr=0.01)
+    legacy = legacy_policy(BOX4, DISCRETE3, {}, fixture("legacy", "training_hooks").TunedPolicy, **settings)
+    migrated = fixture("migrated", "training_hooks")
+    module = migrated_module(migrated.TunedPolicy, BOX4, DISCRETE3, legacy)
+    learner = migrated.TunedPolicyLearner(module, PPOConfig().training(**settings))
+    assert type(learner.backend.optimizer).__name__ == "RMSprop"
+    columns = _batch(legacy)
+    legacy_stats = legacy.learn_on_batch(SampleBatch({k: v.copy() for k, v in columns.items()}))["learner_stats"]
+    tensors = {k: torch.as_tensor(v) for k, v in columns.items()}
+    from rlmodule.learners.batch import TrainBatch
+
+    batch = TrainBatch({"obs": tensors.pop("obs")}, tensors, np.ones(len(columns["obs"]), np.int64), sequences=False)
+    coeffs = {"entropy_coeff": torch.tensor(SETTINGS["entropy_coeff"]), "kl_coeff": torch.tensor(SETTINGS["kl_coeff"])}
+    names, values, finite = learner.backend.train_step(batch, torch.arange(len(columns["obs"])), coeffs)
+    assert finite
+    stats = dict(zip(names, values.tolist()))
+    for name, parameter in module.named_parameters():
+        torch.testing.assert_close(parameter, legacy.model.get_parameter(name), atol=1e-5, rtol=1e-5, msg=name)
+    assert stats["value_bias"] == pytest.approx(float(legacy_stats["value_bias"]), abs=1e-5)
+    assert stats["grad_gnorm"] == pytest.approx(float(legacy_stats["grad_gnorm"]), abs=1e-4)
+    assert float(legacy_stats["grad_gnorm"]) == pytest.approx(0.1)  # clipped: the stat is min(norm, grad_clip)

@@ -83,7 +83,12 @@ ACTING_HOOKS = ("action_distribution_fn", "action_sampler_fn")
 MODEL_ARGS = ("obs_space", "action_space", "num_outputs", "model_config", "name")
 #: Policy attributes a moved hook may read: on the module (acting) / on the learner (loss).
 ACTING_SELF = frozenset({"action_space", "dist_class"})
-LOSS_SELF = frozenset({"config", "kl_coeff", "entropy_coeff", "model", "dist_class", "action_space", "observation_space"})
+LOSS_SELF = frozenset({
+    "config", "kl_coeff", "entropy_coeff", "cur_lr", "model", "dist_class", "action_space", "observation_space",
+    "get_tower_stats",
+})
+#: Training hooks that move onto the learner with the loss (``compat.migrated_policy.PolicyLoss`` runs them).
+LEARNER_HOOKS = ("loss", "stats_fn", "optimizer", "extra_grad_process")
 
 
 @dataclass
@@ -95,7 +100,7 @@ class PolicyPlan:
     acting: Optional[cst.FunctionDef] = None
     acting_dist: Optional[str] = None
     train_dist: Optional[str] = None
-    loss: Optional[cst.FunctionDef] = None
+    learner: List[cst.FunctionDef] = field(default_factory=list)
     dists: List[str] = field(default_factory=list)
 
 
@@ -142,11 +147,11 @@ class Policies(Rule):
                 plan = self.plans[id(policy)]
                 if plan.model is None:
                     self.plans[id(policy)] = (
-                        f"it is named elsewhere in this file, and its loss alone would become {name}Learner "
-                        "(the policy class would be gone)"
+                        f"it is named elsewhere in this file, and its training hooks alone would become "
+                        f"{name}Learner (the policy class would be gone)"
                     )
                     continue
-                learner = f" and .training(learner_class={name}Learner)" if plan.loss is not None else ""
+                learner = f" and .training(learner_class={name}Learner)" if plan.learner else ""
                 self.flag(
                     f"{name} is an RLModule now, not a legacy policy class: give it as "
                     f"rl_module_spec=SingleAgentRLModuleSpec(module_class={name}){learner} on a PPOConfig",
@@ -193,7 +198,7 @@ class Policies(Rule):
             if not isinstance(statement, cst.FunctionDef):
                 return "its class body holds more than methods (attributes have no place on the module or learner)"
             name = statement.name.value
-            if name not in MODEL_HOOKS + ACTING_HOOKS + ("loss",):
+            if name not in MODEL_HOOKS + ACTING_HOOKS + LEARNER_HOOKS:
                 return f"it defines {name}(), which has no place on the module or learner yet"
             if any(dotted(_decorator_target(d)).split(".")[-1] != "override" for d in statement.decorators):
                 return f"{name}() has decorators other than @override"
@@ -212,11 +217,12 @@ class Policies(Rule):
                 reason = _self_reads(methods[hook], ACTING_SELF) or self._plan_acting(methods[hook], plan)
                 if reason:
                     return reason
-        if "loss" in methods:
-            reason = _self_reads(methods["loss"], LOSS_SELF) or _loss_reads(methods["loss"])
-            if reason:
-                return reason
-            plan.loss = methods["loss"]
+        for hook in LEARNER_HOOKS:
+            if hook in methods:
+                reason = _self_reads(methods[hook], LOSS_SELF) or _loss_reads(methods[hook])
+                if reason:
+                    return reason
+                plan.learner.append(methods[hook])
         for dist in plan.dists:
             if self.dist_uses.get(dist) != "class":
                 return f"{dist} is used here other than as a returned class (called or subclassed), so its import must stay ray's"
@@ -286,7 +292,7 @@ class Policies(Rule):
         docstring = [updated_node.body.body[0]] if is_docstring(updated_node.body.body[0]) else []
         if plan.model:
             classes.append(self._module_class(updated_node, plan, docstring))
-        if plan.loss is not None:
+        if plan.learner:
             learner = self._learner_class(name, plan, [] if plan.model else docstring)
             if classes:
                 learner = learner.with_changes(leading_lines=[_BLANK, _BLANK])
@@ -337,9 +343,9 @@ class Policies(Rule):
         self.imports += [("compat.migrated_policy", "PolicyLoss", None), ("rlmodule.learners", "PPOLearner", None)]
         head = self._parse(
             f"class {policy}Learner(PolicyLoss, PPOLearner):\n"
-            f'    """The loss of the legacy {policy}, run by PPO\'s learner (``.training(learner_class={policy}Learner)``)."""\n'.replace("\n    ", "\n" + self.module.default_indent)
+            f'    """The training hooks of the legacy {policy}, run by PPO\'s learner (``.training(learner_class={policy}Learner)``)."""\n'.replace("\n    ", "\n" + self.module.default_indent)
         )
-        body = [*head.body.body, _moved(plan.loss, on_module=False).with_changes(leading_lines=[_BLANK])]
+        body = [*head.body.body, *(_moved(hook, on_module=False).with_changes(leading_lines=[_BLANK]) for hook in plan.learner)]
         return head.with_changes(body=head.body.with_changes(body=body))
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
@@ -423,7 +429,7 @@ def _self_reads(method: cst.FunctionDef, allowed: frozenset) -> Optional[str]:
         owner = node.value
         if isinstance(owner, cst.Name) and owner.value == "self" and node.attr.value not in allowed:
             return f"{method.name.value}() reads self.{node.attr.value}, policy state the module and learner do not have"
-        if isinstance(owner, cst.Call) and dotted(owner.func) == "super" and node.attr.value != "loss":
+        if isinstance(owner, cst.Call) and dotted(owner.func) == "super" and node.attr.value != method.name.value:
             return f"{method.name.value}() calls super().{node.attr.value}(), which has no equivalent"
     return None
 
@@ -441,8 +447,8 @@ def _loss_reads(method: cst.FunctionDef) -> Optional[str]:
 
 class _MoveHook(cst.CSTTransformer):
     """A hook moved onto the module or learner: ``@override`` goes, ``SampleBatch.X`` /
-    ``Postprocessing.X`` columns become their strings, ``PPOTorchPolicy.loss(self, ...)``
-    becomes ``super().loss(...)``; on the module, ``self.dist_class`` becomes
+    ``Postprocessing.X`` columns become their strings, ``PPOTorchPolicy.<hook>(self, ...)``
+    becomes ``super().<hook>(...)``; on the module, ``self.dist_class`` becomes
     ``self.get_train_action_dist_cls()``."""
 
     def __init__(self, on_module: bool) -> None:
@@ -458,10 +464,11 @@ class _MoveHook(cst.CSTTransformer):
         return updated_node
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
-        if dotted(updated_node.func).split(".")[-2:] == [CONVERTIBLE_BASE, "loss"] and updated_node.args:
+        owner_hook = dotted(updated_node.func).split(".")[-2:]
+        if len(owner_hook) == 2 and owner_hook[0] == CONVERTIBLE_BASE and owner_hook[1] in LEARNER_HOOKS and updated_node.args:
             first = updated_node.args[0].value
             if isinstance(first, cst.Name) and first.value == "self":
-                return updated_node.with_changes(func=cst.parse_expression("super().loss"), args=updated_node.args[1:])
+                return updated_node.with_changes(func=cst.parse_expression(f"super().{owner_hook[1]}"), args=updated_node.args[1:])
         return updated_node
 
 

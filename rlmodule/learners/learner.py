@@ -161,6 +161,18 @@ class Learner:
     def after_update(self, stats: Dict[str, float]) -> None:
         """Called after the epochs with the stats (before they are returned)."""
 
+    def make_optimizer(self, params: List[Any], lr: float) -> Optional[Any]:
+        """The optimizer over ``params`` (torch backend); ``None`` (the default): Adam
+        with learning rate ``lr``. The learning rate schedule sets each param group's
+        ``lr`` before every update, whatever the optimizer."""
+        return None
+
+    def process_gradients(self, optimizer: Any, loss: Tensor) -> Dict[str, Tensor]:
+        """Called after ``loss.backward()`` and before ``grad_clip`` and the optimizer
+        step (torch backend); may change the gradients in place. Returns extra scalar
+        stats (averaged like the loss terms). Default: none."""
+        return {}
+
     def _extra_state(self) -> Dict[str, Any]:
         return {}
 

@@ -31,6 +31,17 @@ def _optimizer_slot_names(variables: Sequence[Any]) -> List[str]:
     return names
 
 
+def _refuse_torch_only_hooks(learner: Any) -> None:
+    from rlmodule.learners.learner import Learner
+
+    for hook in ("make_optimizer", "process_gradients"):
+        if getattr(type(learner), hook) is not getattr(Learner, hook):
+            raise NotImplementedError(
+                f"{type(learner).__name__}.{hook}() is a torch-backend hook; a tf2 learner trains with Adam "
+                "and grad_clip only"
+            )
+
+
 class TorchAdam(keras.optimizers.Adam):
     """Keras Adam stepping as ``torch.optim.Adam`` does: epsilon is added to the
     bias-corrected ``sqrt(v_hat)`` (Kingma & Ba's Algorithm 1), not to the raw ``sqrt(v)``.
@@ -136,6 +147,7 @@ class TfLearnerBackend:
                 f"module {learner.module_id!r} has no trainable variables (has it run a forward yet?)"
             )
         self.grad_clip = learner.grad_clip
+        _refuse_torch_only_hooks(learner)
         self.optimizer = TorchAdam(learning_rate=learner.lr_schedule.value(0), epsilon=1e-8)
         self.optimizer.build(self.variables)
         self._coeffs: Dict[str, tf.Variable] = {}

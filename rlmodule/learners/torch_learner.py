@@ -106,7 +106,8 @@ class TorchLearnerBackend:
         self.params = [p for _, p in self.named_params]
         self.device = self.params[0].device
         self.grad_clip = learner.grad_clip
-        self.optimizer = _adam(self.params, learner.lr_schedule.value(0))
+        lr = learner.lr_schedule.value(0)
+        self.optimizer = learner.make_optimizer(self.params, lr) or _adam(self.params, lr)
 
     # --- per update ---------------------------------------------------------------------
     def set_lr(self, lr: float) -> None:
@@ -136,6 +137,7 @@ class TorchLearnerBackend:
         terms = self.learner.minibatch_loss(TorchOps, batch.inputs, batch.targets, rows, coeffs)
         self.optimizer.zero_grad(set_to_none=True)
         terms["total_loss"].backward()
+        terms.update(self.learner.process_gradients(self.optimizer, terms["total_loss"]))
         if self.grad_clip is not None:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
         else:
