@@ -12,7 +12,7 @@ so it costs microseconds per file; the rules confirm each class on the parsed tr
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from codemods.rule import RepoIndex
 
@@ -133,10 +133,25 @@ def _bases(text: bytes) -> Iterable[Tuple[str, List[str]]]:
         yield match.group(1).decode("ascii", "replace"), names
 
 
+def is_policy_base(base: str, bound: Dict[str, str]) -> bool:
+    """Whether base expression ``base`` is a legacy RLlib policy class: a name ending in
+    ``Policy`` / ``PolicyV2`` that a ``ray.rllib`` import binds (``Policy as RllibPolicy``,
+    ``from ray.rllib import Policy``, ``ppo.PPOTorchPolicy``), or an unbound name of
+    RLlib's policy classes (``TorchPolicyV2``, ``PPOTorchPolicy``, ...)."""
+    parts = base.split(".")
+    head = bound.get(parts[0], "")
+    if len(parts) == 1:
+        if head.startswith("module:"):
+            return head.endswith(("Policy", "PolicyV2"))
+        return base.endswith(("TorchPolicy", "TFPolicy", "TorchPolicyV2", "TFPolicyV2", "EagerTFPolicy"))
+    return parts[-1].endswith(("Policy", "PolicyV2")) and (head.startswith("module:") or parts[0] == "ray")
+
+
 def build_repo_index(sources: Iterable[bytes]) -> RepoIndex:
-    """Index the legacy model classes of all ``sources`` (file contents)."""
+    """Index the legacy model and policy classes of all ``sources`` (file contents)."""
     classes: Dict[str, List[str]] = {}  # class name -> its bases' last names
     found: Dict[str, str] = {}
+    policies: Set[str] = set()
     for text in sources:
         if b"class" not in text:
             continue
@@ -146,16 +161,25 @@ def build_repo_index(sources: Iterable[bytes]) -> RepoIndex:
                 kind = resolve_base(base, bound) or ("migrated" if base.split(".")[-1] in RL_MODULE_BASES else None)
                 if kind and name not in found:
                     found[name] = kind
+                if is_policy_base(base, bound):
+                    policies.add(name)
             classes.setdefault(name, []).extend(base.split(".")[-1] for base in bases)
+    _close_over(classes, lambda name: name in found, lambda name, base: found.setdefault(name, found[base]))
+    _close_over(classes, lambda name: name in policies, lambda name, base: policies.add(name))
+    return RepoIndex(legacy_models=found, legacy_policies=frozenset(policies))
+
+
+def _close_over(classes: Dict[str, List[str]], known: Any, add: Any) -> None:
+    """Extend a class property to every class with a base that has it (repository
+    subclasses of subclasses), until nothing changes."""
     grew = True
     while grew:
         grew = False
         for name, bases in classes.items():
-            if name in found:
+            if known(name):
                 continue
             for base in bases:
-                if base in found:
-                    found[name] = found[base]
+                if known(base):
+                    add(name, base)
                     grew = True
                     break
-    return RepoIndex(legacy_models=found)

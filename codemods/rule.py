@@ -111,6 +111,9 @@ class RepoIndex:
     """
 
     legacy_models: Dict[str, str] = field(default_factory=dict)
+    #: Classes deriving (directly, or through other classes of the repository) from a
+    #: legacy RLlib policy class (``Policy``, ``TorchPolicyV2``, ``PPOTorchPolicy``, ...).
+    legacy_policies: FrozenSet[str] = frozenset()
 
     def converts(self, name: str) -> bool:
         """Whether class ``name`` (a bare or dotted name; its last part is looked up)

@@ -16,10 +16,12 @@ from codemods.rules import all_rules, select_rules
 
 def test_rules_run_in_their_declared_order_and_unknown_names_are_listed():
     names = [rule.name for rule in all_rules()]
-    assert names == ["models", "keras_functional", "policies", "configs", "imports"]
+    assert names == ["models", "keras_functional", "policies", "configs", "training_scripts", "imports"]
     assert [r.name for r in select_rules(["imports", "models"])] == ["models", "imports"]
-    assert [r.name for r in select_rules(None, ["policies"])] == ["models", "keras_functional", "configs", "imports"]
-    with pytest.raises(ValueError, match="unknown rule\\(s\\) nope; known rules: models, keras_functional, policies, configs, imports"):
+    assert [r.name for r in select_rules(None, ["policies"])] == ["models", "keras_functional", "configs", "training_scripts", "imports"]
+    with pytest.raises(
+        ValueError, match="unknown rule\\(s\\) nope; known rules: models, keras_functional, policies, configs, training_scripts, imports"
+    ):
         select_rules(["nope"])
 
 

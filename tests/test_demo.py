@@ -53,7 +53,7 @@ def test_step_1_shows_the_codemod_diff_its_report_and_the_hand_completed_todos(d
     anchors = {t["see"] for t in migration["todos"]}
     assert anchors == {"MIGRATION.md#imports-without-an-equivalent", "MIGRATION.md#custom-policies"}
     saved = json.loads((out / "migration_report.json").read_text())
-    assert saved["summary"]["todos"] == len(migration["todos"]) == 5
+    assert saved["summary"]["todos"] == len(migration["todos"]) == 6
     assert "# rlmigrate report" in (out / "migration_report.md").read_text()
     # The migrated tree is exactly the codemod's golden output for the bundled project.
     golden = ROOT / "fixtures" / "migrated" / "demo_project"

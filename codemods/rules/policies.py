@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Union
 import libcst as cst
 
 from codemods.import_edits import add_imports, dotted, is_docstring, used_names
-from codemods.rule import SKELETON, Rule, walk
+from codemods.rule import SKELETON, RepoIndex, Rule, walk
 
 ANCHOR = "custom-policies"
 ANCHOR_TRAINERS = "trainer-templates"
@@ -159,7 +159,16 @@ class Policies(Rule):
                     statement,
                 )
 
+    @classmethod
+    def applies_to(cls, source: bytes, repo: RepoIndex) -> bool:
+        return super().applies_to(source, repo) or any(name.encode() in source for name in repo.legacy_policies)
+
     def _is_policy_class(self, node: cst.ClassDef) -> bool:
+        repo = self.context.repo
+        if node.name.value in repo.legacy_policies and not any(
+            dotted(arg.value).split(".")[-1] in repo.legacy_models for arg in node.bases
+        ):  # (a policy this rule rewrote derives from its model class)
+            return True
         for arg in node.bases:
             name = dotted(arg.value).split(".")[-1]
             if name in LEGACY_POLICY_BASES or (name.endswith(("TorchPolicy", "TFPolicy", "TorchPolicyV2")) and arg.keyword is None):
@@ -189,6 +198,13 @@ class Policies(Rule):
     def _plan(self, node: cst.ClassDef) -> Union[PolicyPlan, str]:
         """The rewrite of policy class ``node``, or why there is none."""
         if len(node.bases) != 1 or node.keywords or dotted(node.bases[0].value).split(".")[-1] != CONVERTIBLE_BASE:
+            own = {s.name.value for s in node.body.body if isinstance(s, cst.FunctionDef)}
+            if own & {"compute_actions", "compute_actions_from_input_dict", "compute_single_action"}:
+                return (
+                    "it computes its own actions (a scripted policy): write an RLModule whose _forward_inference / "
+                    "_forward_exploration return 'actions' (every module of an algorithm here is trained: keep "
+                    "scripted opponents inside the env for now)"
+                )
             return f"only direct {CONVERTIBLE_BASE} subclasses are rewritten (a module plus a PPO learner)"
         plan = PolicyPlan()
         methods: Dict[str, cst.FunctionDef] = {}

@@ -35,7 +35,7 @@ def _refuse_torch_only_hooks(learner: Any) -> None:
     from rlmodule.learners.learner import Learner
 
     for hook in ("make_optimizer", "process_gradients"):
-        if getattr(type(learner), hook) is not getattr(Learner, hook):
+        if getattr(type(learner), hook, getattr(Learner, hook)) is not getattr(Learner, hook):
             raise NotImplementedError(
                 f"{type(learner).__name__}.{hook}() is a torch-backend hook; a tf2 learner trains with Adam "
                 "and grad_clip only"
