@@ -76,7 +76,7 @@ _IMPORT_AS = re.compile(rb"import[ \t]+(ray\.rllib(?:\.\w+)+)[ \t]+as[ \t]+(\w+)
 _NAME_AS = re.compile(rb"(\w+)(?:[ \t]+as[ \t]+(\w+))?")
 
 
-def _file_bases(text: bytes) -> Dict[str, str]:
+def file_bases(text: bytes) -> Dict[str, str]:
     """What this file binds to a legacy base: local name -> kind, and module alias ->
     ``"module:<path>"`` (for ``alias.Name`` bases)."""
     bound: Dict[str, str] = {}
@@ -110,7 +110,7 @@ def bind_import(bound: Dict[str, str], module: str, name: Optional[str], asname:
 def resolve_base(base: str, bound: Dict[str, str]) -> Optional[str]:
     """The kind of base expression ``base`` (``Name``, ``alias.Name``,
     ``ray.rllib.models.torch.fcnet.FullyConnectedNetwork``) given the file's ``bound``
-    names (``_file_bases``); ``None`` if it is not a legacy RLlib base."""
+    names (``file_bases``); ``None`` if it is not a legacy RLlib base."""
     parts = base.split(".")
     if len(parts) == 1:
         kind = bound.get(base) or base_kind(base, "ray.rllib")  # unbound: RLlib's, torch unless TF by name
@@ -131,6 +131,29 @@ def _bases(text: bytes) -> Iterable[Tuple[str, List[str]]]:
             if part and b"=" not in part:
                 names.append(part.decode("ascii", "replace"))
         yield match.group(1).decode("ascii", "replace"), names
+
+
+#: ray 2.x algorithm classes (``ray.rllib.algorithms``) and the base classes of both eras.
+_ALGORITHM_CLASSES = frozenset({
+    "Algorithm", "Trainer", "PPO", "APPO", "Impala", "IMPALA", "BC", "MARWIL", "DQN", "SimpleQ", "SAC", "DDPG", "TD3",
+    "ApexDQN", "ApexDDPG", "PG", "A2C", "A3C", "CQL", "ES", "ARS", "R2D2", "QMix", "MADDPG", "AlphaZero", "DreamerV3",
+})
+
+
+def is_trainer_base(base: str, bound: Dict[str, str]) -> bool:
+    """Whether base expression ``base`` is a legacy RLlib trainer or algorithm class: a
+    name a ``ray.rllib.agents`` / ``ray.rllib.algorithms`` import binds ending in
+    ``Trainer`` or naming an algorithm (``PPOTrainer``, ``Trainer``, ray 2.x ``PPO``,
+    ``Algorithm``), or ``ppo.PPOTrainer`` through a module alias."""
+    parts = base.split(".")
+    head = bound.get(parts[0], "")
+    if not head.startswith("module:ray.rllib"):
+        return False
+    path = head[len("module:"):] + ("." + ".".join(parts[1:]) if len(parts) > 1 else "")
+    last = path.split(".")[-1]
+    return (".agents" in path or ".algorithms" in path or path == "ray.rllib." + last) and (
+        last.endswith("Trainer") or last in _ALGORITHM_CLASSES
+    )
 
 
 def is_policy_base(base: str, bound: Dict[str, str]) -> bool:
@@ -155,7 +178,7 @@ def build_repo_index(sources: Iterable[bytes]) -> RepoIndex:
     for text in sources:
         if b"class" not in text:
             continue
-        bound = _file_bases(text) if b"import" in text else {}
+        bound = file_bases(text) if b"import" in text else {}
         for name, bases in _bases(text):
             for base in bases:
                 kind = resolve_base(base, bound) or ("migrated" if base.split(".")[-1] in RL_MODULE_BASES else None)

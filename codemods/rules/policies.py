@@ -31,6 +31,7 @@ from typing import Dict, List, Optional, Union
 import libcst as cst
 
 from codemods.import_edits import add_imports, dotted, is_docstring, used_names
+from codemods.repo_index import file_bases, is_trainer_base
 from codemods.rule import SKELETON, RepoIndex, Rule, walk
 
 ANCHOR = "custom-policies"
@@ -110,7 +111,8 @@ class Policies(Rule):
     order = 30
     triggers = (
         b"TorchPolicy", b"TFPolicy", b"PolicyV2", b"rllib.policy", b"build_torch_policy", b"build_tf_policy",
-        b"ActionDistribution", b"DistributionWrapper", b"build_trainer", b"rainer.with_updates",
+        b"ActionDistribution", b"DistributionWrapper", b"build_trainer", b"rainer.with_updates", b"rllib.agents",
+        b"rllib.algorithms",
     )
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -118,6 +120,7 @@ class Policies(Rule):
         self.moved_dists: set = set()
         self.imports: list = []
         self.dist_uses = _dist_uses(node)
+        self.bound = file_bases(self.context.source) if b"import" in self.context.source else {}
         self.plans: Dict[int, Union[PolicyPlan, str]] = {}
         classes = [n for n in walk(node) if type(n) is cst.ClassDef and self._is_policy_class(n) and isinstance(n.body, cst.IndentedBlock)]
         for policy in classes:
@@ -183,6 +186,17 @@ class Policies(Rule):
                 "Distribution (from_logits, sample, logp, entropy, kl, to_deterministic) and return it from "
                 "the module's get_*_action_dist_cls()",
                 ANCHOR,
+                node,
+            )
+            return
+        trainers = [dotted(arg.value) for arg in node.bases if is_trainer_base(dotted(arg.value), self.bound)]
+        if trainers:
+            self.flag(
+                f"{node.name.value} subclasses the legacy {trainers[0]}: this project's algorithms take the model as "
+                "rl_module_spec and a learner as .training(learner_class=...) on their config; overrides such as "
+                "get_default_policy_class, get_default_config or training_step have no effect here - move them there "
+                "or subclass rlmodule.algorithms.ppo.PPO by hand",
+                ANCHOR_TRAINERS,
                 node,
             )
             return
