@@ -25,6 +25,7 @@ distribution classes get a TODO.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
@@ -92,6 +93,10 @@ LOSS_SELF = frozenset({
 LEARNER_HOOKS = ("loss", "stats_fn", "optimizer", "extra_grad_process")
 
 
+#: What a search for class definitions skips: expressions and simple statements.
+_NO_EXPRESSIONS = {cst.SimpleStatementLine: frozenset({"body"}), cst.FunctionDef: frozenset({"params", "decorators", "returns"})}
+
+
 @dataclass
 class PolicyPlan:
     """How one policy class is rewritten: ``model`` (the module's base, ``None``: no
@@ -105,24 +110,35 @@ class PolicyPlan:
     dists: List[str] = field(default_factory=list)
 
 
+#: A class header naming a trainer or algorithm base (the pre-filter for trainer subclasses).
+_TRAINER_SUBCLASS = re.compile(rb"class[ \t]+\w+[ \t]*\([^)]*(?:Trainer|Algorithm|PPO|APPO|Impala|IMPALA|\bBC|DQN|SAC|DDPG|TD3|\bPG|A2C|A3C|CQL|MARWIL)")
+
+
 class Policies(Rule):
     name = "policies"
     summary = "PPOTorchPolicy subclasses -> a module and a learner; other policies, build_*_policy / with_updates, trainer templates, legacy distributions: TODOs"
     order = 30
     triggers = (
         b"TorchPolicy", b"TFPolicy", b"PolicyV2", b"rllib.policy", b"build_torch_policy", b"build_tf_policy",
-        b"ActionDistribution", b"DistributionWrapper", b"build_trainer", b"rainer.with_updates", b"rllib.agents",
-        b"rllib.algorithms",
+        b"ActionDistribution", b"DistributionWrapper", b"build_trainer", b"rainer.with_updates",
     )
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module = node
         self.moved_dists: set = set()
         self.imports: list = []
-        self.dist_uses = _dist_uses(node)
-        self.bound = file_bases(self.context.source) if b"import" in self.context.source else {}
+        source = self.context.source
+        self.bound = file_bases(source) if b"import" in source else {}
         self.plans: Dict[int, Union[PolicyPlan, str]] = {}
-        classes = [n for n in walk(node) if type(n) is cst.ClassDef and self._is_policy_class(n) and isinstance(n.body, cst.IndentedBlock)]
+        self.dist_uses: Dict[str, str] = {}
+        if b"Policy" not in source and not any(name.encode() in source for name in self.context.repo.legacy_policies):
+            classes: List[cst.ClassDef] = []
+        else:
+            self.dist_uses = _dist_uses(node) if any(d.encode() in source for d in DIST_EQUIVALENTS) else {}
+            classes = [
+                n for n in walk(node, _NO_EXPRESSIONS)
+                if type(n) is cst.ClassDef and self._is_policy_class(n) and isinstance(n.body, cst.IndentedBlock)
+            ]
         for policy in classes:
             self.plans[id(policy)] = self._plan(policy)
         self._flag_references(node, classes)
@@ -164,7 +180,11 @@ class Policies(Rule):
 
     @classmethod
     def applies_to(cls, source: bytes, repo: RepoIndex) -> bool:
-        return super().applies_to(source, repo) or any(name.encode() in source for name in repo.legacy_policies)
+        return (
+            super().applies_to(source, repo)
+            or any(name.encode() in source for name in repo.legacy_policies)
+            or (b"rllib" in source and _TRAINER_SUBCLASS.search(source) is not None)
+        )
 
     def _is_policy_class(self, node: cst.ClassDef) -> bool:
         repo = self.context.repo

@@ -57,6 +57,8 @@ config this rule rewrote gets a TODO.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
@@ -179,6 +181,13 @@ class _Config:
     names: List[cst.Name] = field(default_factory=list)  # the names it is held by
 
 
+#: A ray 2.x algorithm class called by name (the cheap pre-filter of ``applies_to``).
+_ALGORITHM_CALL = re.compile(
+    rb"\b(?:PPO|APPO|Impala|IMPALA|BC|MARWIL|DQN|SimpleQ|SAC|DDPG|TD3|PG|A2C|A3C|CQL|ES|ARS|ApexDQN|ApexDDPG|R2D2"
+    rb"|QMix|MADDPG|AlphaZero|DreamerV3|Algorithm)[ \t]*\("
+)
+
+
 class TrainingScripts(Rule):
     name = "training_scripts"
     summary = "PPOTrainer(config=...) & co -> PPOConfig.from_dict(...).build(); legacy config and result keys renamed"
@@ -187,7 +196,13 @@ class TrainingScripts(Rule):
 
     @classmethod
     def applies_to(cls, source: bytes, repo) -> bool:
-        return b"rllib" in source and super().applies_to(source, repo)
+        """A legacy trainer, a ``DEFAULT_CONFIG`` or a ray 2.x algorithm class called by
+        name (``PPO(...)``; a ``PPOConfig()`` alone is no work for this rule)."""
+        if b"rllib" not in source:
+            return False
+        return any(t in source for t in (b"Trainer", b"DEFAULT_CONFIG", b"with_common_config")) or bool(
+            _ALGORITHM_CALL.search(source)
+        )
 
     # -- the survey: what changes, decided before the tree is rewritten ----------------------
     def visit_Module(self, node: cst.Module) -> None:
