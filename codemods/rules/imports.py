@@ -33,7 +33,7 @@ import libcst as cst
 
 from codemods.import_edits import ImportSpec, bound_imports, bound_name, dotted, dotted_expr, import_statement, used_names
 from codemods.import_map import COLUMN_CONSTANT_MAP, SPECIFIC_TODOS, map_import
-from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer
+from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer, walk
 
 ANCHOR = "imports-without-an-equivalent"
 OWN_PACKAGES = ("rlmodule", "compat")
@@ -217,9 +217,7 @@ class _ImportRewriter(TodoTransformer):
             return None
         new_module, new_name, constants = entry
         bound = asname or name
-        survey = _ConstantReads(bound, constants)
-        self.module.visit(survey)
-        if not survey.only_constants:
+        if not _only_constant_reads(self.module, bound, constants):
             return None
         return (new_module, new_name, None if bound == new_name else bound)
 
@@ -247,61 +245,45 @@ _BATCH_OBJECT_API = frozenset({
 })
 
 
-class _ConstantReads(cst.CSTVisitor):
+#: What the constant-read survey does not enter: import statements.
+_SKIP_IMPORTS = {cst.Import: frozenset({"names"}), cst.ImportFrom: frozenset({"module", "names", "relative"})}
+
+
+def _only_constant_reads(module: cst.Module, name: str, constants: frozenset) -> bool:
     """Whether every use of ``name`` outside import lines is a read of
     ``name.<CONSTANT>`` with a constant of ``constants`` (not assigned, deleted or
     called; ``name`` never passed, called, subclassed, annotated or checked), and the
-    file calls no method only batch objects have (``batch.split_by_episode()``)."""
+    file calls no method only batch objects have (``batch.split_by_episode()``).
+    A :func:`walk`, no visitor."""
 
-    def __init__(self, name: str, constants: frozenset) -> None:
-        self.name, self.constants = name, constants
-        self.names = self.reads = 0
-        self.other_use = False  # a constant written or called, or a batch object's method used
-
-    @property
-    def only_constants(self) -> bool:
-        return self.names == self.reads and not self.other_use
-
-    def _is_read(self, node: cst.CSTNode) -> bool:
+    def is_read(node: cst.CSTNode) -> bool:
         return (
-            isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)
-            and node.value.value == self.name and node.attr.value in self.constants
+            type(node) is cst.Attribute and type(node.value) is cst.Name
+            and node.value.value == name and node.attr.value in constants
         )
 
-    def visit_Import(self, node: cst.Import) -> bool:
-        return False
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self._is_read(node):
-            self.reads += 1
-        self.other_use |= node.attr.value in _BATCH_OBJECT_API
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.name:
-            self.names += 1
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self.other_use |= self._targets(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self.other_use |= self._targets(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self.other_use |= self._targets(node.target)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self.other_use |= self._targets(node.target)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.other_use |= self._is_read(node.func)  # SampleBatch.OBS(...) is not a constant read
-
-    def _targets(self, target: cst.BaseExpression) -> bool:
+    def targets(target: cst.BaseExpression) -> bool:
         if isinstance(target, (cst.Tuple, cst.List)):
-            return any(self._targets(e.value) for e in target.elements)
-        return self._is_read(target)
+            return any(targets(e.value) for e in target.elements)
+        return is_read(target)
+
+    names = reads = 0
+    for node in walk(module, _SKIP_IMPORTS):
+        kind = type(node)
+        if kind is cst.Name:
+            names += node.value == name
+        elif kind is cst.Attribute:
+            if is_read(node):
+                reads += 1
+            elif node.attr.value in _BATCH_OBJECT_API:
+                return False
+        elif kind is cst.Call:
+            if is_read(node.func):  # SampleBatch.OBS(...) is not a constant read
+                return False
+        elif kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del):
+            if targets(node.target):
+                return False
+    return names == reads
 
 
 def _name_order(name: str):
