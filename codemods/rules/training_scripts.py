@@ -470,17 +470,31 @@ class TrainingScripts(Rule):
             for load in self.flow._loads(name, scope):
                 self._plan_method(load)
         names = {name for _, name in results | trainers}
+        # results of a .train() not tied to a rewritten trainer (a trainer passed in, an attribute)
+        others = self._bindings(_any_train_call) - results
+        other_names = {name for _, name in others}
         for node in walk(survey.module):
             if type(node) is cst.Subscript and not _inner_subscript(survey, node):
-                if not names & used_names(_chain(node)[0]):
-                    continue
                 base, keys = _chain(node)
-                if _is_result(base, results, trainers, survey):
+                if names & used_names(base) and _is_result(base, results, trainers, survey):
                     self._plan_chain(node, keys)
+                elif _string(keys[0]) in RESULT_KEYS and _is_other_result(base, others, other_names, survey):
+                    self._flag_untied(node, _string(keys[0]))
             elif type(node) is cst.Call and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get":
                 key = _string(node.args[0].value) if node.args else None
                 if key in RESULT_KEYS and _is_result(node.func.value, results, trainers, survey):
                     self.result_gets[id(node)] = RESULT_KEYS[key]
+                elif key in RESULT_KEYS and _is_other_result(node.func.value, others, other_names, survey):
+                    self._flag_untied(node, key)
+
+    def _flag_untied(self, node: cst.CSTNode, key: str) -> None:
+        new = "".join(f'["{k}"]' for k in RESULT_KEYS[key])
+        self.flag(
+            f"{key!r} is a legacy result key, read from a .train() this rule could not tie to a rewritten trainer "
+            f"(one passed in or held by an attribute): if it is one of this file's trainers, read result{new}",
+            ANCHOR,
+            self.survey.statement_of(node),
+        )
 
     def _bindings(self, test) -> Set[Tuple[int, str]]:
         """``(scope, name)`` of the names whose every assigned value passes ``test``."""
@@ -843,6 +857,21 @@ def _binding(name: cst.Name, survey: _Survey) -> Tuple[int, str]:
     if (scope, name.value) in survey.assigned or _rebound(survey, scope, name.value):
         return scope, name.value
     return id(survey.module), name.value
+
+
+def _any_train_call(value: cst.BaseExpression) -> bool:
+    """``x.train()`` on anything."""
+    return (
+        isinstance(value, cst.Call) and not value.args and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "train"
+    )
+
+
+def _is_other_result(base: cst.BaseExpression, others: Set[Tuple[int, str]], names: Set[str], survey: _Survey) -> bool:
+    """``base`` is a name bound only to ``.train()`` results of ``others``, or a ``.train()`` call."""
+    if isinstance(base, cst.Name):
+        return base.value in names and _binding(base, survey) in others
+    return _any_train_call(base)
 
 
 def _is_result(base: cst.BaseExpression, results, trainers, survey: _Survey) -> bool:
