@@ -285,3 +285,16 @@ def test_a_class_deriving_from_another_librarys_ppo_is_left_alone():
     source = b"from stable_baselines3 import PPO\n\n\nclass MyPPO(PPO):\n    pass\n"
     result = migrate_source(source, "t.py", select_rules(), build_repo_index([source]))
     assert result.new_bytes is None
+
+
+def test_super_with_the_policy_class_becomes_plain_super_and_gets_no_todo():
+    out = migrate('''
+        class P(PPOTorchPolicy):
+            def make_model(self):
+                return Net(self.observation_space, self.action_space, 2, self.config["model"], "net")
+
+            def loss(self, model, dist_class, train_batch):
+                return super(P, self).loss(model, dist_class, train_batch) * 2
+    ''')
+    assert "TODO" not in out
+    assert "return super().loss(model, dist_class, train_batch) * 2" in out

@@ -153,7 +153,10 @@ class Policies(Rule):
         rewritten = {c.name.value: c for c in classes if isinstance(self.plans[id(c)], PolicyPlan)}
         if not rewritten:
             return
+        inside = {id(n) for c in rewritten.values() for n in walk(c.body)}  # their own code moves with them
         for statement in walk(module):
+            if id(statement) in inside:
+                continue
             kind = type(statement)
             if kind is cst.SimpleStatementLine:
                 names = used_names(statement)
@@ -498,7 +501,7 @@ def _loss_reads(method: cst.FunctionDef) -> Optional[str]:
 class _MoveHook(cst.CSTTransformer):
     """A hook moved onto the module or learner: ``@override`` goes, ``SampleBatch.X`` /
     ``Postprocessing.X`` columns become their strings, ``PPOTorchPolicy.<hook>(self, ...)``
-    becomes ``super().<hook>(...)``; on the module, ``self.dist_class`` becomes
+    and ``super(Policy, self).<hook>(...)`` become ``super().<hook>(...)``; on the module, ``self.dist_class`` becomes
     ``self.get_train_action_dist_cls()``."""
 
     def __init__(self, on_module: bool) -> None:
@@ -514,6 +517,8 @@ class _MoveHook(cst.CSTTransformer):
         return updated_node
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        if dotted(updated_node.func) == "super" and len(updated_node.args) == 2:
+            return updated_node.with_changes(args=[])  # super(Policy, self): the class is gone or another one
         owner_hook = dotted(updated_node.func).split(".")[-2:]
         if len(owner_hook) == 2 and owner_hook[0] == CONVERTIBLE_BASE and owner_hook[1] in LEARNER_HOOKS and updated_node.args:
             first = updated_node.args[0].value
