@@ -203,6 +203,7 @@ def test_a_loss_only_policy_named_elsewhere_stays():
 
 
         SPEC = (P, None, None, {})
+        OTHER = P  # named twice: the second reference must not see a demoted plan
     ''')
     assert "class P(PPOTorchPolicy):" in out and "class PLearner" not in out
     assert "named elsewhere in this file" in out

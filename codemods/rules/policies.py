@@ -165,10 +165,9 @@ class Policies(Rule):
             else:
                 continue
             for name in sorted(names & set(rewritten)):
-                policy = rewritten[name]
-                plan = self.plans[id(policy)]
+                plan = self.plans[id(rewritten[name])]
                 if plan.model is None:
-                    self.plans[id(policy)] = (
+                    self.plans[id(rewritten.pop(name))] = (
                         f"it is named elsewhere in this file, and its training hooks alone would become "
                         f"{name}Learner (the policy class would be gone)"
                     )
