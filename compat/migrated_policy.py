@@ -144,13 +144,6 @@ def acting_forward(module: Any, batch: Mapping[str, Any], hook: Any, *, explore:
     return out
 
 
-#: Legacy train-batch columns a migrated loss can read (the learner's minibatch holds them).
-TRAIN_BATCH_COLUMNS = (
-    Columns.OBS, Columns.ACTIONS, Columns.ACTION_LOGP, Columns.ACTION_PROB, Columns.ACTION_DIST_INPUTS,
-    Columns.VF_PREDS, "advantages", "value_targets",
-)
-
-
 class _TrainBatch(dict):
     """A learner minibatch under the legacy column names (``SampleBatch`` keys);
     ``action_prob`` is ``exp(action_logp)``; a missing column raises naming it."""
@@ -210,14 +203,13 @@ class PolicyLoss:
                 f"{type(self).__name__}: a legacy policy loss runs on feed-forward modules only; "
                 "write compute_loss() for a recurrent one - see MIGRATION.md#custom-losses"
             )
-        self._minibatch_inputs = {k: ops.gather(v, rows) for k, v in inputs.items()}
         return super().minibatch_loss(ops, inputs, targets, rows, coeffs)
 
     def compute_loss(self, ops: Any, batch: Mapping[str, Any], fwd_out: Mapping[str, Any], coeffs: Mapping[str, Any]) -> Dict[str, Any]:
         self._loss_args = (ops, batch, fwd_out, coeffs)
         self._algorithm_terms: Optional[Dict[str, Any]] = None
         self.entropy_coeff = coeffs.get("entropy_coeff")
-        train_batch = _TrainBatch({**getattr(self, "_minibatch_inputs", {}), **batch})
+        train_batch = _TrainBatch({**self.minibatch_inputs, **batch})
         model = LegacyModelView(self.module, is_training=True)
         total = self.loss(model, self.dist_class, train_batch)
         terms = dict(self._algorithm_terms or {})

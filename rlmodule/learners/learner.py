@@ -127,6 +127,9 @@ class Learner:
         # Each module of a multi-agent algorithm shuffles differently from the same seed.
         self.rng = np.random.default_rng([seed, zlib.crc32(module_id.encode())])
         self.num_updates = 0
+        #: ``forward_train``'s inputs for the minibatch being trained on (set by
+        #: :meth:`minibatch_loss`; for losses that read observations themselves).
+        self.minibatch_inputs: Dict[str, Any] = {}
         self.backend = self._make_backend()
 
     # --- algorithm hooks -----------------------------------------------------------------
@@ -214,7 +217,7 @@ class Learner:
         recurrent, and return :meth:`compute_loss`'s terms. Framework-independent: the
         backends call it inside their gradient recording."""
         take = lambda x: ops.gather(x, rows)  # noqa: E731
-        mb_inputs = map_structure(take, dict(inputs))
+        mb_inputs = self.minibatch_inputs = map_structure(take, dict(inputs))
         mb_targets = map_structure(take, dict(targets))
         fwd_out = self.module.forward_train(mb_inputs)
         if self.stateful:
