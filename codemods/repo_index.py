@@ -133,27 +133,15 @@ def _bases(text: bytes) -> Iterable[Tuple[str, List[str]]]:
         yield match.group(1).decode("ascii", "replace"), names
 
 
-#: ray 2.x algorithm classes (``ray.rllib.algorithms``) and the base classes of both eras.
-_ALGORITHM_CLASSES = frozenset({
-    "Algorithm", "Trainer", "PPO", "APPO", "Impala", "IMPALA", "BC", "MARWIL", "DQN", "SimpleQ", "SAC", "DDPG", "TD3",
-    "ApexDQN", "ApexDDPG", "PG", "A2C", "A3C", "CQL", "ES", "ARS", "R2D2", "QMix", "MADDPG", "AlphaZero", "DreamerV3",
-})
-
-
-def is_trainer_base(base: str, bound: Dict[str, str]) -> bool:
-    """Whether base expression ``base`` is a legacy RLlib trainer or algorithm class: a
-    name a ``ray.rllib.agents`` / ``ray.rllib.algorithms`` import binds ending in
-    ``Trainer`` or naming an algorithm (``PPOTrainer``, ``Trainer``, ray 2.x ``PPO``,
-    ``Algorithm``), or ``ppo.PPOTrainer`` through a module alias."""
+def rllib_path(base: str, bound: Dict[str, str]) -> Optional[str]:
+    """The ``ray.rllib`` dotted path base expression ``base`` names through the file's
+    ``bound`` imports (``ppo.PPOTrainer`` with ``from ray.rllib.agents import ppo`` ->
+    ``ray.rllib.agents.ppo.PPOTrainer``; a path written out is itself), else ``None``."""
     parts = base.split(".")
     head = bound.get(parts[0], "")
-    if not head.startswith("module:ray.rllib"):
-        return False
-    path = head[len("module:"):] + ("." + ".".join(parts[1:]) if len(parts) > 1 else "")
-    last = path.split(".")[-1]
-    return (".agents" in path or ".algorithms" in path or path == "ray.rllib." + last) and (
-        last.endswith("Trainer") or last in _ALGORITHM_CLASSES
-    )
+    if head.startswith("module:ray.rllib"):
+        return ".".join([head[len("module:"):], *parts[1:]])
+    return base if len(parts) > 1 and parts[0] == "ray" else None
 
 
 def is_policy_base(base: str, bound: Dict[str, str]) -> bool:
@@ -161,13 +149,12 @@ def is_policy_base(base: str, bound: Dict[str, str]) -> bool:
     ``Policy`` / ``PolicyV2`` that a ``ray.rllib`` import binds (``Policy as RllibPolicy``,
     ``from ray.rllib import Policy``, ``ppo.PPOTorchPolicy``), or an unbound name of
     RLlib's policy classes (``TorchPolicyV2``, ``PPOTorchPolicy``, ...)."""
-    parts = base.split(".")
-    head = bound.get(parts[0], "")
-    if len(parts) == 1:
-        if head.startswith("module:"):
-            return head.endswith(("Policy", "PolicyV2"))
-        return base.endswith(("TorchPolicy", "TFPolicy", "TorchPolicyV2", "TFPolicyV2", "EagerTFPolicy"))
-    return parts[-1].endswith(("Policy", "PolicyV2")) and (head.startswith("module:") or parts[0] == "ray")
+    path = rllib_path(base, bound)
+    if path is not None:
+        return path.endswith(("Policy", "PolicyV2"))
+    return "." not in base and base not in bound and base.endswith(
+        ("TorchPolicy", "TFPolicy", "TorchPolicyV2", "TFPolicyV2", "EagerTFPolicy")
+    )
 
 
 def build_repo_index(sources: Iterable[bytes]) -> RepoIndex:

@@ -299,3 +299,9 @@ def test_super_with_the_policy_class_becomes_plain_super_and_gets_no_todo():
     ''')
     assert "TODO" not in out
     assert "return super().loss(model, dist_class, train_batch) * 2" in out
+
+
+def test_a_trainer_base_written_out_is_a_trainer_base_too():
+    source = b"import ray.rllib.agents.ppo\n\n\nclass MyPPO(ray.rllib.agents.ppo.PPOTrainer):\n    pass\n"
+    result = migrate_source(source, "t.py", select_rules(), build_repo_index([source]))
+    assert "subclasses the legacy ray.rllib.agents.ppo.PPOTrainer" in result.new_bytes.decode()

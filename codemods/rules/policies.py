@@ -32,8 +32,9 @@ from typing import Dict, List, Optional, Union
 import libcst as cst
 
 from codemods.import_edits import add_imports, dotted, is_docstring, used_names
-from codemods.repo_index import file_bases, is_trainer_base
+from codemods.repo_index import file_bases, rllib_path
 from codemods.rule import SKELETON, RepoIndex, Rule, walk
+from codemods.rules.training_scripts import trainer_algorithm
 
 ANCHOR = "custom-policies"
 ANCHOR_TRAINERS = "trainer-templates"
@@ -188,6 +189,12 @@ class Policies(Rule):
             or (b"rllib" in source and _TRAINER_SUBCLASS.search(source) is not None)
         )
 
+    def _is_trainer_base(self, base: str) -> bool:
+        """A legacy trainer or ray 2.x algorithm class (``PPOTrainer``, ``PPO``) or the
+        base class of either era (``Trainer``, ``Algorithm``), as this file imports it."""
+        path = rllib_path(base, self.bound)
+        return path is not None and (path.split(".")[-1] in ("Trainer", "Algorithm") or trainer_algorithm(path) is not None)
+
     def _is_policy_class(self, node: cst.ClassDef) -> bool:
         repo = self.context.repo
         if node.name.value in repo.legacy_policies and not any(
@@ -211,7 +218,7 @@ class Policies(Rule):
                 node,
             )
             return
-        trainers = [dotted(arg.value) for arg in node.bases if is_trainer_base(dotted(arg.value), self.bound)]
+        trainers = [dotted(arg.value) for arg in node.bases if self._is_trainer_base(dotted(arg.value))]
         if trainers:
             self.flag(
                 f"{node.name.value} subclasses the legacy {trainers[0]}: this project's algorithms take the model as "

@@ -154,7 +154,7 @@ _METHOD_TODOS = {
 _METHOD_TODOS["compute_single_action"] = _METHOD_TODOS["compute_actions"] = _METHOD_TODOS["compute_action"]
 
 
-def _trainer_algorithm(path: str) -> Optional[str]:
+def trainer_algorithm(path: str) -> Optional[str]:
     """The algorithm of a legacy trainer / ray 2.x algorithm class path
     (``ray.rllib.agents.ppo.PPOTrainer`` -> ``PPO``, ``...dqn.DQNTrainer`` -> ``DQN``)."""
     if not path.startswith(_LEGACY_HOMES):
@@ -233,7 +233,7 @@ class TrainingScripts(Rule):
         for node in walk(module):
             kind = type(node)
             if kind is cst.Call:
-                algorithm = _trainer_algorithm(self._resolve(dotted(node.func)))
+                algorithm = trainer_algorithm(self._resolve(dotted(node.func)))
                 if algorithm is not None:
                     constructions.append((node, algorithm))
                     refs.append((node, algorithm))
@@ -247,7 +247,7 @@ class TrainingScripts(Rule):
                     or (type(parent) is cst.Arg and parent.keyword is node)
                 ):
                     continue
-                algorithm = _trainer_algorithm(self._resolve(dotted(node)))
+                algorithm = trainer_algorithm(self._resolve(dotted(node)))
                 if algorithm is not None and not _in_import(self.survey, node):
                     others.append((node, algorithm))
                     refs.append((node, algorithm))
