@@ -474,3 +474,25 @@ def test_results_of_a_trainer_passed_in_get_a_todo_in_a_file_whose_trainers_were
     out = result.new_bytes.decode()
     assert "PPOConfig.from_dict" in out
     assert "'timesteps_total' is a legacy result key" in out and 'result["num_env_steps_sampled"]' in out
+
+
+def test_sliced_or_multi_index_subscripts_next_to_results_do_not_break_the_rule():
+    """Corpus finding: a slice on any name in a file with a rewritten trainer raised IndexError."""
+    source = textwrap.dedent('''\
+        from ray.rllib.agents.ppo import PPOTrainer
+
+
+        def train(algo, history):
+            stats = algo.train()
+            return stats[1:2], history[0, 1], stats["timesteps_total"]
+
+
+        trainer = PPOTrainer(config={"env": "CartPole-v1"})
+        result = trainer.train()
+        print(result[:3], result["episode_reward_mean"])
+    ''').encode()
+    result = migrate_source(source, "t.py", all_rules(), build_repo_index([source]))
+    assert result.status == "changed", result.error
+    out = result.new_bytes.decode()
+    assert 'result[:3], result["env_runners"]["episode_return_mean"]' in out
+    assert "'timesteps_total' is a legacy result key" in out

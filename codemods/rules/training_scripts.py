@@ -476,6 +476,8 @@ class TrainingScripts(Rule):
         for node in walk(survey.module):
             if type(node) is cst.Subscript and not _inner_subscript(survey, node):
                 base, keys = _chain(node)
+                if not keys:  # a slice or several indices: no result key
+                    continue
                 if names & used_names(base) and _is_result(base, results, trainers, survey):
                     self._plan_chain(node, keys)
                 elif _string(keys[0]) in RESULT_KEYS and _is_other_result(base, others, other_names, survey):
