@@ -19,6 +19,7 @@ from typing import Any, Dict
 
 import pytest
 
+import tests.frameworks  # noqa: F401  (the blocks run torch, TF and ray: TensorFlow first)
 from tests import guide_blocks
 from tests.guide_blocks import Runner, Setup, check_block, parse, slug
 

@@ -51,7 +51,7 @@ class TorchAdam(keras.optimizers.Adam):
     1.3x after 1000. Gradients near that size (PPO's at initialisation, with a 0.01
     output layer) then take steps up to ~30x smaller than under torch: with Keras' rule,
     one PPO update from the same weights on the same batch ended 3e-3 away from torch's
-    (tests/test_learner_parity_torch_tf.py), and tf PPO's median env steps to a CartPole
+    (tests/rlmodule/test_learner_parity_torch_tf.py), and tf PPO's median env steps to a CartPole
     return of 475 were 1.47x torch's (seeds 0-4). The slots (``momentum``, ``velocity``,
     ``iteration``) are Keras Adam's, so optimizer states load unchanged.
     """

@@ -14,7 +14,7 @@ from swamping the policy's gradient, and entropy_coeff 0.03 (RLlib: 0.01), witho
 the unclipped policy gradient often collapses to a near-deterministic policy stuck
 below a return of 300. With these ``ImpalaConfig().environment(
 "CartPole-v1")`` reaches a mean return of 400 in about 55-160k env steps (torch and
-tf2, seeds 0 and 1; tests/test_impala_appo_learning.py). ``vtrace`` must stay True.
+tf2, seeds 0 and 1; tests/rlmodule/test_impala_appo_learning.py). ``vtrace`` must stay True.
 """
 
 from __future__ import annotations
