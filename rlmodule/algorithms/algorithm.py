@@ -35,12 +35,9 @@ sample then); results have the same structure either way.
 from __future__ import annotations
 
 import copy
-import random
 import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
-
-import numpy as np
 
 from rlmodule.algorithms.algorithm_checkpoint import (
     AlgorithmCheckpointError,
@@ -53,6 +50,7 @@ from rlmodule.algorithms.algorithm_checkpoint import (
     write_checkpoint,
 )
 from rlmodule.algorithms.result_logger import ResultLogger, default_log_dir
+from rlmodule.backend import rng_state, seed_everything, set_rng_state
 from rlmodule.callbacks import Callbacks, MetricsLogger
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.marl_module import MultiAgentRLModule
@@ -341,52 +339,6 @@ class Algorithm:
         if self._progress is not None:
             self._progress.close()
             self._progress = None
-
-
-# --- seeding and RNG state ------------------------------------------------------------------
-def seed_everything(seed: Optional[int], framework: str) -> None:
-    """Seed Python, numpy and the framework's global RNG (no-op for ``None``)."""
-    if seed is None:
-        return
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    if framework == "torch":
-        import torch
-
-        torch.manual_seed(seed)
-    else:
-        import keras
-
-        # Python, numpy, TensorFlow's global seed and Keras' own seed generator (which
-        # unseeded Keras initializers and keras.random draw from).
-        keras.utils.set_random_seed(seed)
-
-
-def rng_state(framework: str) -> Dict[str, Any]:
-    """The global RNG states (Python, numpy, torch) as a checkpointable tree."""
-    version, keys, pos, has_gauss, cached = np.random.get_state()
-    py_version, py_internal, py_gauss = random.getstate()
-    state: Dict[str, Any] = {
-        "numpy": {"keys": keys, "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "python": {"version": py_version, "internal": np.asarray(py_internal, dtype=np.uint64), "gauss": py_gauss},
-    }
-    if framework == "torch":
-        import torch
-
-        state["torch"] = torch.get_rng_state().numpy()
-    return state
-
-
-def set_rng_state(state: Mapping[str, Any], framework: str) -> None:
-    """Restore what :func:`rng_state` returned."""
-    n = state["numpy"]
-    np.random.set_state(("MT19937", np.asarray(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
-    p = state["python"]
-    random.setstate((p["version"], tuple(int(x) for x in p["internal"]), p["gauss"]))
-    if framework == "torch" and "torch" in state:
-        import torch
-
-        torch.set_rng_state(torch.from_numpy(np.asarray(state["torch"], dtype=np.uint8).copy()))
 
 
 def _close(env: Any) -> None:

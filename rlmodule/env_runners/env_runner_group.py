@@ -98,7 +98,7 @@ class RemoteEnvRunner:
     """
 
     def __init__(self, config: Any, worker_index: int, weights: Any, weights_version: int) -> None:
-        from rlmodule.algorithms.algorithm import seed_everything
+        from rlmodule.backend import seed_everything
         from rlmodule.env_runners import make_env_runner
 
         if config.framework_str == "torch":

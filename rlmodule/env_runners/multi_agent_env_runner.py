@@ -49,14 +49,11 @@ from rlmodule.env_runners.utils import (
     config_rollout_fragment_length,
     config_smoothing_window,
     env_seed,
-    flatten,
-    index,
     make_action_clipper,
-    stack,
-    unflatten,
 )
 from rlmodule.envs.multi_agent_env import MultiAgentEnv, check_reset_result, check_step_result
 from rlmodule.marl_module import MultiAgentRLModule
+from rlmodule.tree import flatten, index, stack, unflatten
 from rlmodule.rl_module import DEFAULT_MODULE_ID, ModuleID, RLModule
 from rlmodule.value_function import acting_values
 

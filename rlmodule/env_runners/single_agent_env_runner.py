@@ -30,12 +30,9 @@ from rlmodule.env_runners.utils import (
     config_rollout_fragment_length,
     config_smoothing_window,
     env_seed,
-    flatten,
-    index,
     make_action_clipper,
-    stack,
-    unflatten,
 )
+from rlmodule.tree import flatten, index, stack, unflatten
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
 from rlmodule.value_function import acting_values, has_compute_values
 

@@ -1,5 +1,4 @@
-"""Helpers shared by the env runners: config look-ups, nested numpy structures,
-framework conversion, action clipping, acting mode and episode metrics.
+"""Helpers shared by the env runners: config look-ups, framework conversion, action clipping, acting mode and episode metrics.
 
 Importing this module imports no framework; the torch / tf conversions load the
 backend on first use.
@@ -15,7 +14,6 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Mapping, Optional
 import gymnasium as gym
 import numpy as np
 
-from rlmodule.spaces import combine_structures
 
 # --- config look-ups (getattr with the documented defaults) ----------------------------
 DEFAULT_NUM_ENVS = 8
@@ -66,125 +64,27 @@ def env_seed(config: Any, worker_index: int, env_index: int) -> Optional[int]:
     return None if seed is None else int(seed) + 1000 * worker_index + env_index
 
 
-# --- nested numpy structures (dict / tuple leaves, like the observation spaces) -------
-def flatten(struct: Any) -> List[Any]:
-    """The leaves of nested dicts/tuples, in insertion order (``[x]`` for a leaf)."""
-    if isinstance(struct, Mapping):
-        return [leaf for v in struct.values() for leaf in flatten(v)]
-    if isinstance(struct, tuple):
-        return [leaf for v in struct for leaf in flatten(v)]
-    return [struct]
-
-
-def unflatten(template: Any, leaves: Sequence[Any]) -> Any:
-    """Inverse of :func:`flatten`: ``leaves`` arranged like ``template``."""
-    it = iter(leaves)
-
-    def build(t: Any) -> Any:
-        if isinstance(t, Mapping):
-            return {k: build(v) for k, v in t.items()}
-        if isinstance(t, tuple):
-            return tuple(build(v) for v in t)
-        return next(it)
-
-    return build(template)
-
-
-def stack(structs: Sequence[Any]) -> Any:
-    """Nested structures of arrays (or scalars) -> one structure of ``[len, ...]`` arrays."""
-    return combine_structures(lambda leaves: np.stack([np.asarray(x) for x in leaves]), structs)
-
-
-def index(struct: Any, idx: Any) -> Any:
-    """``leaf[idx]`` for every leaf."""
-    if type(struct) is np.ndarray:
-        return struct[idx]
-    if isinstance(struct, Mapping):
-        return {k: index(v, idx) for k, v in struct.items()}
-    if isinstance(struct, tuple):
-        return tuple(index(v, idx) for v in struct)
-    return struct[idx]
-
-
 # --- framework conversion -----------------------------------------------------------
 class TensorOps:
-    """numpy <-> framework tensors for one module (``framework`` "torch" or "tf2")."""
+    """numpy <-> framework tensors for one module (its backend, on its device)."""
 
     def __init__(self, module: Any) -> None:
-        framework = getattr(module, "framework", None)
-        self.framework = framework
-        if framework == "torch":
-            import torch
+        from rlmodule.backend import backend, framework_name
 
-            self._torch = torch
-            self._from_numpy = torch.from_numpy
-            device = None
-            try:
-                device = next(iter(module.parameters())).device
-            except (StopIteration, AttributeError, TypeError):
-                pass
-            self.device = None if device is None or device.type == "cpu" else device
-        elif framework in ("tf2", "tf"):
-            import tensorflow as tf
-
-            self._tf = tf
-        else:
+        try:
+            be = backend(module)
+        except ValueError:
             raise ValueError(
-                f"{type(module).__name__}.framework is {framework!r}; env runners support "
-                "'torch' and 'tf2' modules"
-            )
+                f"{type(module).__name__}.framework is {getattr(module, 'framework', None)!r}; "
+                "env runners support 'torch' and 'tf2' modules"
+            ) from None
+        self.framework = framework_name(module)
+        self.device = be.device_of(module)
+        self._to_tensor, self.to_numpy = be.to_tensor, be.to_numpy
 
     def to_tensor(self, x: Any) -> Any:
-        """A numpy structure -> the same structure of tensors (shared memory for torch)."""
-        if self.framework == "torch":
-            if type(x) is np.ndarray:
-                return self._torch_leaf(x)
-            return _map(self._torch_leaf, x)
-        return _map(self._tf_leaf, x)
-
-    def _torch_leaf(self, x: Any) -> Any:
-        torch = self._torch
-        if isinstance(x, torch.Tensor):
-            t = x
-        else:
-            if type(x) is not np.ndarray or not x.flags.writeable:
-                x = np.array(x)
-            try:
-                t = self._from_numpy(x)
-            except TypeError:  # a dtype torch cannot share (e.g. uint16 on old torch)
-                t = torch.as_tensor(x.astype(np.int64) if x.dtype.kind in "ui" else x)
-        return t if self.device is None else t.to(self.device)
-
-    def _tf_leaf(self, x: Any) -> Any:
-        return self._tf.convert_to_tensor(x)
-
-    def to_numpy(self, x: Any) -> Any:
-        """A tensor structure -> the same structure of numpy arrays."""
-        if self.framework == "torch":
-            torch = self._torch
-            if type(x) is torch.Tensor and self.device is None:
-                return x.numpy()
-            return _map(self._torch_numpy, x)
-        return _map(_tf_numpy, x)
-
-    def _torch_numpy(self, x: Any) -> np.ndarray:
-        if isinstance(x, self._torch.Tensor):
-            if x.requires_grad or x.device.type != "cpu":
-                x = x.detach().cpu()
-            return x.numpy()
-        return np.asarray(x)
-
-
-def _tf_numpy(x: Any) -> np.ndarray:
-    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
-
-
-def _map(fn: Callable[[Any], Any], struct: Any) -> Any:
-    if isinstance(struct, Mapping):
-        return {k: _map(fn, v) for k, v in struct.items()}
-    if isinstance(struct, (tuple, list)):
-        return type(struct)(_map(fn, v) for v in struct)
-    return fn(struct)
+        """A numpy structure -> the same structure of tensors (shared memory for torch on CPU)."""
+        return self._to_tensor(x, self.device)
 
 
 # --- actions ----------------------------------------------------------------------

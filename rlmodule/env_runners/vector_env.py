@@ -33,7 +33,7 @@ from rlmodule.env_runners.env_checks import (
     observation_problem,
     reward_problem,
 )
-from rlmodule.env_runners.utils import flatten
+from rlmodule.tree import flatten
 
 
 class SameStepVectorEnv:

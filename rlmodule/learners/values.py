@@ -16,7 +16,8 @@ import numpy as np
 
 from rlmodule.columns import Columns
 from rlmodule.env_runners.fragment import Fragment
-from rlmodule.env_runners.utils import TensorOps, acting_mode, flatten, stack, unflatten
+from rlmodule.env_runners.utils import TensorOps, acting_mode
+from rlmodule.tree import flatten, stack, unflatten
 from rlmodule.spaces import combine_structures
 from rlmodule.value_function import has_compute_values
 
