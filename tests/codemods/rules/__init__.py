@@ -8,6 +8,7 @@ classes are legacy models or policies) is built from them and the file itself, a
 
 from __future__ import annotations
 
+import difflib
 import textwrap
 from typing import Iterable
 
@@ -32,10 +33,15 @@ def assert_rewrite(rule: str, before: str, after: str, *, other_files: Iterable[
     nothing."""
     other_files = list(other_files)
     after = textwrap.dedent(after)
-    assert rewrite(rule, before, other_files=other_files) == after
-    assert rewrite(rule, after, other_files=other_files) == after, "a second run changed the output"
+    _same(rewrite(rule, before, other_files=other_files), after, "the rule's output (-) is not the expected (+)")
+    _same(rewrite(rule, after, other_files=other_files), after, "a second run (-) changed the output (+)")
 
 
 def assert_unchanged(rule: str, source: str, *, other_files: Iterable[str] = ()) -> None:
     """Rule ``rule`` leaves ``source`` as it is."""
     assert_rewrite(rule, source, source, other_files=other_files)
+
+
+def _same(got: str, expected: str, what: str) -> None:
+    diff = difflib.unified_diff(got.splitlines(True), expected.splitlines(True), "got", "expected")
+    assert got == expected, f"{what}:\n{''.join(diff)}"
