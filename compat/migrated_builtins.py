@@ -20,23 +20,22 @@ stateful forwards.
 
 ``TfFullyConnectedNetworkRLModule`` is the same for RLlib's TF ``FullyConnectedNetwork``:
 a ``TfRLModule`` building ray 2.60's functional Keras ``base_model`` (layers ``fc_<i>``,
-``fc_out``, ``fc_value_<i>``, ``value_out``) without ray; TensorFlow is imported when
-the name is first used (``from compat.migrated_builtins import
-TfFullyConnectedNetworkRLModule``), never by ``import compat.migrated_builtins``.
+``fc_out``, ``fc_value_<i>``, ``value_out``) without ray.
+
+Each base is built, and its framework imported, when its name is first used (``from
+compat.migrated_builtins import TfFullyConnectedNetworkRLModule``), never by ``import
+compat.migrated_builtins``: a migrated TF model loads no torch, a torch one no TensorFlow.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Type
+from typing import Any, Dict, Mapping
 
 import numpy as np
-from torch import nn
 
-from compat.legacy_torch_models import ComplexInputNetwork, FullyConnectedNetwork, VisionNetwork
 from compat.migrated_model import legacy_input_dict, legacy_model_args
 from rlmodule.columns import Columns
 from rlmodule.rl_module import RLModule
-from rlmodule.torch import TorchRLModule
 
 __all__ = [
     "ComplexInputNetworkRLModule", "FullyConnectedNetworkRLModule", "TfFullyConnectedNetworkRLModule",
@@ -62,8 +61,15 @@ class LegacyForwards:
         return {Columns.ACTION_DIST_INPUTS: logits, Columns.VF_PREDS: self.value_function()}
 
 
-def _rl_module_base(legacy: Type[nn.Module]) -> Type[TorchRLModule]:
-    """A ``TorchRLModule`` that is also the drop-in ``legacy`` model class."""
+def _torch_base(legacy_name: str) -> type:
+    """A ``TorchRLModule`` that is also the drop-in ``compat.legacy_torch_models``
+    model class ``legacy_name``."""
+    from torch import nn
+
+    from compat import legacy_torch_models
+    from rlmodule.torch import TorchRLModule
+
+    legacy = getattr(legacy_torch_models, legacy_name)
 
     class Base(LegacyForwards, TorchRLModule, legacy):  # type: ignore[misc, valid-type]
         # The RLModule's meaning wins where both classes define a name.
@@ -86,16 +92,18 @@ def _rl_module_base(legacy: Type[nn.Module]) -> Type[TorchRLModule]:
     return Base
 
 
-FullyConnectedNetworkRLModule = _rl_module_base(FullyConnectedNetwork)
-VisionNetworkRLModule = _rl_module_base(VisionNetwork)
-ComplexInputNetworkRLModule = _rl_module_base(ComplexInputNetwork)
+#: The torch bases: ``<X>RLModule`` wraps ``compat.legacy_torch_models.<X>``.
+_TORCH_BASES = ("ComplexInputNetworkRLModule", "FullyConnectedNetworkRLModule", "VisionNetworkRLModule")
 
 
 def __getattr__(name: str) -> Any:
-    """``TfFullyConnectedNetworkRLModule``, built (and TensorFlow imported) on first use."""
-    if name != "TfFullyConnectedNetworkRLModule":
+    """The base ``name``, built (and its framework imported) on first use."""
+    if name in _TORCH_BASES:
+        cls = _torch_base(name.removesuffix("RLModule"))
+    elif name == "TfFullyConnectedNetworkRLModule":
+        cls = _tf_fully_connected_network()
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    cls = _tf_fully_connected_network()
     globals()[name] = cls
     return cls
 
@@ -190,3 +198,4 @@ def _tf_fully_connected_network() -> type:
 
     TfFullyConnectedNetworkRLModule.__qualname__ = "TfFullyConnectedNetworkRLModule"  # its checkpoint class path
     return TfFullyConnectedNetworkRLModule
+

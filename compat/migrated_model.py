@@ -16,8 +16,10 @@ A legacy ``TFModelV2`` subclass becomes a ``TfRLModule`` (a ``tf.keras.Model``) 
 same shape: ``legacy_model_args`` is framework-agnostic; ``legacy_input_dict``,
 ``legacy_rnn_inputs`` and ``legacy_seq_inputs`` build tf tensors (tf ops only, so the
 forwards trace under ``tf.function``) for a module whose ``framework`` is ``"tf2"``;
-``legacy_state_dict`` and ``legacy_time_rows`` keep tf tensors tf. TensorFlow is
-imported inside those functions only, never when this module is imported.
+``legacy_state_dict`` and ``legacy_time_rows`` keep tf tensors tf.
+
+Each framework is imported inside the functions of its branch, never when this module is
+imported: a migrated TF model loads no torch, a migrated torch model no TensorFlow.
 """
 
 from __future__ import annotations
@@ -25,17 +27,25 @@ from __future__ import annotations
 import copy
 import sys
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
-import torch
 
-from compat.legacy_torch_models import restore_original_dimensions
-from compat.preprocessing import is_atari_ram, is_preprocessed, legacy_obs_shape, preprocess_obs, preprocessed_obs_space
+from compat.preprocessing import (
+    is_atari_ram,
+    is_preprocessed,
+    legacy_obs_shape,
+    preprocess_obs,
+    preprocessed_obs_space,
+    restore_original_dimensions,
+)
 from rlmodule.columns import Columns
 from rlmodule.model_config import MODEL_DEFAULTS
 from rlmodule.spaces import flatten_structure, map_structure
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -165,6 +175,8 @@ def legacy_input_dict(module: Any, batch: Mapping[str, Any], is_training: bool =
     """
     if _is_tf(module):
         return _tf_input_dict(module.config.observation_space, batch[Columns.OBS], is_training)
+    import torch
+
     space = module.config.observation_space
     obs = preprocess_obs(batch[Columns.OBS], space)
     if obs.is_floating_point() and obs.dtype != torch.float16:
@@ -200,6 +212,8 @@ def legacy_state_dict(state: Sequence[Any], framework: Optional[str] = None) -> 
         return {state_key(i): tf.convert_to_tensor(_tf_compatible(s)) for i, s in enumerate(state)}
     if framework not in (None, "torch"):
         raise ValueError(f"framework must be 'torch', 'tf2' or None, got {framework!r}")
+    import torch
+
     return {state_key(i): torch.as_tensor(s) for i, s in enumerate(state)}
 
 
@@ -220,6 +234,8 @@ def legacy_rnn_inputs(module: Any, batch: Mapping[str, Any]) -> Tuple[torch.Tens
         raise NotImplementedError("_time_major=True: migrated recurrent models take batch-major [B, T, ...] inputs")
     if _is_tf(module):
         return _tf_rnn_inputs(module, batch)
+    import torch
+
     obs = preprocess_obs(batch[Columns.OBS], module.config.observation_space, batch_dims=2)
     b, t = obs.shape[:2]
     state_in = batch[Columns.STATE_IN]
@@ -314,15 +330,21 @@ def _tf_unpack(obs: Any, space: gym.Space) -> Any:
 def _is_tf_tensor(x: Any) -> bool:
     """A tf tensor or variable (tensorflow not imported: nothing can be one)."""
     tf = sys.modules.get("tensorflow")
-    if tf is None or isinstance(x, (torch.Tensor, np.ndarray, np.generic)):
+    if tf is None or _is_torch_tensor(x) or isinstance(x, (np.ndarray, np.generic)):
         return False
     return bool(tf.is_tensor(x) or isinstance(x, tf.Variable))
+
+
+def _is_torch_tensor(x: Any) -> bool:
+    """A torch tensor (torch not imported: nothing can be one)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _tf_compatible(x: Any) -> Any:
     """What ``tf.convert_to_tensor`` takes: a torch tensor as its numpy array (eagerly:
     a state a torch-typed ``get_initial_state`` produced), anything else as it is."""
-    if isinstance(x, torch.Tensor):
+    if _is_torch_tensor(x):
         return x.detach().cpu().numpy()
     return x
 
@@ -401,6 +423,8 @@ def legacy_seq_inputs(
     """
     if _is_tf(module):
         return _tf_seq_inputs(module, batch, is_training)
+    import torch
+
     obs = batch[Columns.OBS]
     b, t = flatten_structure(obs)[0].shape[:2]
     rows = map_structure(lambda x: torch.as_tensor(x).reshape(b * t, *x.shape[2:]), obs)
@@ -416,7 +440,7 @@ def legacy_seq_inputs(
 def legacy_time_rows(x: Any, seq_lens: Any) -> Any:
     """Legacy padded rows ``[B * T, ...]`` -> ``[B, T, ...]`` (``B = len(seq_lens)``); a
     torch or tf tensor, as given."""
-    if isinstance(x, torch.Tensor):
+    if _is_torch_tensor(x):
         return x.reshape(seq_lens.shape[0], -1, *x.shape[1:])
     import tensorflow as tf
 

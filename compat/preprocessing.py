@@ -16,18 +16,25 @@ observation into what the policy fed its model:
 
 ``(210, 160, 3)`` Atari frames (legacy resized them with OpenCV) are not supported.
 :func:`preprocess_obs` works on batches of torch tensors or numpy arrays;
-``compat.legacy_torch_models.flatten_space_obs`` is its one-observation numpy form.
+:func:`flatten_space_obs` is its one-observation numpy form. The way back:
+:func:`restore_original_dimensions` (the flat vector -> the space's structure, leaves
+still preprocessed) and :func:`restore_raw_obs` (-> raw observations).
+
+The space rules need no framework; torch is imported by the functions that make torch
+tensors, when they run (a migrated TF model reads the rules without loading torch).
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any, Tuple
+from typing import TYPE_CHECKING, Any, Tuple
 
 import gymnasium as gym
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 ATARI_OBS_SHAPE = (210, 160, 3)
 ATARI_RAM_OBS_SHAPE = (128,)
@@ -102,11 +109,15 @@ def preprocess_obs(obs: Any, space: gym.Space, batch_dims: int = 1) -> torch.Ten
 
 
 def _as_tensor(x: Any) -> torch.Tensor:
+    import torch
+
     return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
 
 
 def _flatten(obs: Any, space: gym.Space, batch_dims: int) -> torch.Tensor:
     """``[*batch, legacy_obs_size(space)]`` float32."""
+    import torch
+
     if isinstance(space, gym.spaces.Dict):
         keys = list(space.spaces) if isinstance(obs, OrderedDict) else sorted(space.spaces)
         parts = [_flatten(obs[key], sub, batch_dims) for key, sub in zip(keys, space.spaces.values())]
@@ -129,6 +140,66 @@ def _flatten(obs: Any, space: gym.Space, batch_dims: int) -> torch.Tensor:
         raise ValueError(f"observation of shape {list(x.shape[batch_dims:])} does not fit {space}")
     x = x.float().reshape(batch + (-1,))
     return (x - 128) / 128 if is_atari_ram(space) else x
+
+
+def flatten_space_obs(space: gym.Space, obs: Any) -> Any:
+    """Legacy ``get_preprocessor(space)(space).transform(obs)`` for one (unbatched) obs:
+    a float32 numpy ``[size]`` when :func:`is_preprocessed` (one-hot, Dict/Tuple
+    flattening, Atari RAM), else ``obs`` unchanged."""
+    if not is_preprocessed(space):
+        legacy_obs_shape(space)  # raises for the unsupported Atari frames
+        return obs
+    return preprocess_obs(obs, space, batch_dims=0).numpy()
+
+
+def restore_original_dimensions(
+    obs: Any, obs_space: gym.Space, tensorlib: Any = "torch"
+) -> Any:
+    """Unflattens ``obs`` ([..., flat_size]) into the Dict (an ``OrderedDict``) / Tuple (a
+    list) structure of ``obs_space.original_space`` (or ``obs_space``), each leaf reshaped
+    to [..., *its preprocessed shape]; other spaces return ``obs`` unchanged.
+    ``tensorlib``: ``"torch"``, ``"numpy"``, ``torch`` or ``np``."""
+    lib_name = tensorlib if isinstance(tensorlib, str) else getattr(tensorlib, "__name__", None)
+    if lib_name == "torch":
+        import torch
+
+        lib = torch
+    elif lib_name == "numpy":
+        lib = np
+    else:
+        raise ValueError(f"tensorlib must be 'torch' or 'numpy', got {tensorlib!r}")
+    original_space = getattr(obs_space, "original_space", obs_space)
+    return _unpack_obs(obs, original_space, lib)
+
+
+def _unpack_obs(obs: Any, space: gym.Space, lib: Any) -> Any:
+    if not isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
+        return obs
+    # Already unpacked?
+    if (isinstance(space, gym.spaces.Tuple) and isinstance(obs, (list, tuple))) or (
+        isinstance(space, gym.spaces.Dict) and isinstance(obs, dict)
+    ):
+        return obs
+    size = legacy_obs_shape(space)[0]
+    if len(obs.shape) < 2 or obs.shape[-1] != size:
+        raise ValueError(
+            "Expected flattened obs shape of [..., {}], got {}".format(size, obs.shape)
+        )
+    batch_dims = list(obs.shape[:-1])
+    children = (
+        list(enumerate(space.spaces))
+        if isinstance(space, gym.spaces.Tuple)
+        else list(space.spaces.items())
+    )
+    unpacked = OrderedDict()
+    offset = 0
+    for key, child in children:
+        shape = legacy_obs_shape(child)
+        child_size = int(np.prod(shape))
+        obs_slice = obs[..., offset : offset + child_size]
+        offset += child_size
+        unpacked[key] = _unpack_obs(lib.reshape(obs_slice, batch_dims + list(shape)), child, lib)
+    return list(unpacked.values()) if isinstance(space, gym.spaces.Tuple) else unpacked
 
 
 def restore_raw_obs(flat: Any, space: gym.Space) -> Any:
