@@ -129,7 +129,7 @@ def floor_seconds(paths: List[Path]) -> float:
 
 
 def rlmigrate_seconds(path: Path, jobs: int = 2) -> float:
-    command = [sys.executable, "-m", "codemods.cli", "migrate", "--check", "--no-progress", "-j", str(jobs), str(path)]
+    command = [sys.executable, "-m", "rlmigrate", "migrate", "--check", "--no-progress", "-j", str(jobs), str(path)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start

@@ -1150,7 +1150,7 @@ def rlmigrate_command() -> List[str]:
     script = Path(sys.executable).parent / "rlmigrate"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from codemods.cli import main; sys.exit(main(sys.argv[1:]))"]
+    return [sys.executable, "-c", "import sys; from rlmigrate.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
 def track_every_file(copy: Path) -> str:

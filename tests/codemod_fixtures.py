@@ -1,6 +1,8 @@
 """The codemod golden fixtures: ``fixtures/legacy/<group>/<case>.py`` (legacy code as
 users wrote it) and ``fixtures/migrated/<group>/<case>.py`` (the expected output of a
 full ``rlmigrate migrate`` run, byte for byte; identical bytes where nothing changes).
+The cases ``demo_project/...`` read their legacy input from the demo's bundled project
+(``rlmigrate/demo/legacy_project``, package data of ``rlmigrate demo``).
 
 ``python -m tests.codemod_fixtures`` rewrites the expected files from the current rules
 (review the diff before committing it).
@@ -16,19 +18,31 @@ from codemods.repo_index import build_repo_index
 from codemods.rule import RepoIndex
 from codemods.rules import all_rules
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
 LEGACY = FIXTURES / "legacy"
 MIGRATED = FIXTURES / "migrated"
+DEMO = "demo_project"  # the group of cases whose legacy input is DEMO_PROJECT
+DEMO_PROJECT = ROOT / "rlmigrate" / "demo" / "legacy_project"
 
 
 def cases() -> List[str]:
-    """Every legacy fixture, as a path relative to ``fixtures/legacy``."""
-    return sorted(p.relative_to(LEGACY).as_posix() for p in LEGACY.rglob("*.py"))
+    """Every legacy fixture, as a path relative to ``fixtures/legacy`` (``demo_project/``
+    for the demo's project)."""
+    found = [p.relative_to(LEGACY).as_posix() for p in LEGACY.rglob("*.py")]
+    found += [f"{DEMO}/{p.relative_to(DEMO_PROJECT).as_posix()}" for p in DEMO_PROJECT.rglob("*.py")]
+    return sorted(found)
+
+
+def legacy_file(case: str) -> Path:
+    """The legacy input of ``case``."""
+    group, _, rest = case.partition("/")
+    return DEMO_PROJECT / rest if group == DEMO else LEGACY / case
 
 
 def repo_index() -> RepoIndex:
     """The fixtures indexed as one repository (cross-file subclasses resolve)."""
-    return build_repo_index(p.read_bytes() for p in sorted(LEGACY.rglob("*.py")))
+    return build_repo_index(legacy_file(case).read_bytes() for case in cases())
 
 
 def migrate(data: bytes, case: str, repo: RepoIndex) -> FileResult:
@@ -42,7 +56,7 @@ def output(result: FileResult, data: bytes) -> bytes:
 def update() -> None:
     repo = repo_index()
     for case in cases():
-        data = (LEGACY / case).read_bytes()
+        data = legacy_file(case).read_bytes()
         target = MIGRATED / case
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(output(migrate(data, case, repo), data))

@@ -31,7 +31,7 @@ Kinds (a block without one, or with an unknown kind or key, is an error):
     A ``bash`` / ``console`` block: each command (``\\`` continuations joined, comment
     lines skipped) is run in a fresh temporary directory that setup ``NAME`` filled;
     ``rlmigrate ...`` commands run through the console script's entry point
-    (``codemods.cli:main``) in this process, anything else through ``bash -c``.
+    (``rlmigrate.cli:main``) in this process, anything else through ``bash -c``.
     ``exits=`` lists the expected exit status of each command (default: all 0).
 ``not-run reason="..."``
     Never executed; the reason is mandatory and Python blocks may not use it.
@@ -408,9 +408,9 @@ def run_command(command: str, directory: str) -> Tuple[int, str]:
 
 
 def _run_rlmigrate(args: List[str], directory: str) -> Tuple[int, str]:
-    """``rlmigrate ARGS`` as the console script runs it (``codemods.cli:main``), in this
+    """``rlmigrate ARGS`` as the console script runs it (``rlmigrate.cli:main``), in this
     process (torch and ray are loaded already), leaving sys.path and sys.modules clean."""
-    from codemods.cli import main
+    from rlmigrate.cli import main
 
     path, modules = list(sys.path), set(sys.modules)
     out = io.StringIO()

@@ -191,7 +191,7 @@ def test_every_rule_has_a_pattern_section():
 
 def test_the_rlmigrate_command_is_the_entry_point_the_shell_blocks_call():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'rlmigrate = "codemods.cli:main"' in text
+    assert 'rlmigrate = "rlmigrate.cli:main"' in text
 
 
 # --------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_public_import_points():
 def test_layering_no_framework_or_ray_at_import_time():
     checks = {
         "import rlmodule, rlmodule.algorithms.ppo, rlmodule.models, rlmodule.testing": ("tensorflow", "torch", "ray"),
-        "import codemods, codemods.cli, codemods.import_map": ("tensorflow", "torch", "ray", "gymnasium"),
+        "import codemods, codemods.import_map, rlmigrate.cli": ("tensorflow", "torch", "ray", "gymnasium"),
         "import compat": ("ray", "tensorflow"),
     }
     for code, banned in checks.items():

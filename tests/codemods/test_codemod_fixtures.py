@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from tests.codemod_fixtures import LEGACY, MIGRATED, cases, migrate, output, repo_index
+from tests.codemod_fixtures import MIGRATED, cases, legacy_file, migrate, output, repo_index
 
 REPO = repo_index()
 BAD_INPUT = {"untouched/unparsable.py": "cannot parse", "untouched/undecodable.py": "cannot decode"}
@@ -14,7 +14,7 @@ BAD_INPUT = {"untouched/unparsable.py": "cannot parse", "untouched/undecodable.p
 
 @pytest.mark.parametrize("case", cases())
 def test_output_matches_the_expected_file_byte_for_byte(case):
-    data = (LEGACY / case).read_bytes()
+    data = legacy_file(case).read_bytes()
     expected = (MIGRATED / case).read_bytes()
     assert output(migrate(data, case, REPO), data) == expected
 
@@ -60,12 +60,12 @@ def test_every_expected_file_has_a_legacy_input():
 
 @pytest.mark.parametrize("case", sorted(c for c in cases() if c.startswith("untouched/")))
 def test_files_that_are_not_legacy_rllib_stay_byte_identical(case):
-    assert (LEGACY / case).read_bytes() == (MIGRATED / case).read_bytes()
+    assert legacy_file(case).read_bytes() == (MIGRATED / case).read_bytes()
 
 
 @pytest.mark.parametrize("case,message", sorted(BAD_INPUT.items()))
 def test_bad_input_is_reported_and_left_untouched(case, message):
-    result = migrate((LEGACY / case).read_bytes(), case, REPO)
+    result = migrate(legacy_file(case).read_bytes(), case, REPO)
     assert result.status == "error" and result.new_bytes is None
     assert message in result.error
 

@@ -47,7 +47,7 @@ import pytest
 
 from codemods.files import decode_source
 from codemods.repo_index import build_repo_index
-from tests.codemod_fixtures import LEGACY, cases, migrate, output
+from tests.codemod_fixtures import cases, legacy_file, migrate, output
 
 # Not valid source, so no AST to preserve (tests/test_codemod_fixtures.py covers how
 # they are reported): every other legacy fixture is used.
@@ -370,7 +370,7 @@ def _tree(data: bytes) -> str:
 # laid out. The index is checked on its own (the same for every layout), and the
 # migration with the original layout's index: together, the same end-to-end result.
 # --------------------------------------------------------------------------------------
-_ORIGINALS = {case: (LEGACY / case).read_bytes() for case in cases()}
+_ORIGINALS = {case: legacy_file(case).read_bytes() for case in cases()}
 
 
 def _repo(case: str, data: bytes):

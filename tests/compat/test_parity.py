@@ -18,9 +18,9 @@ import torch
 
 from tests.legacy_helpers import legacy_policy
 
-from codemods.cli import main
 from compat import ModelV2RLModule, RLModulePolicy
 from compat.parity import ParityReport, check
+from rlmigrate.cli import main
 from rlmodule.spaces import space_from_dict
 
 pytestmark = pytest.mark.legacy

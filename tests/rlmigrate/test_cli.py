@@ -1,10 +1,10 @@
-"""The rlmigrate command: help, the console script, usage errors (the demo: tests/test_demo.py)."""
+"""The rlmigrate command: help, the console script, usage errors (the demo: test_demo.py)."""
 
 import subprocess
 import sys
 from pathlib import Path
 
-from codemods.cli import main
+from rlmigrate.cli import main
 
 
 def test_help_lists_the_sub_commands(capsys):

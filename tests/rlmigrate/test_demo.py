@@ -18,6 +18,15 @@ pytestmark = pytest.mark.legacy
 ROOT = Path(__file__).resolve().parents[2]
 RLMIGRATE = str(Path(sys.executable).parent / "rlmigrate")
 POLICIES = ("boltzmann", "recurrent")
+GOLDEN = ROOT / "fixtures" / "migrated" / "demo_project"  # the codemod's expected output for the project
+
+
+def assert_migrated_as_the_golden_fixture(out: Path) -> None:
+    """The demo's migrated tree is exactly the codemod's golden output for the project."""
+    expected = sorted(GOLDEN.rglob("*.py"))
+    assert expected
+    for path in expected:
+        assert (out / "migrated_project" / path.relative_to(GOLDEN)).read_bytes() == path.read_bytes()
 
 
 def rlmigrate(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -55,10 +64,7 @@ def test_step_1_shows_the_codemod_diff_its_report_and_the_hand_completed_todos(d
     saved = json.loads((out / "migration_report.json").read_text())
     assert saved["summary"]["todos"] == len(migration["todos"]) == 6
     assert "# rlmigrate report" in (out / "migration_report.md").read_text()
-    # The migrated tree is exactly the codemod's golden output for the bundled project.
-    golden = ROOT / "fixtures" / "migrated" / "demo_project"
-    for expected in golden.rglob("*.py"):
-        assert (out / "migrated_project" / expected.relative_to(golden)).read_bytes() == expected.read_bytes()
+    assert_migrated_as_the_golden_fixture(out)
     completed = list((out / "completed_project").rglob("*.py"))
     assert completed and not any("TODO(rlmigrate)" in p.read_text() or "import ray" in p.read_text() or "from ray" in p.read_text() for p in completed)
     assert "+class BoltzmannPoleModel(PoleModel):" in (out / "todo_completion.diff").read_text()
@@ -126,28 +132,44 @@ def test_the_summary_report_lists_every_file_it_wrote(demo):
 def test_help_explains_each_step():
     done = rlmigrate("demo", "--help")
     assert done.returncode == 0
-    for step in ("1. migrate", "2. port", "3. parity", "4. train", "--iterations", "--out"):
+    for step in ("1. migrate", "2. port", "3. parity", "4. train", "--iterations", "--out", "--until"):
         assert step in done.stdout
+
+
+def test_until_migrate_runs_the_first_step_only_and_reports_it(tmp_path):
+    out = tmp_path / "demo_out"
+    done = rlmigrate("demo", "--until", "migrate", "--out", str(out))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "[1/4]" in done.stdout and "[2/4]" not in done.stdout
+    assert "Steps up to migrate (1 of 4) passed" in done.stdout and f"Output directory: {out}" in done.stdout
+    report = json.loads((out / "demo_report.json").read_text())
+    assert list(report["steps"]) == ["migrate"] and report["steps"]["migrate"]["todos_left"] == 0
+    assert sorted(report["files"]) == sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+    markdown = (out / "demo_report.md").read_text()
+    assert "## 1. Migrate" in markdown and "## 2. Port" not in markdown and "`--until migrate`" in markdown
+    assert_migrated_as_the_golden_fixture(out)
 
 
 def test_bad_settings_are_usage_errors():
     done = rlmigrate("demo", "--iterations", "0")
     assert done.returncode == 2 and "--iterations" in done.stderr
+    done = rlmigrate("demo", "--until", "deploy")
+    assert done.returncode == 2 and "--until" in done.stderr
 
 
 def test_without_the_legacy_extra_the_demo_says_what_to_install(tmp_path, monkeypatch):
-    from compat import demo
+    from rlmigrate.demo import steps
 
-    real_import = demo.importlib.import_module
+    real_import = steps.importlib.import_module
 
     def no_ray(name, *args):
         if name == "ray":
             raise ImportError("No module named 'ray'")
         return real_import(name, *args)
 
-    monkeypatch.setattr(demo.importlib, "import_module", no_ray)
-    with pytest.raises(demo.DemoError, match=r'pip install "rlmodule-migrate\[legacy\]"'):
-        demo.run_demo(demo.DemoSettings(tmp_path / "out"))
+    monkeypatch.setattr(steps.importlib, "import_module", no_ray)
+    with pytest.raises(steps.DemoError, match=r'pip install "rlmodule-migrate\[legacy\]"'):
+        steps.run_demo(steps.DemoSettings(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
@@ -162,18 +184,18 @@ def test_a_directory_that_is_not_a_demo_output_is_never_replaced(tmp_path):
 
 
 def test_a_failed_run_leaves_the_earlier_output_untouched(tmp_path, monkeypatch):
-    from compat import demo
+    from rlmigrate.demo import steps
 
     out = tmp_path / "demo_out"
     out.mkdir()
     (out / "demo_report.json").write_text("{}")  # an earlier demo output
-    monkeypatch.setattr(demo, "LEGACY_WEIGHTS", tmp_path / "no_weights")
+    monkeypatch.setattr(steps, "LEGACY_WEIGHTS", tmp_path / "no_weights")
     (tmp_path / "no_weights").mkdir()
     try:
-        with pytest.raises(demo.DemoError, match=r"no_weights/boltzmann\.safetensors: no legacy weights"):
-            demo.run_demo(demo.DemoSettings(out))
+        with pytest.raises(steps.DemoError, match=r"no_weights/boltzmann\.safetensors: no legacy weights"):
+            steps.run_demo(steps.DemoSettings(out))
     finally:
-        demo.forget_project()
+        steps.forget_project()
     assert [p.name for p in out.iterdir()] == ["demo_report.json"]
     partial = tmp_path / ".demo_out.partial"
     assert (partial / "migration.diff").is_file()  # kept for a look, replaced by the next run

@@ -1,15 +1,21 @@
 """``rlmigrate demo``: arguments and help. Imports nothing heavy; ``run_demo`` imports
-``compat.demo`` (torch, and ray for the legacy side) when it runs."""
+``rlmigrate.demo.steps`` (compat, torch, and ray for the legacy side) when it runs.
+
+The demo's inputs ship with the package, beside this file: ``legacy_project/`` (the
+legacy RLlib project), ``completed_project/`` (its TODOs done by hand) and
+``legacy_weights/`` (the weights legacy PPO trained, and the script that made them)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+STEPS = ("migrate", "port", "parity", "train")
+
 DESCRIPTION = """\
 Migrate a bundled legacy RLlib project end to end and prove nothing was lost.
 
-The project (fixtures/legacy/demo_project) is typical legacy RLlib code:
+The project (rlmigrate/demo/legacy_project) is typical legacy RLlib code:
 my_project/models.py (a TorchModelV2 that caches its features for value_function,
 an LSTM RecurrentNetwork), my_project/policies.py (a PPO policy overriding
 action_distribution_fn) and my_project/train.py (register_custom_model calls, a
@@ -18,10 +24,10 @@ two-policy multi-agent PPO config on a two-agent CartPole).
 steps:
   1. migrate  `rlmigrate migrate` on a copy of the project: the diff and the report
               (files converted, TODOs left for a person). Then the TODOs done by hand
-              (fixtures/completed/demo_project), shown as a second diff.
+              (rlmigrate/demo/completed_project), shown as a second diff.
   2. port     each legacy policy built by real RLlib 2.60 (legacy API stack) from the
               project's own config, loaded with the weights legacy PPO trained
-              (fixtures/legacy_weights: plain state dicts, and the script that made
+              (rlmigrate/demo/legacy_weights: plain state dicts, and the script that made
               them); the weights ported into the migrated module of the same id.
   3. parity   compat.parity.check, legacy policy vs migrated module: the max error
               of each quantity (distribution inputs, values, actions, logp, sampled
@@ -41,8 +47,10 @@ only when the run succeeds):
   checkpoint/                                            the trained algorithm (our format)
   demo_report.{json,md}                                  everything above, summarised
 
-Needs the legacy extra (ray[rllib]==2.60.0) and a source checkout (the fixtures).
-Takes about a minute on two cores.
+--until STEP stops after that step (each step needs the ones before it); the
+reports then cover the steps that ran. Steps 2 and 3 need the legacy extra
+(ray[rllib]==2.60.0), so `--until migrate` runs without it. The whole demo takes
+about a minute on two cores.
 """
 
 
@@ -57,12 +65,16 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         help="seeded greedy episodes per evaluation in steps 3 and 4 (default: 10)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    parser.add_argument(
+        "--until", choices=STEPS, default=STEPS[-1], metavar="STEP",
+        help=f"run the steps up to STEP ({', '.join(STEPS)}) and stop (default: {STEPS[-1]}, all four)",
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
     if args.iterations < 1 or args.eval_episodes < 1:
         print("rlmigrate demo: error: --iterations and --eval-episodes must be >= 1", file=sys.stderr)
         return 2
-    from compat.demo import main_from_args
+    from rlmigrate.demo.steps import main_from_args
 
-    return main_from_args(args.out, args.iterations, args.eval_episodes, args.seed)
+    return main_from_args(args.out, args.iterations, args.eval_episodes, args.seed, args.until)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codemods.cli import main
+from rlmigrate.cli import main
 from codemods.files import SKIPPED_DIRS, decode_source, python_files, scan, walk
 
 LEGACY = b"from ray.rllib.models.torch.misc import SlimFC\n\nlayer = SlimFC(2, 2)\n"

@@ -1,16 +1,16 @@
 """``rlmigrate demo``: a legacy RLlib project migrated end to end, in four steps.
 
-The bundled project (``fixtures/legacy/demo_project``) is what a team's RLlib code
+The bundled project (``legacy_project/`` beside this file) is what a team's RLlib code
 looks like: ``my_project/models.py`` (a TorchModelV2 that caches its features for
 ``value_function``, and an LSTM ``RecurrentNetwork``), ``my_project/policies.py`` (a
 PPO policy overriding ``action_distribution_fn``) and ``my_project/train.py``
 (``register_custom_model`` calls and a two-policy multi-agent PPO config).
 
 1. migrate: ``rlmigrate migrate`` on a copy of it: the diff and the report (what was
-   converted, the TODOs); then the TODOs done by hand (``fixtures/completed/``),
+   converted, the TODOs); then the TODOs done by hand (``completed_project/``),
    shown as a second diff.
 2. port: each legacy policy built by RLlib 2.60 from the project's own config and
-   loaded with the weights legacy PPO trained (``fixtures/legacy_weights/``, made by
+   loaded with the weights legacy PPO trained (``legacy_weights/``, made by
    the script there); the weights ported into the migrated module of the same id.
 3. parity: ``compat.parity.check`` of each legacy policy against its migrated module
    (max errors per quantity), and greedy returns of both on the same seeded
@@ -20,8 +20,9 @@ PPO policy overriding ``action_distribution_fn``) and ``my_project/train.py``
    PPO from the ported weights; evaluation before and after, a learning curve, a
    checkpoint saved and reloaded with identical outputs.
 
-Everything is written to a fresh directory (built beside the output directory and
-moved into place at the end, so a failed run leaves an earlier output untouched).
+``--until STEP`` stops after that step. Everything is written to a fresh directory
+(built beside the output directory and moved into place at the end, so a failed run
+leaves an earlier output untouched).
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-LEGACY_PROJECT = FIXTURES / "legacy" / "demo_project"
-COMPLETED_PROJECT = FIXTURES / "completed" / "demo_project"
-LEGACY_WEIGHTS = FIXTURES / "legacy_weights"
+from rlmigrate.demo import STEPS
+
+HERE = Path(__file__).resolve().parent  # the demo's inputs are package data beside this file
+LEGACY_PROJECT = HERE / "legacy_project"
+COMPLETED_PROJECT = HERE / "completed_project"
+LEGACY_WEIGHTS = HERE / "legacy_weights"
 PACKAGE = "my_project"
 MARKER = "demo_report.json"  # an output directory holding it may be replaced by the next run
 EARLIER_MARKER = "demo_summary.json"  # what the first rlmigrate demo (the specification's examples) wrote
@@ -56,12 +59,14 @@ EARLIER_MARKER = "demo_summary.json"  # what the first rlmigrate demo (the speci
 @dataclass
 class DemoSettings:
     """``out``: the output directory; ``iterations``: PPO iterations of step 4 (2,000
-    env steps each); ``eval_episodes``: seeded greedy episodes per evaluation."""
+    env steps each); ``eval_episodes``: seeded greedy episodes per evaluation;
+    ``until``: the last step to run (one of ``STEPS``)."""
 
     out: Path
     iterations: int = 30
     eval_episodes: int = 10
     seed: int = 0
+    until: str = STEPS[-1]
 
 
 class DemoError(RuntimeError):
@@ -120,7 +125,7 @@ def _import_train(root: Path) -> ModuleType:
 # --- step 1: migrate ----------------------------------------------------------------------
 def _run_rlmigrate(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """``rlmigrate`` (this interpreter's) in ``cwd``, exactly as a user types it."""
-    cmd = [sys.executable, "-m", "codemods.cli", *args]
+    cmd = [sys.executable, "-m", "rlmigrate", *args]
     _say(f"    $ rlmigrate {' '.join(args)}")
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": _pythonpath()})
     if done.returncode != 0:
@@ -129,7 +134,9 @@ def _run_rlmigrate(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _pythonpath() -> str:
-    root = str(FIXTURES.parent)
+    """PYTHONPATH with the directory holding the ``rlmigrate`` package first (a source
+    checkout that is not installed runs too)."""
+    root = str(HERE.parents[1])
     return os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
@@ -146,7 +153,8 @@ def _tree_diff(old_root: Path, new_root: Path, label_old: str, label_new: str) -
 
 def migrate_step(work: Path, facts: Dict[str, Any]) -> None:
     """Copy the legacy project, migrate it, then apply the hand-made TODO completions."""
-    shutil.copytree(LEGACY_PROJECT, work / "legacy_project")
+    # the sources only: an installed package holds byte-compiled __pycache__ beside them
+    shutil.copytree(LEGACY_PROJECT, work / "legacy_project", ignore=shutil.ignore_patterns("__pycache__"))
     done = _run_rlmigrate(
         work, "migrate", "legacy_project", "--out-dir", "migrated_project", "--diff", "--no-progress",
         "--report", "migration_report.json", "--report", "migration_report.md",
@@ -172,7 +180,7 @@ def migrate_step(work: Path, facts: Dict[str, Any]) -> None:
     ray_imports = [str(p.relative_to(completed)) for p in completed.rglob("*.py") if _imports_ray(p)]
     if left or ray_imports:
         raise DemoError(f"the completed project still has TODOs in {left} or ray imports in {ray_imports}")
-    _say(f"\n    The {len(todos)} TODOs, done by hand (fixtures/completed/demo_project):")
+    _say(f"\n    The {len(todos)} TODOs, done by hand (rlmigrate/demo/completed_project):")
     _say(_indent(completion))
     facts["completed_by_hand"] = sorted(str(p.relative_to(COMPLETED_PROJECT)) for p in COMPLETED_PROJECT.rglob("*.py"))
     facts["todos_left"] = 0
@@ -419,23 +427,38 @@ def _learning_curve(path: Path, legacy_log: Dict[str, Any], curve: List[Dict[str
 
 # --- reports and the output directory -------------------------------------------------------
 def _markdown(report: Dict[str, Any]) -> str:
+    """``demo_report.md``: a section for each step that ran, then the files."""
     steps = report["steps"]
-    m = steps["migrate"]
-    lines = [
-        "# rlmigrate demo", "",
-        f"Finished in {report['seconds']} s. Files: see the list at the end.", "",
+    stopped = "" if len(steps) == len(STEPS) else f" Stopped after step {len(steps)} (`--until {list(steps)[-1]}`)."
+    lines = ["# rlmigrate demo", "", f"Finished in {report['seconds']} s.{stopped} Files: see the list at the end.", ""]
+    for key, facts in steps.items():
+        lines += _SECTIONS[key](facts)
+    lines += ["## Files", "", *[f"- `{f}`" for f in report["files"]], ""]
+    return "\n".join(lines)
+
+
+def _migrate_section(m: Dict[str, Any]) -> List[str]:
+    return [
         "## 1. Migrate", "",
         f"`rlmigrate migrate`: {m['migration']['files']} files, {m['migration']['changed']} changed, "
         f"{m['migration']['errors']} errors, {m['migration']['todos']} TODOs (`migration.diff`, `migration_report.md`). "
         "The TODOs, done by hand: `todo_completion.diff`.", "",
         "| file | line | TODO |", "|---|---|---|",
         *[f"| `{t['file']}` | {t['line']} | {t['todo']} |" for t in m["todos"]], "",
+    ]
+
+
+def _port_section(port: Dict[str, Any]) -> List[str]:
+    return [
         "## 2. Port the legacy-trained weights", "",
         "| policy | migrated module | tensors | paired by |", "|---|---|---|---|",
-        *[f"| `{p}` | `{d['module']}` | {d['tensors']} | {', '.join(d['paired_by'])} |" for p, d in steps["port"]["ported"].items()], "",
-        "## 3. Parity (max absolute error per quantity)", "",
+        *[f"| `{p}` | `{d['module']}` | {d['tensors']} | {', '.join(d['paired_by'])} |" for p, d in port["ported"].items()], "",
     ]
-    for policy_id, d in steps["parity"]["policies"].items():
+
+
+def _parity_section(parity: Dict[str, Any]) -> List[str]:
+    lines = ["## 3. Parity (max absolute error per quantity)", ""]
+    for policy_id, d in parity["policies"].items():
         g = d["greedy_returns"]
         lines += [
             f"`{policy_id}`: {'agrees' if d['ok'] else 'FAILED'}; greedy returns, mean over the same seeded episodes: "
@@ -444,12 +467,14 @@ def _markdown(report: Dict[str, Any]) -> str:
             "", "| quantity | max abs error |", "|---|---|",
             *[f"| {q} | {v:.3g} |" for q, v in d["max_abs"].items()], "",
         ]
-    lines += [
+    return lines + [
         "(`sampled_actions`: the largest difference between the two sides' action frequencies "
         "over 1,000 draws per observation, within the two-sample test's bound; see `parity_report.md`.)", "",
     ]
-    t = steps["train"]
-    lines += [
+
+
+def _train_section(t: Dict[str, Any]) -> List[str]:
+    return [
         "## 4. Train further with our PPO", "",
         "| policy | mean return while training, first -> last iteration | greedy evaluation, before -> after |",
         "|---|---|---|",
@@ -461,9 +486,10 @@ def _markdown(report: Dict[str, Any]) -> str:
         f"Learning curve: `learning_curve.png`. Checkpoint: `{t['checkpoint']}/` (reloaded: identical outputs). "
         f"Loading it needs the migrated package importable and trusted: `sys.path.insert(0, \"completed_project\")`, "
         f"`Algorithm.from_checkpoint(path, trusted_modules=[\"my_project\"])`.", "",
-        "## Files", "", *[f"- `{f}`" for f in report["files"]], "",
     ]
-    return "\n".join(lines)
+
+
+_SECTIONS = {"migrate": _migrate_section, "port": _port_section, "parity": _parity_section, "train": _train_section}
 
 
 def _first_last(curve: List[Dict[str, Any]], policy_id: str) -> str:
@@ -498,33 +524,39 @@ def _publish(work: Path, out: Path) -> None:
 
 
 def run_demo(settings: DemoSettings) -> int:
-    """Run the four steps; 0 when every check passed (a failed check raises DemoError)."""
+    """Run the steps up to ``settings.until``; 0 when every check passed (a failed check
+    raises DemoError)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for path in (LEGACY_PROJECT, COMPLETED_PROJECT, LEGACY_WEIGHTS):
         if not path.exists():
-            raise DemoError(f"{path} is missing: rlmigrate demo runs from a source checkout of rlmodule-migrate")
-    try:
-        importlib.import_module("ray")  # the legacy side of steps 2 and 3
-    except ImportError:
-        raise DemoError('the demo builds legacy policies with RLlib 2.60: pip install "rlmodule-migrate[legacy]"') from None
-    import torch
+            raise DemoError(f"{path} is missing: this installation of rlmodule-migrate lacks the demo's data")
+    wanted = STEPS[: STEPS.index(settings.until) + 1]
+    if "port" in wanted:
+        try:
+            importlib.import_module("ray")  # the legacy side of steps 2 and 3
+        except ImportError:
+            raise DemoError('the demo builds legacy policies with RLlib 2.60: pip install "rlmodule-migrate[legacy]"') from None
+        import torch
 
-    # Networks this small gain nothing from intra-op threads, and on a busy machine
-    # those threads spin-wait (an LSTM backward ran 100x slower with 2 threads here).
-    torch.set_num_threads(1)
+        # Networks this small gain nothing from intra-op threads, and on a busy machine
+        # those threads spin-wait (an LSTM backward ran 100x slower with 2 threads here).
+        torch.set_num_threads(1)
     out = settings.out.absolute()
     work = _prepare(out)
-    steps = _Steps(4)
+    steps = _Steps(len(STEPS))
     try:
-        with steps.step("migrate", "rlmigrate migrate on the bundled legacy project (fixtures/legacy/demo_project)") as facts:
+        with steps.step("migrate", "rlmigrate migrate on the bundled legacy project (rlmigrate/demo/legacy_project)") as facts:
             migrate_step(work, facts)
-        with steps.step("port", "legacy policies built by RLlib 2.60 with legacy-trained weights; weights ported") as facts:
-            made = port_step(work, facts, settings.seed)
-        with steps.step("parity", "parity: legacy policies vs migrated modules") as facts:
-            parity_step(work, facts, made, settings)
-        with steps.step("train", f"train the migrated config further with our PPO ({settings.iterations} iterations)") as facts:
-            curve = train_step(work, facts, made, settings)
-        steps.report["learning_curve"] = _learning_curve(work / "learning_curve.png", made["legacy_log"], curve)
+        if "port" in wanted:
+            with steps.step("port", "legacy policies built by RLlib 2.60 with legacy-trained weights; weights ported") as facts:
+                made = port_step(work, facts, settings.seed)
+        if "parity" in wanted:
+            with steps.step("parity", "parity: legacy policies vs migrated modules") as facts:
+                parity_step(work, facts, made, settings)
+        if "train" in wanted:
+            with steps.step("train", f"train the migrated config further with our PPO ({settings.iterations} iterations)") as facts:
+                curve = train_step(work, facts, made, settings)
+            steps.report["learning_curve"] = _learning_curve(work / "learning_curve.png", made["legacy_log"], curve)
     except Exception:
         _say(f"\nThe demo failed; what it wrote so far is in {work}")
         raise
@@ -535,16 +567,17 @@ def run_demo(settings: DemoSettings) -> int:
     (work / "demo_report.md").write_text(_markdown(steps.report))
     (work / MARKER).write_text(json.dumps(steps.report, indent=2, default=float) + "\n")
     _publish(work, out)
-    _say(f"\nAll four steps passed in {steps.report['seconds']} s. Output directory: {out}")
+    passed = "All four steps" if len(wanted) == len(STEPS) else f"Steps up to {settings.until} ({len(wanted)} of {len(STEPS)})"
+    _say(f"\n{passed} passed in {steps.report['seconds']} s. Output directory: {out}")
     for name in steps.report["files"]:
         _say(f"    {name}")
     return 0
 
 
-def main_from_args(out: str, iterations: int, eval_episodes: int, seed: int) -> int:
+def main_from_args(out: str, iterations: int, eval_episodes: int, seed: int, until: str) -> int:
     """``rlmigrate demo``'s entry point: 0 on success, 1 with the reason on failure."""
     try:
-        return run_demo(DemoSettings(Path(out), iterations, eval_episodes, seed))
+        return run_demo(DemoSettings(Path(out), iterations, eval_episodes, seed, until))
     except DemoError as e:
         print(f"rlmigrate demo: error: {e}", file=sys.stderr)
         return 1

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 import codemods.migrate as migrate_module
-import codemods.migrate_cli as migrate_cli
-from codemods.cli import main
+import rlmigrate.migrate as migrate_command
+from rlmigrate.cli import main
 
 LEGACY = b"from ray.rllib.models.torch.misc import SlimFC\n\nlayer = SlimFC(2, 2)\n"
 MIGRATED = b"from compat.legacy_torch_models import SlimFC\n\nlayer = SlimFC(2, 2)\n"
@@ -62,14 +62,14 @@ def _creating(flags, *rest):
 
 # ---------------------------------------------------------------------------- item 3
 def test_write_skips_a_file_edited_while_the_run_migrated_it(tree, monkeypatch, capsys):
-    migrate_files = migrate_cli.migrate_files
+    migrate_files = migrate_command.migrate_files
 
     def edited_meanwhile(*args, **kwargs):
         results = migrate_files(*args, **kwargs)
         (tree / "pkg" / "model.py").write_bytes(LEGACY + b"# the user's edit\n")
         return results
 
-    monkeypatch.setattr(migrate_cli, "migrate_files", edited_meanwhile)
+    monkeypatch.setattr(migrate_command, "migrate_files", edited_meanwhile)
     assert run(tree, "--write") == 1
     assert (tree / "pkg" / "model.py").read_bytes() == LEGACY + b"# the user's edit\n"
     assert (tree / "pkg" / "other.py").read_bytes() == MIGRATED
