@@ -7,7 +7,15 @@ the name changed); a used one without an equivalent gets a TODO.
 ``torch, nn = try_import_torch()`` and ``tf1, tf, tfv = try_import_tf()`` become plain
 imports, and so does ray 0.8's one-name ``tf = try_import_tf()`` (``import tensorflow
 as tf``; the ``models`` rule flags the TF1-only names a class uses through it); a name
-the file never uses goes (no ``import tensorflow`` in a torch-only file).
+the file never uses goes (no ``import tensorflow`` in a torch-only file); the same with
+``error=True`` / ``error=False`` (a plain import raises where ``error=True`` did).
+``gym`` imports become ``gymnasium`` ones in every file that imports gym, one that names
+no RLlib too (an env module: RLlib 2.x and this project run gymnasium envs); an import
+a rewrite makes twice in one block (``import gym`` and ``import gym.spaces``) is kept once;
+a class deriving from what they import that still follows gym's ``reset`` / ``step`` API
+gets a TODO.
+A legacy import sharing its line with other statements (``import os; import gym``) is
+rewritten in place.
 ``SampleBatch`` (``import_map.COLUMN_CONSTANT_MAP``) is rewritten only in a file that
 reads nothing but ``SampleBatch.<COLUMN>`` constants from it; one that builds, calls,
 subclasses or ``isinstance``-checks it keeps the legacy import with the TODO.
@@ -27,15 +35,17 @@ After::
 
 from __future__ import annotations
 
+import re
 from typing import Dict, List, Optional, Sequence, Set, Union
 
 import libcst as cst
 
 from codemods.import_edits import ImportSpec, bound_imports, bound_name, dotted, dotted_expr, import_statement, used_names
 from codemods.import_map import COLUMN_CONSTANT_MAP, SPECIFIC_TODOS, map_import
-from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer, walk
+from codemods.rule import SKELETON, FileContext, RepoIndex, Rule, TodoTransformer, walk
 
 ANCHOR = "imports-without-an-equivalent"
+ANCHOR_GYM = "imports"
 OWN_PACKAGES = ("rlmodule", "compat")
 
 # try_import_*() result slot -> the import that binds it (``None``: an assignment).
@@ -43,6 +53,11 @@ _TRY_IMPORTS: Dict[str, Sequence[Optional[ImportSpec]]] = {
     "try_import_torch": (("torch", None, None), ("torch", "nn", None)),
     "try_import_tf": (("tensorflow.compat.v1", None, None), ("tensorflow", None, None), None),
 }
+
+
+#: An import of ``gym`` (not ``gymnasium``, not ``gym_minigrid``) at a line or after ``;``,
+#: also among other modules (``import os, gym``): the pre-filter for files naming no RLlib.
+_GYM_IMPORT = re.compile(rb"(?:^|;)[ \t]*(?:from[ \t]+gym\b|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*gym\b)", re.M)
 
 
 def is_legacy(module: str) -> bool:
@@ -65,6 +80,10 @@ class Imports(Rule):
     order = 90
     triggers = (b"rllib", b"try_import_")
     descend_only = SKELETON  # imports and try_import_* lines are statements
+
+    @classmethod
+    def applies_to(cls, source: bytes, repo: RepoIndex) -> bool:
+        return super().applies_to(source, repo) or (b"gym" in source and _GYM_IMPORT.search(source) is not None)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.generated: Dict[int, cst.SimpleStatementLine] = {}  # lines made from try_import_*() (kept alive)
@@ -103,7 +122,7 @@ def _try_import_lines(small: cst.BaseSmallStatement) -> Optional[List[cst.Simple
         return None
     slots = _TRY_IMPORTS.get(dotted(small.value.func).split(".")[-1])
     target = small.targets[0].target
-    if slots is None or small.value.args:
+    if slots is None or not _plain_call(small.value):
         return None
     names = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
     if len(names) == 1 and len(slots) == 3:  # ray 0.8: ``tf = try_import_tf()`` (the module itself)
@@ -121,6 +140,17 @@ def _try_import_lines(small: cst.BaseSmallStatement) -> Optional[List[cst.Simple
         natural = symbol or (module if "." not in module else None)  # what the import binds unaliased
         lines.append(import_statement((module, symbol, None if name.value == natural else name.value)))
     return lines or None
+
+
+def _plain_call(call: cst.Call) -> bool:
+    """``try_import_*()``, or with ``error=True`` / ``error=False`` (keyword or positional)."""
+    if not call.args:
+        return True
+    arg = call.args[0]
+    return (
+        len(call.args) == 1 and arg.star == "" and (arg.keyword is None or arg.keyword.value == "error")
+        and isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False")
+    )
 
 
 def _is_assign(statement: cst.CSTNode) -> bool:
@@ -158,18 +188,51 @@ class _ImportRewriter(TodoTransformer):
         super().__init__(context, rule_name)
         self.used = used
         self.module = module
+        self.made: Dict[int, cst.SimpleStatementLine] = {}  # lines of rewritten imports (kept alive)
+        self.gym_names: Set[str] = set()  # names rewritten gym imports bind (``gym``, ``Env``)
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
-    ) -> cst.SimpleStatementLine:
-        if len(updated_node.body) != 1 or not isinstance(updated_node.body[0], (cst.Import, cst.ImportFrom)):
+    ) -> Union[cst.SimpleStatementLine, cst.FlattenSentinel]:
+        body = updated_node.body
+        if not any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in body):
             return updated_node
-        statement = updated_node.body[0]
+        if len(body) > 1:
+            return self._shared_line(updated_node)
+        statements = self._rewritten(body[0])
+        if statements is None:
+            return updated_node
+        if not statements:
+            return self.remove(updated_node)
+        lines = [updated_node.with_changes(body=[statements[0]])] + [cst.SimpleStatementLine([s]) for s in statements[1:]]
+        self.made.update((id(line), line) for line in lines)
+        return lines[0] if len(lines) == 1 else cst.FlattenSentinel(lines)
+
+    def _shared_line(self, line: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+        """A line of several statements (``import os; import gym``): each import is
+        rewritten in place; the line goes if nothing is left of it."""
+        body: List[cst.BaseSmallStatement] = []
+        for small in line.body:
+            statements = self._rewritten(small) if isinstance(small, (cst.Import, cst.ImportFrom)) else None
+            if statements is None:
+                body.append(small)
+            elif statements:
+                body += [*statements[:-1], statements[-1].with_changes(semicolon=small.semicolon)]
+        if not body:
+            return self.remove(line)
+        if body == list(line.body):
+            return line
+        body[-1] = body[-1].with_changes(semicolon=line.body[-1].semicolon)  # no ``;`` left at the end
+        return line.with_changes(body=body)
+
+    def _rewritten(self, statement: Union[cst.Import, cst.ImportFrom]) -> Optional[List[cst.BaseSmallStatement]]:
+        """What import ``statement`` becomes (flagging what has no equivalent): ``None``
+        unchanged, ``[]`` gone, else the statements in its place, the kept legacy one first."""
         if isinstance(statement, cst.ImportFrom) and isinstance(statement.names, cst.ImportStar):
-            return self._star(updated_node, statement)
+            return self._star(statement)
         specs = bound_imports(statement)
         if not specs or not any(is_legacy(module) for module, _, _ in specs):
-            return updated_node
+            return None
         kept: List[ImportSpec] = []  # legacy imports still used, without an equivalent
         new: Dict[str, List[ImportSpec]] = {}
         for spec in specs:
@@ -181,32 +244,65 @@ class _ImportRewriter(TodoTransformer):
                 continue  # an RLlib import the migrated code no longer needs
             elif (target := self._target(spec) or self._constants_target(spec)) is not None:
                 new.setdefault(target[0], []).append(target)
+                if not module.startswith("ray."):
+                    self.gym_names.add(bound)
             else:
                 kept.append(spec)
                 what = f"`{name}` from `{module}`" if name else f"`import {module}`"
                 self.flag(SPECIFIC_TODOS.get((module, name)) or f"{what} has no ray-free equivalent; replace its uses", ANCHOR)
         if kept == specs:
-            return updated_node
+            return None
         self.changed()
         # The kept legacy import goes first, under its TODO.
-        statements = ([_statement(kept)] if kept else []) + [_statement(group) for group in new.values()]
-        if not statements:
-            return self.remove(updated_node)
-        line = updated_node.with_changes(body=[statements[0]])
-        if len(statements) == 1:
-            return line
-        return cst.FlattenSentinel([line, *[cst.SimpleStatementLine([s]) for s in statements[1:]]])
+        return ([_statement(kept)] if kept else []) + [_statement(group) for group in new.values()]
 
-    def _star(self, line: cst.SimpleStatementLine, statement: cst.ImportFrom) -> cst.SimpleStatementLine:
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        """A TODO on a gym env or wrapper (a base from a rewritten gym import) still
+        written for gym's API: ``reset`` without ``seed``, or ``step`` returning 4 values."""
+        if self.gym_names and any(dotted(a.value).split(".")[0] in self.gym_names for a in original_node.bases):
+            if _gym_api(original_node):
+                self.flag(
+                    f"{original_node.name.value} follows gym's API, which gymnasium changed: reset(self, *, seed=None, "
+                    "options=None) returns (obs, info), and step returns (obs, reward, terminated, truncated, info)",
+                    ANCHOR_GYM, original_node,
+                )
+        return updated_node
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        self._drop_repeats(updated_node.body)
+        return updated_node
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        self._drop_repeats(updated_node.body)
+        return updated_node
+
+    def _drop_repeats(self, body: Sequence[cst.BaseStatement]) -> None:
+        """Removes a line this rewriter made that only imports what an earlier import line
+        of the same block imports already (``import gym`` and ``import gym.spaces`` both
+        became ``import gymnasium as gym``)."""
+        if not any(id(statement) in self.made for statement in body):
+            return
+        seen: Set[ImportSpec] = set()
+        for statement in body:
+            if not (isinstance(statement, cst.SimpleStatementLine) and all(
+                isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
+            )):
+                continue
+            specs = [spec for small in statement.body for spec in bound_imports(small)]
+            if id(statement) in self.made and specs and set(specs) <= seen:
+                self._removed[id(statement)] = statement  # swept once this block is left
+            seen.update(specs)
+
+    def _star(self, statement: cst.ImportFrom) -> Optional[List[cst.BaseSmallStatement]]:
         module = dotted(statement.module) if statement.module is not None and not statement.relative else ""
         if not is_legacy(module):
-            return line
+            return None
         mapped = map_import(module)
         if mapped is None:
             self.flag(f"`from {module} import *` has no ray-free equivalent; import the names you use", ANCHOR)
-            return line
+            return None
         self.changed()
-        return line.with_changes(body=[statement.with_changes(module=dotted_expr(mapped[0]))])
+        return [statement.with_changes(module=dotted_expr(mapped[0]))]
 
     def _constants_target(self, spec: ImportSpec) -> Optional[ImportSpec]:
         """The import of ``COLUMN_CONSTANT_MAP`` when every use of the bound name in the
@@ -234,6 +330,24 @@ class _ImportRewriter(TodoTransformer):
             return (new_module, None, asname) if asname else None
         bound = asname or name
         return (new_module, new_name, None if bound == new_name else bound)
+
+
+def _gym_api(node: cst.ClassDef) -> bool:
+    """Whether class ``node`` defines ``reset`` taking no ``seed`` (nor ``**kwargs``), or a
+    ``step`` returning a tuple of 4 (gym's ``obs, reward, done, info``)."""
+    for method in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+        if not isinstance(method, cst.FunctionDef):
+            continue
+        params = method.params
+        if method.name.value == "reset" and not isinstance(params.star_kwarg, cst.Param) and "seed" not in {
+            p.name.value for p in [*params.params, *params.kwonly_params]
+        }:
+            return True
+        if method.name.value == "step" and any(
+            type(n) is cst.Return and isinstance(n.value, cst.Tuple) and len(n.value.elements) == 4 for n in walk(method.body)
+        ):
+            return True
+    return False
 
 
 #: Methods and attributes only SampleBatch / MultiAgentBatch objects have: a file using
