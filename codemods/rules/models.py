@@ -11,7 +11,9 @@ legacy ``state_dict`` loads with ``strict=True``:
   -> ``setup(self)``, whose first line binds the same names from
   ``legacy_model_args(self)``; custom keyword arguments are read from
   ``model_config["custom_model_config"]`` with the same defaults; base ``__init__``
-  calls go (or become ``super().setup()`` for a repository base);
+  calls go (or become ``super().setup()`` for a repository base); a class deriving
+  directly from a legacy base without ``__init__`` gets a ``setup`` calling
+  ``legacy_model_args(self)`` (the attributes ``ModelV2.__init__`` set);
 - ``forward`` -> ``_model_forward`` (``TorchRLModule.forward`` means something else);
   ``_forward_inference`` / ``_forward_exploration`` / ``_forward_train`` are added: they
   call it (and ``value_function()`` for ``vf_preds``; ``forward_rnn`` with the carried
@@ -119,6 +121,12 @@ def _forward_exploration(self, batch):
 def _forward_train(self, batch):
     logits, _ = self._model_forward(legacy_input_dict(self, batch, is_training=True), [], None)
     return {{"action_dist_inputs": logits{vf}}}
+'''
+
+# For a class without ``__init__``: what ``ModelV2.__init__`` set.
+_INHERITED_SETUP = '''\
+def setup(self):
+    legacy_model_args(self)
 '''
 
 _RECURRENT_INITIAL_STATE = '''\
@@ -360,11 +368,25 @@ class _ClassMethods:
                 if statement.name.value == "setup":
                     setup_index = len(body)
             body.append(statement)
-        generated = self._generated()
+        generated = self._inherited_setup() + self._generated()
         if generated:
             at = setup_index + 1 if setup_index is not None else _after_docstring(body)
+            if at == 0:  # first in the class: no blank line under the class line
+                generated[0] = generated[0].with_changes(leading_lines=[])
+            if at < len(body):  # one blank line before what follows them
+                body[at] = _after_blank_line(body[at])
             body[at:at] = generated
         return self.node.with_changes(body=self.node.body.with_changes(body=body))
+
+    def _inherited_setup(self) -> List[cst.BaseStatement]:
+        """``setup()`` calling ``legacy_model_args(self)`` for a class without
+        ``__init__`` deriving directly from a legacy base: the ``ModelV2.__init__`` it
+        inherited set ``self.num_outputs``, ``self.obs_space``, ... (a built-in model's
+        RLModule base sets them itself; a class without methods is a placeholder)."""
+        if not self.direct or self.kind in BUILTIN_KINDS or not self.methods or {"__init__", "setup"} & set(self.methods):
+            return []
+        self.rule.imports.add((HELPERS, "legacy_model_args", None))
+        return _parse_methods(_INHERITED_SETUP, self.module)
 
     def _flag_legacy_machinery(self, survey: "_Survey") -> None:
         """TODOs on the class for legacy policy machinery it relies on: view
@@ -770,6 +792,14 @@ def _replace_expr(line: cst.SimpleStatementLine, code: str) -> cst.SimpleStateme
 
 def _after_docstring(body: Sequence[cst.CSTNode]) -> int:
     return 1 if body and is_docstring(body[0]) else 0
+
+
+def _after_blank_line(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """``statement`` with a blank line first among the lines above it (if it had none)."""
+    lines = statement.leading_lines
+    if lines and lines[0].comment is None:
+        return statement
+    return statement.with_changes(leading_lines=[cst.EmptyLine(indent=False), *lines])
 
 
 def _parse_methods(text: str, module: cst.Module) -> List[cst.BaseStatement]:

@@ -873,11 +873,15 @@ def test_a_forward_reading_inputs_beyond_the_observations_gets_a_todo():
         from ray.rllib.models.torch.torch_modelv2 import TorchModelV2
         from ray.rllib.policy.sample_batch import SampleBatch
         {ADD}legacy_input_dict
+        {ADD}legacy_model_args
         from rlmodule.torch import TorchRLModule
 
 
         class Net(TorchRLModule):
             \"\"\"Reads more than observations.\"\"\"
+
+            def setup(self):
+                legacy_model_args(self)
             <plain forwards>
 
             {todo(message, "inputs-beyond-observations")}
@@ -1097,6 +1101,7 @@ def test_ray_0_8_tf_names_that_tensorflow_2_lacks_get_a_todo():
         from ray.rllib.models.tf.tf_modelv2 import TFModelV2
         from ray.rllib.utils import try_import_tf
         {ADD}legacy_input_dict
+        {ADD}legacy_model_args
         from rlmodule.tf import TfRLModule
 
         tf = try_import_tf()
@@ -1104,6 +1109,9 @@ def test_ray_0_8_tf_names_that_tensorflow_2_lacks_get_a_todo():
 
         class Net(TfRLModule):
             \"\"\"ray 0.8.\"\"\"
+
+            def setup(self):
+                legacy_model_args(self)
             <plain forwards with values>
 
             {todo(message, "tensorflow-models")}
@@ -1175,13 +1183,8 @@ def test_keras_attributes_of_a_tf_model_are_renamed_or_flagged():
 
 
 # ------------------------------------------------------------------------------------------
-# Wrong today
+# Classes without __init__ or docstring
 # ------------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="a class with neither docstring nor __init__ gets its generated methods at the top of its body: "
-    "a blank line right below the class line, and none between the last generated method and the class's own",
-)
 def test_generated_methods_in_a_class_without_init_or_docstring_keep_one_blank_line_between_methods():
     assert_rewrite(
         "models",
@@ -1210,12 +1213,6 @@ def test_generated_methods_in_a_class_without_init_or_docstring_keep_one_blank_l
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a legacy model without __init__ inherited ModelV2.__init__, which set self.num_outputs, "
-    "self.obs_space, ...: the RLModule it becomes gets no setup() calling legacy_model_args(self), so "
-    "those attributes are never set",
-)
 def test_a_model_without_init_still_gets_the_legacy_attributes():
     assert_rewrite(
         "models",
@@ -1245,5 +1242,39 @@ def test_a_model_without_init_still_gets_the_legacy_attributes():
 
             def _model_forward(self, input_dict, state, seq_lens):
                 return input_dict["obs"][:, : self.num_outputs], state
+        """),
+    )
+
+
+def test_a_model_without_init_or_docstring_gets_its_setup_first_and_a_blank_line_before_its_own_code():
+    """A comment above the class's first statement stays with it, below the blank line."""
+    assert_rewrite(
+        "models",
+        """\
+        from ray.rllib.models.tf.tf_modelv2 import TFModelV2
+
+
+        class Net(TFModelV2):
+            # the head
+            size = 2
+            def forward(self, input_dict, state, seq_lens):
+                return input_dict["obs"][:, : self.size], state
+        """,
+        expand(f"""\
+        from ray.rllib.models.tf.tf_modelv2 import TFModelV2
+        {ADD}legacy_input_dict
+        {ADD}legacy_model_args
+        from rlmodule.tf import TfRLModule
+
+
+        class Net(TfRLModule):
+            def setup(self):
+                legacy_model_args(self)
+            <plain forwards>
+
+            # the head
+            size = 2
+            def _model_forward(self, input_dict, state, seq_lens):
+                return input_dict["obs"][:, : self.size], state
         """),
     )
