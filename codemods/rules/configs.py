@@ -136,6 +136,7 @@ _STACK_SWITCHES = {
     "api_stack": ("enable_rl_module_and_learner", "enable_env_runner_and_connector_v2"),
     "experimental": ("_enable_new_api_stack",),
 }
+_SWITCH_TRIGGERS = tuple(keyword.encode() for keywords in _STACK_SWITCHES.values() for keyword in keywords)
 # Kinds of ``RepoIndex.legacy_models`` the models rule leaves as they are, and why.
 _KIND_WHY = {
     "tf_recurrent": "a TF RecurrentNetwork, which the models rule leaves a legacy ModelV2",
@@ -623,6 +624,7 @@ class Configs(Rule):
     order = 40
     triggers = (
         b'"custom_model"', b"'custom_model'", b"register_custom_model", b"custom_action_dist",
+        *_SWITCH_TRIGGERS,
     )
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -655,6 +657,8 @@ class Configs(Rule):
         self.has_rl_module: Set[int] = set()
         self.item_sites: Dict[int, Tuple[str, str]] = {}  # id(Assign) -> (target code, spec)
         self.rewritten_chains: Set[int] = set()  # id(last call) of builder chains given a spec
+        self.switch_source = any(t in self.context.source for t in _SWITCH_TRIGGERS)
+        self.collapsed: Dict[int, cst.BaseExpression] = {}  # chains left as their root (``config``)
 
     # -- classes and registrations ----------------------------------------------------------
     def serving(self, use: _Use) -> List[_Registration]:
@@ -804,9 +808,30 @@ class Configs(Rule):
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         result = self._leave_call(original_node, updated_node)
-        if id(original_node) in self.rewritten_chains:  # the chain's last call: all of it is built
-            result = _without_switches(result)
+        if id(original_node) in self.rewritten_chains or self._switched_chain(original_node):
+            result = _without_switches(result)  # the chain's last call: all of it is built
+            if not isinstance(result, cst.Call):  # the chain was nothing but switches
+                self.collapsed[id(result)] = result
+            self.changed()
         return result
+
+    def _switched_chain(self, call: cst.Call) -> bool:
+        """Whether ``call`` is the last call of a builder chain with ``False`` legacy-stack
+        switches, no ``custom_model`` config kept legacy, going to an algorithm this
+        project has (``PPOConfig().training(lr=1e-3).rl_module(_enable_rl_module_api=False)``)."""
+        if not self.switch_source or not isinstance(call.func, cst.Attribute):
+            return False
+        calls: List[cst.Call] = []
+        node: cst.BaseExpression = call
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            calls.append(node)
+            node = node.func.value
+        if not any(_switches(c) for c in calls) or self.algorithms.top_of_chain(call) is not call:
+            return False
+        if any(id(n) in self.use_by_element and id(n) not in self.rewritten for n in walk(call)):
+            return False  # a custom_model config that stays on ray's RLlib
+        algorithms = self.algorithms.of_chain(calls[-1])
+        return bool(algorithms) and algorithms <= set(SUPPORTED_ALGORITHMS)
 
     def _leave_call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         func = updated_node.func
@@ -1023,6 +1048,8 @@ class Configs(Rule):
         return updated_node
 
     def leave_SimpleStatementLine(self, original_node, updated_node):
+        if self.collapsed and _is_no_op(updated_node, self.collapsed):
+            return self.remove(updated_node)
         if len(updated_node.body) != 1 or id(updated_node.body[0]) not in self.item_sites:
             return updated_node
         holder, spec = self.item_sites.pop(id(updated_node.body[0]))
@@ -1187,6 +1214,20 @@ def _switches(call: cst.Call) -> List[cst.Arg]:
         a for a in call.args
         if a.keyword is not None and a.keyword.value in keywords and isinstance(a.value, cst.Name) and a.value.value == "False"
     ]
+
+
+def _is_no_op(line: cst.SimpleStatementLine, collapsed: Dict[int, cst.BaseExpression]) -> bool:
+    """A line left doing nothing once its chain lost its switches: ``config`` (was
+    ``config.rl_module(_enable_rl_module_api=False)``) or ``config = config``."""
+    if len(line.body) != 1:
+        return False
+    small = line.body[0]
+    if isinstance(small, cst.Expr):
+        return id(small.value) in collapsed
+    if isinstance(small, cst.Assign) and id(small.value) in collapsed and len(small.targets) == 1:
+        target = small.targets[0].target
+        return isinstance(target, cst.Name) and isinstance(small.value, cst.Name) and target.value == small.value.value
+    return False
 
 
 def _has_comments(whitespace: cst.BaseParenthesizableWhitespace) -> bool:

@@ -786,11 +786,6 @@ def test_alone_configs_without_custom_model_are_left_alone():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the legacy-stack switches go only from a chain given a spec: a PPO chain without custom_model keeps "
-    "`.rl_module(_enable_rl_module_api=False)`, which this project's PPOConfig raises on (no TODO either)",
-)
 def test_alone_the_switches_go_from_a_chain_of_a_supported_algorithm_without_custom_model():
     rule_alone(
         """\
@@ -803,4 +798,59 @@ def test_alone_the_switches_go_from_a_chain_of_a_supported_algorithm_without_cus
 
         config = PPOConfig().training(lr=1e-3)
         """,
+    )
+
+
+def test_alone_the_switches_go_from_statements_of_a_supported_algorithm_and_stay_on_another():
+    """Corpus shape (one builder call per statement): a line left doing nothing goes."""
+    rule_alone(
+        """\
+        from ray.rllib.algorithms.ppo import PPOConfig
+        from ray.rllib.algorithms.dqn import DQNConfig
+
+
+        def ppo():
+            config = PPOConfig()
+            config = config.framework("torch")
+            config = config.rl_module(_enable_rl_module_api = False)
+            config.training(_enable_learner_api=False)
+            config.api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+            legacy = config.experimental(_enable_new_api_stack=False)
+            return config.build(), legacy
+
+
+        def dqn():
+            config = DQNConfig()
+            config = config.rl_module(_enable_rl_module_api = False)
+            return config.build()
+        """,
+        """\
+        from ray.rllib.algorithms.ppo import PPOConfig
+        from ray.rllib.algorithms.dqn import DQNConfig
+
+
+        def ppo():
+            config = PPOConfig()
+            config = config.framework("torch")
+            legacy = config
+            return config.build(), legacy
+
+
+        def dqn():
+            config = DQNConfig()
+            config = config.rl_module(_enable_rl_module_api = False)
+            return config.build()
+        """,
+    )
+
+
+def test_alone_a_chain_whose_algorithm_is_unknown_keeps_its_switches():
+    assert_unchanged(
+        "configs",
+        HEAD + textwrap.dedent("""\
+        from my_project.configs import make_config
+
+        config = make_config().rl_module(_enable_rl_module_api=False)
+        """),
+        other_files=[MODELS_FILE],
     )
