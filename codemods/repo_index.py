@@ -78,7 +78,9 @@ _NAME_AS = re.compile(rb"(\w+)(?:[ \t]+as[ \t]+(\w+))?")
 
 def file_bases(text: bytes) -> Dict[str, str]:
     """What this file binds to a legacy base: local name -> kind, and module alias ->
-    ``"module:<path>"`` (for ``alias.Name`` bases)."""
+    ``"module:<path>"`` (for ``alias.Name`` bases); a name another library's
+    ``from`` import binds -> ``"module:<its path>"`` too (``from mylib import Policy``:
+    not RLlib's policy class; a legacy model base name keeps its kind)."""
     bound: Dict[str, str] = {}
     for match in _FROM.finditer(text):
         module = match.group(1).decode("ascii")
@@ -86,6 +88,7 @@ def file_bases(text: bytes) -> Dict[str, str]:
             name = item.group(1).decode("ascii", "replace")
             asname = item.group(2).decode("ascii", "replace") if item.group(2) else None
             bind_import(bound, module, name, asname)
+            bound.setdefault(asname or name, f"module:{module}.{name}")
     for match in _IMPORT_AS.finditer(text):
         bind_import(bound, match.group(1).decode("ascii"), None, match.group(2).decode("ascii"))
     return bound
@@ -147,8 +150,9 @@ def rllib_path(base: str, bound: Dict[str, str]) -> Optional[str]:
 def is_policy_base(base: str, bound: Dict[str, str]) -> bool:
     """Whether base expression ``base`` is a legacy RLlib policy class: a name ending in
     ``Policy`` / ``PolicyV2`` that a ``ray.rllib`` import binds (``Policy as RllibPolicy``,
-    ``from ray.rllib import Policy``, ``ppo.PPOTorchPolicy``), or an unbound name of
-    RLlib's policy classes (``TorchPolicyV2``, ``PPOTorchPolicy``, ...)."""
+    ``from ray.rllib import Policy``, ``ppo.PPOTorchPolicy``), or a name no import binds
+    that ends like RLlib's policy classes (``TorchPolicyV2``, ``PPOTorchPolicy``, ...; not
+    ``Policy`` itself, nor ``TorchPolicy`` from another library)."""
     path = rllib_path(base, bound)
     if path is not None:
         return path.endswith(("Policy", "PolicyV2"))

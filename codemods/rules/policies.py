@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Union
 import libcst as cst
 
 from codemods.import_edits import add_imports, dotted, is_docstring, used_names
-from codemods.repo_index import file_bases, rllib_path
+from codemods.repo_index import file_bases, is_policy_base, rllib_path
 from codemods.rule import SKELETON, RepoIndex, Rule, walk
 from codemods.rules.training_scripts import trainer_algorithm
 
@@ -201,11 +201,7 @@ class Policies(Rule):
             dotted(arg.value).split(".")[-1] in repo.legacy_models for arg in node.bases
         ):  # (a policy this rule rewrote derives from its model class)
             return True
-        for arg in node.bases:
-            name = dotted(arg.value).split(".")[-1]
-            if name in LEGACY_POLICY_BASES or (name.endswith(("TorchPolicy", "TFPolicy", "TorchPolicyV2")) and arg.keyword is None):
-                return True
-        return False
+        return any(arg.keyword is None and is_policy_base(dotted(arg.value), self.bound) for arg in node.bases)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         bases = {dotted(arg.value).split(".")[-1] for arg in node.bases}

@@ -648,11 +648,6 @@ def test_alone_policies_and_trainers_of_other_libraries_are_left_alone():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Policies._is_policy_class matches base names (Policy, TorchPolicy, ...) without the import that binds "
-    "them, unlike repo_index.is_policy_base: a class deriving from another library's Policy gets the legacy-policy TODOs",
-)
 def test_alone_a_policy_class_of_another_library_is_left_alone():
     assert_unchanged(
         "policies",
@@ -670,3 +665,10 @@ def test_alone_a_policy_class_of_another_library_is_left_alone():
             pass
         """,
     )
+
+
+def test_the_index_takes_a_torch_policy_no_import_binds_and_not_another_librarys():
+    unbound = b"class Agent(TorchPolicy):\n    pass\n"
+    assert build_repo_index([unbound]).legacy_policies == {"Agent"}
+    assert build_repo_index([b"from mylib import TorchPolicy\n" + unbound]).legacy_policies == frozenset()
+    assert build_repo_index([b"from ray.rllib.policy.torch_policy import TorchPolicy\n" + unbound]).legacy_policies == {"Agent"}
