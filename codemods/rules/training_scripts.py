@@ -481,19 +481,21 @@ class TrainingScripts(Rule):
                 if names & used_names(base) and _is_result(base, results, trainers, survey):
                     self._plan_chain(node, keys)
                 elif _string(keys[0]) in RESULT_KEYS and _is_other_result(base, others, other_names, survey):
-                    self._flag_untied(node, _string(keys[0]))
+                    self._flag_untied(node, base, _string(keys[0]))
             elif type(node) is cst.Call and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get":
                 key = _string(node.args[0].value) if node.args else None
                 if key in RESULT_KEYS and _is_result(node.func.value, results, trainers, survey):
                     self.result_gets[id(node)] = RESULT_KEYS[key]
                 elif key in RESULT_KEYS and _is_other_result(node.func.value, others, other_names, survey):
-                    self._flag_untied(node, key)
+                    self._flag_untied(node, node.func.value, key)
 
-    def _flag_untied(self, node: cst.CSTNode, key: str) -> None:
+    def _flag_untied(self, node: cst.CSTNode, result: cst.BaseExpression, key: str) -> None:
+        """A TODO on a lookup of legacy result key ``key`` in ``result`` (as written)."""
         new = "".join(f'["{k}"]' for k in RESULT_KEYS[key])
         self.flag(
             f"{key!r} is a legacy result key, read from a .train() this rule could not tie to a rewritten trainer "
-            f"(one passed in or held by an attribute): if it is one of this file's trainers, read result{new}",
+            f"(one passed in or held by an attribute): if it is one of this file's trainers, read "
+            f"{self.survey.module.code_for_node(result)}{new}",
             ANCHOR,
             self.survey.statement_of(node),
         )

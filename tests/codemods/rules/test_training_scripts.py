@@ -457,11 +457,16 @@ def test_a_migrated_legacy_script_learns_cartpole(tmp_path):
     assert (tmp_path / "ckpt").is_dir()
 
 
-LEGACY_KEY_TODO = (
-    "# TODO(rlmigrate): 'timesteps_total' is a legacy result key, read from a .train() this rule could not tie to "
-    "a rewritten trainer (one passed in or held by an attribute): if it is one of this file's trainers, read "
-    'result["num_env_steps_sampled"] - see MIGRATION.md#training-scripts'
-)
+def legacy_key_todo(result: str = "result", key: str = "timesteps_total", new: str = '["num_env_steps_sampled"]') -> str:
+    """The TODO on a legacy result key read from ``result`` (as the file names it)."""
+    return (
+        f"# TODO(rlmigrate): {key!r} is a legacy result key, read from a .train() this rule could not tie to "
+        "a rewritten trainer (one passed in or held by an attribute): if it is one of this file's trainers, read "
+        f"{result}{new} - see MIGRATION.md#training-scripts"
+    )
+
+
+LEGACY_KEY_TODO = legacy_key_todo()
 
 
 def test_results_of_a_trainer_passed_in_get_a_todo_in_a_file_whose_trainers_were_rewritten():
@@ -518,12 +523,41 @@ def test_sliced_or_multi_index_subscripts_next_to_results_do_not_break_the_rule(
 
         def train(algo, history):
             stats = algo.train()
-            {LEGACY_KEY_TODO}
+            {legacy_key_todo("stats")}
             return stats[1:2], history[0, 1], stats["timesteps_total"]
 
 
         trainer = PPOConfig.from_dict({{"env": "CartPole-v1"}}).build()
         result = trainer.train()
         print(result[:3], result["env_runners"]["episode_return_mean"])
+        """,
+    )
+
+
+def test_the_untied_result_todo_names_the_lookup_as_the_file_writes_it():
+    assert_rewrite(
+        "training_scripts",
+        """\
+        from ray.rllib.agents.ppo import PPOTrainer
+
+
+        def step(algo):
+            stats = algo.train()
+            return stats.get("episode_reward_mean")
+
+
+        step(PPOTrainer(config={"env": "CartPole-v1"}))
+        """,
+        f"""\
+        from rlmodule.algorithms.ppo import PPOConfig
+
+
+        def step(algo):
+            stats = algo.train()
+            {legacy_key_todo("stats", "episode_reward_mean", '["env_runners"]["episode_return_mean"]')}
+            return stats.get("episode_reward_mean")
+
+
+        step(PPOConfig.from_dict({{"env": "CartPole-v1"}}).build())
         """,
     )
