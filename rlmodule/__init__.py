@@ -1,21 +1,22 @@
 """rlmodule: a standalone RLModule core (torch and TensorFlow backends).
 
-Importing this package imports neither torch nor tensorflow: the backends live in
-``rlmodule.torch`` and ``rlmodule.tf`` and load when used.
+Where framework code lives: code that imports torch is in ``rlmodule/torch/`` and code
+that imports TensorFlow in ``rlmodule/tf/`` (files named for what they hold, no
+framework prefix); every other module imports neither and reaches a framework through
+``rlmodule.backend.backend(framework)``. So importing this package imports neither
+torch nor tensorflow: a backend loads when it is first used.
 """
 
 from rlmodule.columns import Columns
-from rlmodule.marl_module import (
+from rlmodule.nested_dict import NestedDict
+from rlmodule.rl_module import (
+    DEFAULT_MODULE_ID,
+    DEFAULT_POLICY_ID,
     MultiAgentRLModule,
     MultiAgentRLModuleConfig,
     MultiAgentRLModuleSpec,
     MultiRLModule,
     MultiRLModuleSpec,
-)
-from rlmodule.nested_dict import NestedDict
-from rlmodule.rl_module import (
-    DEFAULT_MODULE_ID,
-    DEFAULT_POLICY_ID,
     RLModule,
     RLModuleConfig,
     RLModuleSpec,

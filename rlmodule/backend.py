@@ -1,15 +1,33 @@
 """The backends: one module per framework, chosen by name.
 
 ``rlmodule.torch.backend`` and ``rlmodule.tf.backend`` define the same names, so code
-that works for either framework asks :func:`backend` once and calls through it instead
-of testing ``framework ==``:
+that works for either framework asks :func:`backend` and calls through it instead of
+testing ``framework ==``:
 
 - ``NAME``: ``"torch"`` or ``"tf2"`` (a module's ``framework`` attribute);
 - ``TENSOR_TYPES``: the tensor classes of the framework;
-- ``to_tensor(x, device=None)`` / ``to_numpy(x)``: a nested structure (dicts, tuples,
+- ``to_tensor(x, device=None)``, ``to_numpy(x)``: a nested structure (dicts, tuples,
   lists) of numpy arrays <-> the same structure of tensors;
 - ``device_of(module)``: where a module's weights live (``None``: CPU);
-- ``seed(seed)``, ``rng_state()``, ``set_rng_state(state)``: the framework's global RNG.
+- ``seed(seed)``, ``rng_state()``, ``set_rng_state(state)``: the framework's global RNG;
+- ``set_num_threads(n)``: the framework's intra-op threads (an env-runner actor uses 1);
+- ``DISTRIBUTIONS``: each action distribution class of :mod:`rlmodule.distribution`
+  -> the framework's subclass;
+- ``activation(name)``: the framework's activation of a legacy name
+  (:mod:`rlmodule.models.activations`);
+- ``build_model(config)``: the network of a model config (:mod:`rlmodule.models`);
+- ``rl_module_class(base)``: the framework's RLModule of a framework-free built-in one
+  (``PPORLModule``, ``APPORLModule``, ``DiscreteBCModuleBase``);
+- ``Ops``: the tensor ops the losses are written against;
+- ``LearnerBackend(learner)``: gradients, the optimizer and its state for a
+  :class:`~rlmodule.learners.Learner`;
+- ``write_weights(module, file)``, ``check_before_building(spec, directory, metadata)``,
+  ``load_weights(module, file, metadata, allow_non_finite)``: a module checkpoint's
+  weights file (:mod:`rlmodule.checkpoint`);
+- ``build_weights(module, observation_space=None)``: create the weights a module makes on
+  its first call (Keras), before loading into it;
+- ``weight_leaves(model)``: the model's weights in the order
+  :mod:`rlmodule.models.weight_transfer` pairs them.
 
 Importing this module imports no framework; :func:`backend` loads the one asked for.
 """
@@ -39,9 +57,16 @@ def framework_name(framework: Any) -> str:
     raise ValueError(f"{owner}{name!r}: not a framework; expected one of {sorted(FRAMEWORKS)}")
 
 
+_LOADED: Dict[str, ModuleType] = {}
+
+
 def backend(framework: Any) -> ModuleType:
     """The backend module for a framework name or an object with ``framework``."""
-    return importlib.import_module(_MODULES[framework_name(framework)])
+    name = framework_name(framework)
+    module = _LOADED.get(name)
+    if module is None:
+        module = _LOADED[name] = importlib.import_module(_MODULES[name])
+    return module
 
 
 def seed_everything(seed: Optional[int], framework: Any) -> None:

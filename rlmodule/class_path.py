@@ -2,7 +2,9 @@
 
 :func:`class_from_path` imports whatever a path names: use it for paths a user typed.
 Paths read from a checkpoint go through :func:`resolve_trusted`, which imports only
-allow-listed modules and checks what it found before anyone calls it.
+allow-listed modules and checks what it found before anyone calls it. Both read a path
+this package's classes had before they moved as the class's path now
+(:data:`MOVED_CLASSES`), so checkpoints written before the move load.
 """
 
 from __future__ import annotations
@@ -13,6 +15,25 @@ import sys
 import types
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple
+
+
+#: Paths recorded in checkpoints (module and spec classes) of classes that have moved
+#: since -> their paths now.
+MOVED_CLASSES = {
+    "rlmodule.algorithms.ppo.torch_ppo_rl_module:PPOTorchRLModule": "rlmodule.torch.ppo_rl_module:PPOTorchRLModule",
+    "rlmodule.algorithms.ppo.tf_ppo_rl_module:PPOTfRLModule": "rlmodule.tf.ppo_rl_module:PPOTfRLModule",
+    "rlmodule.algorithms.appo.torch_appo_rl_module:APPOTorchRLModule": "rlmodule.torch.appo_rl_module:APPOTorchRLModule",
+    "rlmodule.algorithms.appo.tf_appo_rl_module:APPOTfRLModule": "rlmodule.tf.appo_rl_module:APPOTfRLModule",
+    "rlmodule.testing.torch_bc_module:DiscreteBCTorchModule": "rlmodule.torch.bc_module:DiscreteBCTorchModule",
+    "rlmodule.testing.tf_bc_module:DiscreteBCTfModule": "rlmodule.tf.bc_module:DiscreteBCTfModule",
+    "rlmodule.marl_module:MultiAgentRLModule": "rlmodule.rl_module:MultiAgentRLModule",
+    "rlmodule.marl_module:MultiAgentRLModuleSpec": "rlmodule.rl_module:MultiAgentRLModuleSpec",
+}
+
+
+def current_path(path: Any) -> Any:
+    """``path``, or where the class it names lives now if it has moved (:data:`MOVED_CLASSES`)."""
+    return MOVED_CLASSES.get(path, path) if isinstance(path, str) else path
 
 
 def class_to_path(cls: Optional[type]) -> Optional[str]:
@@ -42,6 +63,7 @@ def class_from_path(path: Optional[str], what: str = "class") -> Optional[type]:
 
 def object_from_path(path: str, what: str = "object") -> Any:
     """Import the module-level class or function at ``path`` (``"pkg.mod:Name"``)."""
+    path = current_path(path)
     if not isinstance(path, str) or ":" not in path:
         raise ValueError(f"{what} path {path!r} is not of the form 'package.module:ClassName'")
     module_name, qualname = path.split(":", 1)
@@ -104,7 +126,7 @@ def resolve_trusted(
     already in ``sys.modules`` (looking it up runs no code). The object must then be
     what ``expect`` says. Raises :class:`UntrustedPathError` naming ``where``.
     """
-    module_name, qualname = _split(path, where)
+    module_name, qualname = _split(current_path(path), where)
     importable = TRUSTED_PACKAGES + tuple(expect.packages) + tuple(trusted_modules)
     module = _trusted_module(module_name, importable, path, expect, where)
     obj = _lookup(module, qualname, path, where, run_hooks=in_packages(module_name, importable))

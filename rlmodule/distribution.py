@@ -15,8 +15,9 @@ hold the parts that need no tensor library (``required_input_dim``, the
 ``NotImplementedError`` refusals, ...); ``rlmodule.torch.distributions`` and
 ``rlmodule.tf.distributions`` subclass them with the tensor math.
 
-This module never imports torch or tensorflow at import time; the backend module
-is imported inside :func:`get_action_dist_cls` only.
+This module imports no framework: :func:`get_action_dist_cls` asks the framework's
+backend (:func:`rlmodule.backend.backend`) for its subclass of each base
+(``DISTRIBUTIONS``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
+
+from rlmodule.backend import backend
 
 __all__ = [
     "Categorical",
@@ -435,16 +438,6 @@ _SUPPORTED = (
 )
 
 
-def _backend(framework: str) -> Any:
-    if framework == "torch":
-        from rlmodule.torch import distributions
-    elif framework in ("tf", "tf2"):
-        from rlmodule.tf import distributions
-    else:
-        raise ValueError(f"Unknown framework {framework!r}; expected 'torch', 'tf' or 'tf2'")
-    return distributions
-
-
 def get_action_dist_cls(space: gym.spaces.Space, framework: str) -> DistributionClass:
     """The default distribution class (or :class:`DistributionPartial`) for ``space``.
 
@@ -455,22 +448,18 @@ def get_action_dist_cls(space: gym.spaces.Space, framework: str) -> Distribution
     * ``Tuple`` / ``Dict`` -> MultiDistribution built recursively from the children
 
     :param framework: ``"torch"``, ``"tf"`` or ``"tf2"``.
-    :raises ValueError: for any other space, naming it and the supported spaces.
+    :raises ValueError: for any other framework, or any other space (naming it and the
+        supported spaces).
     """
-    backend = _backend(framework)
-    prefix = "Torch" if framework == "torch" else "Tf"
-
-    def cls(name: str) -> Type[Distribution]:
-        return getattr(backend, prefix + name)
-
+    classes: Mapping[type, Type[Distribution]] = backend(framework).DISTRIBUTIONS
     if isinstance(space, gym.spaces.Discrete):
-        return cls("Categorical")
+        return classes[Categorical]
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
-        return cls("DiagGaussian")
+        return classes[DiagGaussian]
     if isinstance(space, gym.spaces.MultiDiscrete) and len(space.shape) == 1:
-        return DistributionPartial(cls("MultiCategorical"), input_lens=[int(n) for n in space.nvec])
+        return DistributionPartial(classes[MultiCategorical], input_lens=[int(n) for n in space.nvec])
     if isinstance(space, gym.spaces.MultiBinary) and len(space.shape) == 1:
-        return DistributionPartial(cls("MultiCategorical"), input_lens=[2] * int(space.shape[0]))
+        return DistributionPartial(classes[MultiCategorical], input_lens=[2] * int(space.shape[0]))
     if isinstance(space, (gym.spaces.Tuple, gym.spaces.Dict)):
         if isinstance(space, gym.spaces.Dict):
             children: ChildStruct = {
@@ -481,6 +470,6 @@ def get_action_dist_cls(space: gym.spaces.Space, framework: str) -> Distribution
             children = tuple(get_action_dist_cls(s, framework) for s in space.spaces)
             lens = [c.required_input_dim(s) for c, s in zip(children, space.spaces)]
         return DistributionPartial(
-            cls("MultiDistribution"), child_distribution_cls_struct=children, input_lens=lens
+            classes[MultiDistribution], child_distribution_cls_struct=children, input_lens=lens
         )
     raise ValueError(f"Unsupported action space {space!r}. Supported spaces: {_SUPPORTED}.")

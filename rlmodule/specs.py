@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
+from rlmodule.backend import FRAMEWORKS, backend
+
 Path = Tuple[str, ...]
 
-_FRAMEWORKS = (None, "torch", "tf", "tf2", "tensorflow", "np", "numpy")
+_FRAMEWORKS = (None, *FRAMEWORKS, "np", "numpy")
 _DIM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$|^\.\.\.$")
 
 
@@ -31,22 +33,15 @@ SpecCheckingError = SpecCheckError  # RLlib's spelling
 
 
 def _framework_tensor_types(framework: Optional[str]) -> Tuple[type, ...]:
-    """The tensor types a framework accepts; imports the framework on first use."""
+    """The tensor types a framework accepts (its backend's ``TENSOR_TYPES``, numpy's
+    ``ndarray``); loads the backend on first use."""
     if framework is None:
         return ()
-    if framework == "torch":
-        import torch
-
-        return (torch.Tensor,)
-    if framework in ("tf", "tf2", "tensorflow"):
-        import tensorflow as tf
-
-        return (tf.Tensor, tf.Variable)
     if framework in ("np", "numpy"):
         import numpy as np
 
         return (np.ndarray,)
-    raise AssertionError(framework)  # TensorSpec.__init__ validated the name
+    return backend(framework).TENSOR_TYPES
 
 
 def _dtype_name(dtype: Any) -> str:

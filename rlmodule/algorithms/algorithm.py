@@ -53,8 +53,7 @@ from rlmodule.algorithms.result_logger import ResultLogger, default_log_dir
 from rlmodule.backend import rng_state, seed_everything, set_rng_state
 from rlmodule.callbacks import Callbacks, MetricsLogger
 from rlmodule.env_runners.fragment import Fragment
-from rlmodule.marl_module import MultiAgentRLModule
-from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
+from rlmodule.rl_module import DEFAULT_MODULE_ID, MultiAgentRLModule, RLModule, load_weights_into
 
 
 class Algorithm:
@@ -275,8 +274,6 @@ class Algorithm:
     def restore(self, checkpoint_dir: str, *, allow_non_finite: bool = False) -> None:
         """Load a checkpoint written by :meth:`save` of the same algorithm and modules
         (weights holding NaN or infinity are refused unless ``allow_non_finite``)."""
-        from rlmodule.checkpoint import load_weights_into
-
         state = read_checkpoint(checkpoint_dir)
         if state["algorithm_class"] != algorithm_class_path(self):
             raise AlgorithmCheckpointError(

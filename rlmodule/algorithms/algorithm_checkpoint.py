@@ -31,8 +31,7 @@ from safetensors.numpy import load_file, save_file
 
 from rlmodule.checkpoint_dir import Layout, recover_if_missing, save_dir
 from rlmodule.class_path import TRUSTED_PACKAGES, Expect, UntrustedPathError, class_to_path, in_packages, resolve_trusted
-from rlmodule.marl_module import MultiAgentRLModuleSpec
-from rlmodule.rl_module import RLModule, SingleAgentRLModuleSpec
+from rlmodule.rl_module import MultiAgentRLModuleSpec, RLModule, SingleAgentRLModuleSpec
 
 STATE_FILE = "algorithm_state.json"
 ARRAYS_FILE = "algorithm_state.safetensors"

@@ -17,9 +17,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import gymnasium as gym
 
-from rlmodule.marl_module import MultiAgentRLModuleSpec
 from rlmodule.model_config import MODEL_DEFAULTS, validate_model_config
-from rlmodule.rl_module import DEFAULT_MODULE_ID, SingleAgentRLModuleSpec
+from rlmodule.rl_module import DEFAULT_MODULE_ID, MultiAgentRLModuleSpec, SingleAgentRLModuleSpec
 
 
 class _NotProvided:

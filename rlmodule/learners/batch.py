@@ -7,14 +7,14 @@ one ``[T]`` sequence for recurrent ones. Minibatches are sets of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
 from rlmodule.columns import Columns
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.learners.sequences import cut_sequences
-from rlmodule.spaces import combine_structures, map_structure
+from rlmodule.tree import concatenate, map_structure
 
 ADVANTAGES = "advantages"  # [N] float32 (RLlib's Postprocessing.ADVANTAGES)
 VALUE_TARGETS = "value_targets"  # [N] float32
@@ -50,11 +50,6 @@ class TrainBatch:
         return int(self.row_steps.sum())
 
 
-def concat_structs(parts: List[Any]) -> Any:
-    """Concatenate along axis 0 leaf by leaf (nested dicts/tuples of ``[L, ...]`` arrays)."""
-    return combine_structures(lambda leaves: np.concatenate([np.asarray(x) for x in leaves], axis=0), parts)
-
-
 def _float32(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
@@ -80,14 +75,14 @@ def build_train_batch(
     if not fragments:
         raise ValueError(f"module {module_id!r}: no steps to train on (all fragments are empty)")
     targets: Dict[str, Any] = {
-        Columns.ACTIONS: map_structure(_single_precision, concat_structs([f.actions for f in fragments])),
+        Columns.ACTIONS: map_structure(_single_precision, concatenate([f.actions for f in fragments])),
         Columns.ACTION_LOGP: _float32(np.concatenate([np.reshape(f.action_logp, -1) for f in fragments])),
         Columns.VF_PREDS: _float32(np.concatenate([np.reshape(f.vf_preds, -1) for f in fragments])),
     }
     if all(f.action_dist_inputs is not None for f in fragments):
         targets[Columns.ACTION_DIST_INPUTS] = _float32(np.concatenate([f.action_dist_inputs for f in fragments]))
     targets.update(extra_targets)
-    obs = concat_structs([f.obs for f in fragments])
+    obs = concatenate([f.obs for f in fragments])
     if max_seq_len is None:
         n = sum(len(f) for f in fragments)
         return TrainBatch({Columns.OBS: obs}, targets, np.ones(n, np.int64), sequences=False)
@@ -99,7 +94,7 @@ def build_train_batch(
             "the env runner must record the state before each step"
         )
     cut = cut_sequences([len(f) for f in fragments], max_seq_len)
-    state_in = cut.at_starts(concat_structs([f.state_in for f in fragments]))
+    state_in = cut.at_starts(concatenate([f.state_in for f in fragments]))
     inputs = {
         Columns.OBS: cut.pad(obs),
         Columns.STATE_IN: state_in,

@@ -29,7 +29,7 @@ from rlmodule.learners.ppo_learner import explained_variance
 from rlmodule.learners.schedules import Schedule
 from rlmodule.learners.vtrace import vtrace
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
-from rlmodule.spaces import map_structure
+from rlmodule.tree import map_structure
 
 DISCOUNTS = "discounts"  # [B, T] float32: gamma, 0.0 at a terminating step
 BOOTSTRAP_VALUES = "bootstrap_values"  # [B, T] float32: V(x_{t+1}) (read at a row's last valid step)

@@ -12,10 +12,10 @@ One ``update(fragments, timestep)`` is:
    clipping, a finiteness check, then the optimizer step;
 4. ``after_update(stats)`` (PPO: adapt the KL coefficient).
 
-The framework-specific part lives in a *backend* (``torch_learner.TorchLearnerBackend``
-or ``tf_learner.TfLearnerBackend``): tensors, gradients, optimizer and its state. The
-loss is written once against a tiny ops shim (``ops.exp``, ``ops.mean(x, mask)``, ...)
-that each backend provides.
+The framework-specific part lives in the framework backend's ``LearnerBackend``
+(``rlmodule.torch.learner.TorchLearnerBackend`` or ``rlmodule.tf.learner.TfLearnerBackend``):
+tensors, gradients, optimizer and its state. The loss is written once against a tiny
+ops shim (``ops.exp``, ``ops.mean(x, mask)``, ...), the backend's ``Ops``.
 
 Algorithms subclass :class:`Learner` and implement :meth:`Learner.compute_loss` (and
 usually :meth:`Learner.postprocess`, :meth:`Learner.coefficients`,
@@ -30,14 +30,15 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from rlmodule.backend import backend
 from rlmodule.columns import Columns
 from rlmodule.distribution import Distribution
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.learners.batch import build_train_batch
 from rlmodule.learners.schedules import Schedule
 from rlmodule.learners.values import fill_values
-from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
-from rlmodule.spaces import map_structure
+from rlmodule.rl_module import DEFAULT_MODULE_ID, MultiAgentRLModule, RLModule
+from rlmodule.tree import map_structure
 
 Tensor = Any
 
@@ -109,8 +110,6 @@ class Learner:
     """
 
     def __init__(self, module: RLModule, config: Any, module_id: str = DEFAULT_MODULE_ID) -> None:
-        from rlmodule.marl_module import MultiAgentRLModule
-
         if isinstance(module, MultiAgentRLModule):
             module = module[module_id]
         self.module = module
@@ -307,19 +306,15 @@ class Learner:
 
     # --- backend ---------------------------------------------------------------------------
     def _make_backend(self) -> Any:
-        framework = getattr(self.module, "framework", None)
-        if framework == "torch":
-            from rlmodule.learners.torch_learner import TorchLearnerBackend
-
-            return TorchLearnerBackend(self)
-        if framework in ("tf", "tf2"):
-            from rlmodule.learners.tf_learner import TfLearnerBackend
-
-            return TfLearnerBackend(self)
-        raise ValueError(
-            f"module {self.module_id!r} ({type(self.module).__name__}) has framework {framework!r}; "
-            "a Learner trains 'torch' or 'tf2' modules"
-        )
+        """The module's framework's ``LearnerBackend`` for this learner."""
+        try:
+            module_backend = backend(self.module)
+        except ValueError:
+            raise ValueError(
+                f"module {self.module_id!r} ({type(self.module).__name__}) has framework "
+                f"{getattr(self.module, 'framework', None)!r}; a Learner trains 'torch' or 'tf2' modules"
+            ) from None
+        return module_backend.LearnerBackend(self)
 
 
 def _split128(x: int) -> np.ndarray:

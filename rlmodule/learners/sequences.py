@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rlmodule.spaces import map_structure
+from rlmodule.tree import map_structure
 
 
 @dataclass

@@ -9,9 +9,9 @@ state is nested per side: ``{"actor": {...}, "critic": {...}}``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Tuple
+from typing import Tuple
 
-from rlmodule.models.base import ModelConfig, check_framework
+from rlmodule.models.base import ModelConfig
 
 
 @dataclass
@@ -25,13 +25,3 @@ class ActorCriticEncoderConfig(ModelConfig):
     @property
     def output_dims(self) -> Tuple[int, ...]:
         return self.base_encoder_config.output_dims
-
-    def build(self, framework: str) -> Any:
-        framework = check_framework(framework, type(self).__name__)
-        if framework == "torch":
-            from rlmodule.models.torch_actor_critic import TorchActorCriticEncoder as cls
-        else:
-            from rlmodule.models.tf_actor_critic import TfActorCriticEncoder as cls
-        actor = self.base_encoder_config.build(framework)
-        critic = None if self.shared else self.base_encoder_config.build(framework)
-        return cls(actor, critic)

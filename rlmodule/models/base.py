@@ -16,19 +16,11 @@ from __future__ import annotations
 import abc
 from typing import Any, Tuple
 
+from rlmodule.backend import backend, framework_name
+
 ENCODER_OUT = "encoder_out"
 ACTOR = "actor"
 CRITIC = "critic"
-
-FRAMEWORKS = ("torch", "tf2")
-
-
-def check_framework(framework: str, where: str) -> str:
-    """``"tf"`` means ``"tf2"``; anything else but ``"torch"`` raises ValueError."""
-    framework = "tf2" if framework == "tf" else framework
-    if framework not in FRAMEWORKS:
-        raise ValueError(f"{where}.build(framework={framework!r}): choose 'torch' or 'tf2'")
-    return framework
 
 
 class ModelConfig(abc.ABC):
@@ -39,6 +31,11 @@ class ModelConfig(abc.ABC):
     def output_dims(self) -> Tuple[int, ...]:
         """The shape of one output, without batch (and time) dims."""
 
-    @abc.abstractmethod
     def build(self, framework: str) -> Any:
-        """A ``torch.nn.Module`` (``"torch"``) or a Keras layer (``"tf2"``)."""
+        """A ``torch.nn.Module`` (``"torch"``) or a Keras layer (``"tf2"``, or ``"tf"``):
+        the network the backend's ``build_model`` makes for this config."""
+        try:
+            name = framework_name(framework)
+        except ValueError:
+            raise ValueError(f"{type(self).__name__}.build(framework={framework!r}): choose 'torch' or 'tf2'") from None
+        return backend(name).build_model(self)

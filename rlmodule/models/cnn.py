@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from rlmodule.models.activations import canonical_activation
-from rlmodule.models.base import ModelConfig, check_framework
+from rlmodule.models.base import ModelConfig
 from rlmodule.models.mlp import positive_int, positive_ints
 
 Pair = Tuple[int, int]
@@ -201,12 +201,3 @@ class CNNEncoderConfig(ModelConfig):
     def output_dims(self) -> Tuple[int]:
         last = self.conv_layers[-1]
         return (last.out_size[0] * last.out_size[1] * last.out_channels,)
-
-    def build(self, framework: str) -> Any:
-        if check_framework(framework, "CNNEncoderConfig") == "torch":
-            from rlmodule.models.torch_models import TorchCNNEncoder
-
-            return TorchCNNEncoder(self)
-        from rlmodule.models.tf_models import TfCNNEncoder
-
-        return TfCNNEncoder(self)

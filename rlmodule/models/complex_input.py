@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlmodule.model_config import MODEL_DEFAULTS, validate_model_config
-from rlmodule.models.base import ModelConfig, check_framework
+from rlmodule.models.base import ModelConfig
 from rlmodule.models.cnn import CNNEncoderConfig, get_filter_config
 from rlmodule.models.mlp import MLPEncoderConfig
 
@@ -93,15 +93,6 @@ class ComplexInputEncoderConfig(ModelConfig):
     @property
     def output_dims(self) -> Tuple[int]:
         return (sum(c.net.output_dims[0] for c in self.components),)
-
-    def build(self, framework: str) -> Any:
-        if check_framework(framework, "ComplexInputEncoderConfig") == "torch":
-            from rlmodule.models.torch_models import TorchComplexInputEncoder
-
-            return TorchComplexInputEncoder(self)
-        from rlmodule.models.tf_models import TfComplexInputEncoder
-
-        return TfComplexInputEncoder(self)
 
 
 def _leaves(space: gym.Space, path: KeyPath) -> Iterator[Tuple[KeyPath, gym.Space]]:

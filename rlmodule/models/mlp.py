@@ -12,7 +12,7 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, Optional, Sequence, Tuple, Union
 
 from rlmodule.models.activations import canonical_activation
-from rlmodule.models.base import ModelConfig, check_framework
+from rlmodule.models.base import ModelConfig
 
 
 def _is_positive_int(v: Any) -> bool:
@@ -63,15 +63,6 @@ class MLPEncoderConfig(ModelConfig):
     def output_dims(self) -> Tuple[int]:
         return (self.hidden_layer_dims[-1],) if self.hidden_layer_dims else self.input_dims
 
-    def build(self, framework: str) -> Any:
-        if check_framework(framework, "MLPEncoderConfig") == "torch":
-            from rlmodule.models.torch_models import TorchMLPEncoder
-
-            return TorchMLPEncoder(self)
-        from rlmodule.models.tf_models import TfMLPEncoder
-
-        return TfMLPEncoder(self)
-
 
 @dataclass
 class MLPHeadConfig(ModelConfig):
@@ -112,15 +103,6 @@ class MLPHeadConfig(ModelConfig):
     def output_dims(self) -> Tuple[int]:
         return (self.output_layer_dim,)
 
-    def build(self, framework: str) -> Any:
-        if check_framework(framework, "MLPHeadConfig") == "torch":
-            from rlmodule.models.torch_models import TorchMLP
-
-            return TorchMLP.from_head_config(self)
-        from rlmodule.models.tf_models import TfMLP
-
-        return TfMLP.from_head_config(self)
-
 
 @dataclass
 class FreeLogStdMLPHeadConfig(MLPHeadConfig):
@@ -135,12 +117,3 @@ class FreeLogStdMLPHeadConfig(MLPHeadConfig):
                 "FreeLogStdMLPHeadConfig.output_layer_dim must be even (means and log-stds), "
                 f"got {self.output_layer_dim}"
             )
-
-    def build(self, framework: str) -> Any:
-        if check_framework(framework, "FreeLogStdMLPHeadConfig") == "torch":
-            from rlmodule.models.torch_models import TorchFreeLogStdMLPHead
-
-            return TorchFreeLogStdMLPHead(self)
-        from rlmodule.models.tf_models import TfFreeLogStdMLPHead
-
-        return TfFreeLogStdMLPHead(self)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 from rlmodule.columns import Columns
-from rlmodule.models.base import ModelConfig, check_framework
-from rlmodule.nested_dict import NestedDict
+from rlmodule.models.base import ModelConfig
 
 RECURRENT_LAYER_TYPES = ("lstm", "gru")
 
@@ -64,16 +63,6 @@ class RecurrentEncoderConfig(ModelConfig):
         dims = tokenizer.output_dims if tokenizer is not None else self.input_dims
         return math.prod(dims)
 
-    def build(self, framework: str) -> Any:
-        framework = check_framework(framework, type(self).__name__)
-        if framework == "torch":
-            from rlmodule.models.torch_recurrent import TorchRecurrentEncoder
-
-            return TorchRecurrentEncoder(self)
-        from rlmodule.models.tf_recurrent import TfRecurrentEncoder
-
-        return TfRecurrentEncoder(self)
-
 
 def check_state_in(
     batch: Mapping[str, Any], keys: Tuple[str, ...], where: str
@@ -89,26 +78,3 @@ def check_state_in(
             f"(expected keys {keys}, got {tuple(state_in)})"
         )
     return state_in
-
-
-def map_leaves(fn: Callable[[Any], Any], x: Any) -> Any:
-    """``fn`` applied to every leaf of nested mappings/tuples/lists (mappings, NestedDicts
-    included, become dicts)."""
-    if isinstance(x, NestedDict):
-        x = x.asdict()
-    if isinstance(x, Mapping):
-        return {k: map_leaves(fn, v) for k, v in x.items()}
-    if isinstance(x, (tuple, list)):
-        return type(x)(map_leaves(fn, v) for v in x)
-    return fn(x)
-
-
-def first_leaf(x: Any) -> Any:
-    """The first leaf of nested mappings/tuples/lists, in insertion order."""
-    if isinstance(x, NestedDict):
-        x = x.asdict()
-    if isinstance(x, Mapping):
-        return first_leaf(next(iter(x.values())))
-    if isinstance(x, (tuple, list)):
-        return first_leaf(x[0])
-    return x

@@ -23,110 +23,35 @@ module (e.g. ``log_std``)   ``add_weight``)
 
 The leaves' sub-modules are not walked. Everything is checked before anything is
 assigned: a different number of leaves, kinds or shapes raises ValueError naming both
-layers.
+layers. Each backend walks its own models (``weight_leaves``); this module pairs them.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, List, NamedTuple, Set
+from typing import Any, List, NamedTuple
 
-import keras
 import numpy as np
-import torch
-from torch import nn
+
+from rlmodule.backend import backend
 
 
-class _Leaf(NamedTuple):
+class Leaf(NamedTuple):
+    """One layer with weights (or one module's own parameters) in a backend's walk."""
+
     name: str  # for messages
     kind: str  # "dense", "conv2d", "lstm", "gru" or "free"
     tensors: list  # numpy arrays (torch side, in Keras layout) or Keras variables
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
-
-
-def _gru_gates(w: np.ndarray) -> np.ndarray:
-    """torch's (r, z, n) blocks along axis 0 as Keras' (z, r, h)."""
-    r, z, n = np.split(w, 3, axis=0)
-    return np.concatenate([z, r, n], axis=0)
-
-
-def _recurrent_leaves(name: str, rnn: nn.RNNBase) -> Iterator[_Leaf]:
-    if rnn.bidirectional or getattr(rnn, "proj_size", 0):
-        raise ValueError(
-            f"copy_torch_to_tf: torch {name} ({rnn!r}) is bidirectional or projected; only "
-            "unidirectional LSTM/GRU layers without proj_size have a Keras counterpart"
-        )
-    gru = isinstance(rnn, nn.GRU)
-    for layer in range(rnn.num_layers):
-        w_ih, w_hh = (_np(getattr(rnn, f"weight_{k}_l{layer}")) for k in ("ih", "hh"))
-        tensors = [_gru_gates(w_ih).T, _gru_gates(w_hh).T] if gru else [w_ih.T, w_hh.T]
-        if rnn.bias:
-            b_ih, b_hh = (_np(getattr(rnn, f"bias_{k}_l{layer}")) for k in ("ih", "hh"))
-            tensors.append(np.stack([_gru_gates(b_ih), _gru_gates(b_hh)]) if gru else b_ih + b_hh)
-        label = f"{name} (layer {layer} of {rnn!r})" if rnn.num_layers > 1 else f"{name} ({rnn!r})"
-        yield _Leaf(label, "gru" if gru else "lstm", tensors)
-
-
-def _torch_leaves(module: nn.Module, name: str, seen: Set[int]) -> Iterator[_Leaf]:
-    if id(module) in seen:
-        return
-    seen.add(id(module))
-    label = name or "<root>"
-    if isinstance(module, (nn.Linear, nn.Conv2d)):
-        weight = _np(module.weight)
-        kind = "dense" if isinstance(module, nn.Linear) else "conv2d"
-        tensors = [weight.T if kind == "dense" else weight.transpose(2, 3, 1, 0)]
-        if module.bias is not None:
-            tensors.append(_np(module.bias))
-        yield _Leaf(f"{label} ({module!r})", kind, tensors)
-    elif isinstance(module, (nn.LSTM, nn.GRU)):
-        yield from _recurrent_leaves(label, module)
-    else:
-        own = [_np(p) for p in module.parameters(recurse=False)]
-        if own:
-            yield _Leaf(f"{label} ({type(module).__name__}'s own parameters)", "free", own)
-        for child_name, child in module.named_children():
-            yield from _torch_leaves(child, f"{name}.{child_name}" if name else child_name, seen)
-
-
-_KERAS_KINDS = (
-    (keras.layers.Dense, "dense"),
-    (keras.layers.Conv2D, "conv2d"),
-    (keras.layers.LSTM, "lstm"),
-    (keras.layers.GRU, "gru"),
-)
-
-
-def _keras_leaves(layer: keras.layers.Layer, seen: Set[int]) -> Iterator[_Leaf]:
-    if id(layer) in seen:
-        return
-    seen.add(id(layer))
-    label = f"{layer.path or layer.name} ({type(layer).__name__})"
-    kind = next((k for cls, k in _KERAS_KINDS if isinstance(layer, cls)), None)
-    if kind == "gru" and not layer.reset_after:
-        kind = "gru with reset_after=False (build it with reset_after=True: torch semantics)"
-    if kind:
-        yield _Leaf(label, kind, list(layer.weights))
-        return
-    own_variables = layer._trainable_variables + layer._non_trainable_variables
-    own = list({id(v): v for v in own_variables}.values())
-    if own:
-        yield _Leaf(f"{label}'s own variables", "free", own)
-    for child in layer._layers:
-        yield from _keras_leaves(child, seen)
-
-
-def _shapes(leaf: _Leaf) -> List[tuple]:
+def _shapes(leaf: Leaf) -> List[tuple]:
     return [tuple(t.shape) for t in leaf.tensors]
 
 
-def copy_torch_to_tf(torch_module: nn.Module, tf_module: keras.layers.Layer) -> int:
+def copy_torch_to_tf(torch_module: Any, tf_module: Any) -> int:
     """Assign ``torch_module``'s weights to ``tf_module``'s variables (see the module
     docstring for the pairing); returns the number of Keras variables assigned."""
-    sources = list(_torch_leaves(torch_module, "", set()))
-    targets = list(_keras_leaves(tf_module, set()))
+    sources = backend("torch").weight_leaves(torch_module)
+    targets = backend("tf2").weight_leaves(tf_module)
     for i in range(max(len(sources), len(targets))):
         if i >= len(sources) or i >= len(targets):
             extra, other = (sources, targets) if i < len(sources) else (targets, sources)

@@ -8,8 +8,8 @@ from rlmodule.testing.bc_algorithm import BCAlgorithmTest, BCConfigTest
 from rlmodule.lazy import lazy_getattr
 
 _LAZY = {
-    "DiscreteBCTorchModule": "rlmodule.testing.torch_bc_module",
-    "DiscreteBCTfModule": "rlmodule.testing.tf_bc_module",
+    "DiscreteBCTorchModule": "rlmodule.torch.bc_module",
+    "DiscreteBCTfModule": "rlmodule.tf.bc_module",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -9,9 +9,10 @@ naming ``.offline_data(input_=...)`` (``BC.train()`` raises instead).
 import warnings
 from typing import Any, Dict, Optional
 
-from rlmodule.algorithms.bc.bc import BC
-from rlmodule.algorithms.bc.bc_config import BCConfig
+from rlmodule.algorithms.bc.bc import BC, BCConfig
+from rlmodule.backend import backend
 from rlmodule.rl_module import SingleAgentRLModuleSpec
+from rlmodule.testing.bc_module import DiscreteBCModuleBase
 
 
 class BCAlgorithmTest(BC):
@@ -39,10 +40,4 @@ class BCConfigTest(BCConfig):
         super().__init__(algo_class=algo_class or BCAlgorithmTest)
 
     def get_default_rl_module_spec(self) -> SingleAgentRLModuleSpec:
-        if self.framework_str == "torch":
-            from rlmodule.testing.torch_bc_module import DiscreteBCTorchModule
-
-            return SingleAgentRLModuleSpec(module_class=DiscreteBCTorchModule)
-        from rlmodule.testing.tf_bc_module import DiscreteBCTfModule
-
-        return SingleAgentRLModuleSpec(module_class=DiscreteBCTfModule)
+        return SingleAgentRLModuleSpec(module_class=backend(self.framework_str).rl_module_class(DiscreteBCModuleBase))

@@ -14,7 +14,7 @@ from torch import nn
 from compat import RLModulePolicy
 from rlmodule import SingleAgentRLModuleSpec
 from rlmodule.algorithms.ppo import PPOConfig
-from rlmodule.models.torch_models import TorchMLP
+from rlmodule.torch.models import TorchMLP
 from rlmodule.torch.distributions import TorchCategorical
 
 BOX = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)

@@ -77,7 +77,7 @@ def _losses(perturb: bool = False):
     from ray.rllib.policy.sample_batch import SampleBatch
 
     from rlmodule.algorithms.ppo import PPOConfig
-    from rlmodule.learners.torch_learner import TorchOps
+    from rlmodule.torch.learner import TorchOps
 
     legacy = legacy_policy(BOX4, DISCRETE3, {}, fixture("legacy", "extra_loss_policy").PenalisedPolicy, **SETTINGS)
     migrated = fixture("migrated", "extra_loss_policy")

@@ -24,8 +24,10 @@ from rlmodule import (
     RLModule,
     SingleAgentRLModuleSpec,
 )
-from rlmodule.checkpoint import METADATA_FILE, CheckpointError, load_module
+from rlmodule.checkpoint import METADATA_FILE, CheckpointError
+from rlmodule.class_path import current_path
 from rlmodule.marl_module import MultiAgentRLModuleConfig
+from rlmodule.rl_module import load_module
 from rlmodule.testing import DiscreteBCTorchModule
 from rlmodule.torch import TorchRLModule
 
@@ -193,7 +195,7 @@ def test_metadata_contents(torch_ckpt):
     assert sorted(os.listdir(path)) == sorted([METADATA_FILE, SAFETENSORS])
     meta = _read_meta(path)
     assert meta["format_version"] == 1
-    assert meta["module_class"] == "rlmodule.testing.torch_bc_module:DiscreteBCTorchModule"
+    assert meta["module_class"] == "rlmodule.torch.bc_module:DiscreteBCTorchModule"
     assert meta["framework"] == "torch"
     assert meta["package_version"] == rlmodule.__version__
     created = datetime.datetime.fromisoformat(meta["created_utc"])
@@ -232,7 +234,7 @@ def test_multi_agent_torch_round_trip(tmp_path):
     marl.save_to_checkpoint(str(path))
     assert sorted(os.listdir(path / "modules")) == ["m1", "m2"]
     meta = _read_meta(path)
-    assert meta["module_class"] == "rlmodule.marl_module:MultiAgentRLModule"
+    assert meta["module_class"] == "rlmodule.rl_module:MultiAgentRLModule"
     assert meta["format_version"] == 1 and "created_utc" in meta and "package_version" in meta
 
     loaded = MultiAgentRLModule.from_checkpoint(str(path))
@@ -353,7 +355,7 @@ def test_tf_single_agent_round_trip(tmp_path, monkeypatch):
     _assert_not_pickle(data)
     meta = _read_meta(path)
     assert meta["framework"] == "tf2"
-    assert meta["module_class"] == "rlmodule.testing.tf_bc_module:DiscreteBCTfModule"
+    assert meta["module_class"] == "rlmodule.tf.bc_module:DiscreteBCTfModule"
 
     monkeypatch.setattr(pickle, "loads", lambda *a, **k: (_ for _ in ()).throw(AssertionError("pickle")))
     monkeypatch.setattr(pickle, "load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("pickle")))
@@ -510,6 +512,57 @@ def test_wrong_class_is_a_type_error_naming_both(torch_ckpt):
         MultiAgentRLModule.from_checkpoint(str(path))
 
 
+def _ppo_torch_spec() -> SingleAgentRLModuleSpec:
+    from rlmodule.algorithms.ppo import PPOCatalog, PPOTorchRLModule
+
+    return SingleAgentRLModuleSpec(
+        module_class=PPOTorchRLModule, observation_space=OBS, action_space=ACT,
+        model_config_dict={"fcnet_hiddens": [8]}, catalog_class=PPOCatalog,
+    )
+
+
+@pytest.mark.parametrize(
+    "make_spec, old_path",
+    [
+        (_spec, "rlmodule.testing.torch_bc_module:DiscreteBCTorchModule"),
+        (_ppo_torch_spec, "rlmodule.algorithms.ppo.torch_ppo_rl_module:PPOTorchRLModule"),
+    ],
+)
+def test_a_checkpoint_naming_a_moved_class_by_its_old_path_loads(tmp_path, make_spec, old_path):
+    """Checkpoints written before the torch/tf modules moved into rlmodule/torch and
+    rlmodule/tf name the old module paths (rlmodule.class_path.MOVED_CLASSES)."""
+    module = make_spec().build()
+    path = tmp_path / "ckpt"
+    module.save_to_checkpoint(str(path))
+    meta = _read_meta(path)
+    assert current_path(old_path) == meta["module_class"] == meta["spec"]["module_class"]
+    meta["module_class"] = meta["spec"]["module_class"] = old_path
+    _write_meta(path, meta)
+    obs = _torch_obs()
+    loaded = type(module).from_checkpoint(str(path))
+    assert type(loaded) is type(module)
+    np.testing.assert_array_equal(_logits(loaded, obs), _logits(module, obs))
+    again = make_spec()
+    again.load_state_path = str(path)
+    np.testing.assert_array_equal(_logits(again.build(), obs), _logits(module, obs))
+
+
+def test_a_multi_agent_checkpoint_naming_the_old_marl_module_path_loads(tmp_path):
+    marl = _spec().build().as_multi_agent()
+    path = tmp_path / "marl"
+    marl.save_to_checkpoint(str(path))
+    meta = _read_meta(path)
+    meta["module_class"] = "rlmodule.marl_module:MultiAgentRLModule"
+    _write_meta(path, meta)
+    loaded = MultiAgentRLModule.from_checkpoint(str(path))
+    obs = _torch_obs()
+    np.testing.assert_array_equal(_logits(loaded["default_policy"], obs), _logits(marl["default_policy"], obs))
+    spec = MultiAgentRLModuleSpec(module_specs={"default_policy": _spec()}, load_state_path=str(path)).to_dict()
+    spec["marl_module_class"] = "rlmodule.marl_module:MultiAgentRLModule"
+    rebuilt = MultiAgentRLModuleSpec.from_dict(spec).build()
+    np.testing.assert_array_equal(_logits(rebuilt["default_policy"], obs), _logits(marl["default_policy"], obs))
+
+
 def test_load_state_path_with_another_observation_space(torch_ckpt):
     _, path = torch_ckpt
     spec = _spec(obs=gym.spaces.Box(-1.0, 1.0, (5,), np.float32))
@@ -550,7 +603,7 @@ def test_load_state_path_of_another_class(torch_ckpt):
     "class_path, culprit",
     [
         ("no_such_package_xyz.models:Net", "no_such_package_xyz"),
-        ("rlmodule.testing.torch_bc_module:NoSuchClass", "NoSuchClass"),
+        ("rlmodule.torch.bc_module:NoSuchClass", "NoSuchClass"),
         ("not a class path", "not a class path"),
         ("rlmodule.rl_module:DEFAULT_MODULE_ID", "DEFAULT_MODULE_ID"),
         ("rlmodule.rl_module:RLModuleConfig", "not an RLModule"),
@@ -593,7 +646,7 @@ def test_failed_save_keeps_the_old_checkpoint(torch_ckpt, monkeypatch):
     def broken_writer(*args, **kwargs):
         raise OSError("disk full while writing weights")
 
-    monkeypatch.setattr(ckpt_mod, "_write_weights", broken_writer)
+    monkeypatch.setattr(ckpt_mod, "write_weights", broken_writer)
     with pytest.raises(OSError, match="disk full"):
         other.save_to_checkpoint(str(path))
     assert _snapshot(path) == before
@@ -609,7 +662,7 @@ def test_failed_save_midway_through_a_multi_agent_checkpoint(tmp_path, monkeypat
     path = tmp_path / "marl"
     marl.save_to_checkpoint(str(path))
     before = _snapshot(path)
-    real = ckpt_mod._write_weights
+    real = ckpt_mod.write_weights
     calls = []
 
     def fail_on_second(module, directory):
@@ -618,7 +671,7 @@ def test_failed_save_midway_through_a_multi_agent_checkpoint(tmp_path, monkeypat
             raise RuntimeError("crash after the first module was written")
         return real(module, directory)
 
-    monkeypatch.setattr(ckpt_mod, "_write_weights", fail_on_second)
+    monkeypatch.setattr(ckpt_mod, "write_weights", fail_on_second)
     with pytest.raises(RuntimeError, match="crash"):
         MultiAgentRLModuleSpec(module_specs={"a": _spec(), "b": _spec()}).build().save_to_checkpoint(str(path))
     assert len(calls) == 2

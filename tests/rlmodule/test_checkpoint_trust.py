@@ -22,7 +22,8 @@ from rlmodule import SingleAgentRLModuleSpec
 from rlmodule.algorithms.algorithm_checkpoint import STATE_FILE, AlgorithmCheckpointError
 from rlmodule.algorithms.ppo import PPOConfig
 from rlmodule.algorithms.ppo.ppo import PPO
-from rlmodule.checkpoint import METADATA_FILE, CheckpointError, load_module
+from rlmodule.checkpoint import METADATA_FILE, CheckpointError
+from rlmodule.rl_module import load_module
 from rlmodule.testing import DiscreteBCTorchModule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,7 +197,8 @@ _HUGE = textwrap.dedent(
     """
     import json, re, sys
     sys.path.insert(0, {root!r})
-    from rlmodule.checkpoint import CheckpointError, load_module
+    from rlmodule.checkpoint import CheckpointError
+    from rlmodule.rl_module import load_module
     try:
         load_module({path!r})
     except CheckpointError as e:

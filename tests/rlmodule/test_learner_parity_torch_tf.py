@@ -58,7 +58,7 @@ def test_one_ppo_update_matches_between_torch_and_tf():
 @pytest.mark.parametrize("scale", [1e-9, 1e-7, 1e-5, 1e-2])
 def test_tf_adam_steps_like_torch_adam_for_any_gradient_scale(scale):
     """Adam's step is scale-free only while |g| >> epsilon; near epsilon both must agree."""
-    from rlmodule.learners.tf_learner import TfLearnerBackend
+    from rlmodule.tf.learner import TfLearnerBackend
 
     rng = np.random.default_rng(0)
     grads = [rng.normal(size=(8,)).astype(np.float32) * scale for _ in range(5)]

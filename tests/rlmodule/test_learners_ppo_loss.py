@@ -75,13 +75,13 @@ def _inputs(framework, pad=False, with_old_inputs=True):
     if framework == "torch":
         import torch
 
-        from rlmodule.learners.torch_learner import TorchOps as ops
+        from rlmodule.torch.learner import TorchOps as ops
 
         conv = lambda x: torch.as_tensor(x)  # noqa: E731
     else:
         import tensorflow as tf
 
-        from rlmodule.learners.tf_learner import TfOps as ops
+        from rlmodule.tf.learner import TfOps as ops
 
         conv = lambda x: tf.convert_to_tensor(x)  # noqa: E731
     return ops, {k: conv(v) for k, v in batch.items()}, {k: conv(v) for k, v in fwd.items()}

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rlmodule.model_config import MODEL_DEFAULTS
-from rlmodule.models.activations import get_activation
+from rlmodule.backend import backend
 from rlmodule.models.base import ENCODER_OUT
 from rlmodule.models.cnn import CNNEncoderConfig, get_filter_config, same_padding
 from rlmodule.models.complex_input import ComplexInputEncoderConfig
@@ -148,16 +148,17 @@ def test_mlp_config_errors():
 # --- activations --------------------------------------------------------------------------
 def test_activations():
     nn = torch.nn
-    assert get_activation("ReLU", "torch") is nn.ReLU and get_activation("tanh", "torch") is nn.Tanh
-    assert get_activation("swish", "torch") is get_activation("silu", "torch") is nn.SiLU
-    assert get_activation("elu", "torch") is nn.ELU
-    assert get_activation(None, "torch") is get_activation("linear", "torch") is nn.Identity
+    activation = backend("torch").activation
+    assert activation("ReLU") is nn.ReLU and activation("tanh") is nn.Tanh
+    assert activation("swish") is activation("silu") is nn.SiLU
+    assert activation("elu") is nn.ELU
+    assert activation(None) is activation("linear") is nn.Identity
     with pytest.raises(ValueError, match=r"'gelu'.*'elu'.*'linear'.*'relu'"):
-        get_activation("gelu", "torch")
+        activation("gelu")
     with pytest.raises(ValueError, match="'gelu'"):
         MLPEncoderConfig(4, [8], "gelu")
     with pytest.raises(ValueError, match="'jax'"):
-        get_activation("relu", "jax")
+        backend("jax")
     with pytest.raises(ValueError, match="'jax'"):
         MLPEncoderConfig(4, [8]).build("jax")
 
@@ -166,12 +167,12 @@ def test_activations():
 def test_tf_activations():
     import keras
 
-    assert get_activation("swish", "tf") is keras.activations.silu
-    assert get_activation(None, "tf2") is keras.activations.linear
+    assert backend("tf").activation("swish") is keras.activations.silu
+    assert backend("tf2").activation(None) is keras.activations.linear
     x = np.linspace(-3, 3, 13).astype(np.float32)
     for name in ["tanh", "relu", "swish", "elu", "linear"]:
-        expected = get_activation(name, "torch")()(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(get_activation(name, "tf")(x), expected, atol=1e-6)
+        expected = backend("torch").activation(name)()(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(backend("tf").activation(name)(x), expected, atol=1e-6)
 
 
 # --- CNN ----------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ def test_keras_same_padding_equals_ours_where_not_negative():
     import keras
     import tensorflow as tf
 
-    from rlmodule.models.tf_models import _pad
+    from rlmodule.tf.models import _pad
 
     for size, kernel, stride in [(84, 8, 4), (21, 4, 2), (11, 3, 1), (10, 5, 2), (9, 4, 3)]:
         padding, _ = same_padding((size, size + 1), (kernel, kernel), (stride, stride))
@@ -364,12 +365,10 @@ def test_complex_input_unsupported_component():
 # --- weight transfer ----------------------------------------------------------------------
 @pytest.mark.tf
 def test_keras_walk_order_is_weights_order():
-    from rlmodule.models.weight_transfer import _keras_leaves
-
     config = ComplexInputEncoderConfig.from_space(TUPLE_SPACE, {"fcnet_hiddens": [4]})
     head = FreeLogStdMLPHeadConfig(3, hidden_layer_dims=[4], output_layer_dim=2)
     for model in [config.build("tf"), head.build("tf")]:
-        walked = [v for leaf in _keras_leaves(model, set()) for v in leaf.tensors]
+        walked = [v for leaf in backend("tf").weight_leaves(model) for v in leaf.tensors]
         assert [id(v) for v in walked] == [id(v) for v in model.weights]
 
 

@@ -15,7 +15,8 @@ import torch
 from rlmodule.models.base import ENCODER_OUT, ModelConfig
 from rlmodule.models.complex_input import ComplexInputEncoderConfig
 from rlmodule.models.mlp import MLPEncoderConfig
-from rlmodule.models.recurrent import RecurrentEncoderConfig, map_leaves
+from rlmodule.models.recurrent import RecurrentEncoderConfig
+from rlmodule.tree import map_structure
 
 OBS_DIM, HIDDEN, B, T = 3, 4, 3, 5
 TF = pytest.param("tf2", marks=pytest.mark.tf)
@@ -61,17 +62,17 @@ def _run(encoder: Any, framework: str, batch: Dict) -> Dict[str, Any]:
     """Forward a numpy batch; returns numpy outputs."""
     if framework == "torch":
         with torch.no_grad():
-            out = encoder(map_leaves(torch.as_tensor, batch))
-        return map_leaves(lambda x: x.numpy(), out)
+            out = encoder(map_structure(torch.as_tensor, batch, lists=True))
+        return map_structure(lambda x: x.numpy(), out, lists=True)
     import tensorflow as tf
 
-    out = encoder(map_leaves(tf.convert_to_tensor, batch))
-    return map_leaves(lambda x: x.numpy(), out)
+    out = encoder(map_structure(tf.convert_to_tensor, batch, lists=True))
+    return map_structure(lambda x: x.numpy(), out, lists=True)
 
 
 def _slice_batch(batch: Dict, rows: slice, steps: slice) -> Dict:
     return {
-        "obs": map_leaves(lambda x: x[rows, steps], batch["obs"]),
+        "obs": map_structure(lambda x: x[rows, steps], batch["obs"], lists=True),
         "state_in": {k: v[rows] for k, v in batch["state_in"].items()},
     }
 
@@ -254,7 +255,7 @@ def test_torch_and_tf_agree_after_weight_copy(layer_type, num_layers):
 @pytest.mark.parametrize("layer_type", TYPES)
 def test_initial_state_has_no_batch_dim_and_is_zero(framework, layer_type):
     config = _config(layer_type, num_layers=2)
-    state = map_leaves(np.asarray, config.build(framework).get_initial_state())
+    state = map_structure(np.asarray, config.build(framework).get_initial_state(), lists=True)
     assert set(state) == set(config.state_keys)
     for value in state.values():
         assert value.shape == (2, HIDDEN)

@@ -138,7 +138,7 @@ def test_a_mis_shaped_input_is_named():
 def test_torch_matches_numpy_and_split_time_inverts_flatten():
     import torch
 
-    from rlmodule.learners.torch_learner import TorchOps
+    from rlmodule.torch.learner import TorchOps
 
     data = random_rows(np.random.default_rng(6), [4, 2, 3], 4, terminated=[True, False, False])
     vs, pg = vtrace(NumpyOps, **data)
@@ -153,7 +153,7 @@ def test_torch_matches_numpy_and_split_time_inverts_flatten():
 def test_tf_matches_numpy_inside_a_tf_function():
     import tensorflow as tf
 
-    from rlmodule.learners.tf_learner import TfOps
+    from rlmodule.tf.learner import TfOps
 
     data = random_rows(np.random.default_rng(7), [4, 2, 3], 4, terminated=[False, True, False])
     vs, pg = vtrace(NumpyOps, **data)

@@ -1,13 +1,12 @@
 """APPO: config, algorithm and modules (the framework modules load on first access)."""
 
-from rlmodule.algorithms.appo.appo import APPO
-from rlmodule.algorithms.appo.appo_config import APPOConfig
+from rlmodule.algorithms.appo.appo import APPO, APPOConfig
 from rlmodule.algorithms.appo.appo_rl_module import OLD_ACTION_DIST_INPUTS, APPORLModule
 from rlmodule.lazy import lazy_getattr
 
 _LAZY = {
-    "APPOTorchRLModule": "rlmodule.algorithms.appo.torch_appo_rl_module",
-    "APPOTfRLModule": "rlmodule.algorithms.appo.tf_appo_rl_module",
+    "APPOTorchRLModule": "rlmodule.torch.appo_rl_module",
+    "APPOTfRLModule": "rlmodule.tf.appo_rl_module",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -1,4 +1,19 @@
-"""BC: each ``train()`` draws ``train_batch_size`` dataset steps per module (with the
+"""BC, behaviour cloning from an offline dataset of (obs, action) pairs: :class:`BCConfig`
+and the :class:`BC` algorithm (the config builds the algorithm and the algorithm makes
+its default config, so both live here).
+
+``BCConfig().environment("CartPole-v1").offline_data(input_="expert.npz").training(lr=...)``.
+The environment supplies the spaces (the dataset is validated against them) and the
+evaluation episodes; training never samples it. The dataset formats are described in
+:mod:`rlmodule.offline.dataset`.
+
+The default module is the PPO-layout actor-critic module (``PPOTorchRLModule`` /
+``PPOTfRLModule`` built by ``PPOCatalog`` from ``model``), the layout of legacy
+BC/MARWIL models: ``fcnet_hiddens``, ``use_lstm`` and the rest of the ``model`` dict
+mean what they meant, and legacy BC/MARWIL weights port like PPO's. BC trains the policy
+only (legacy MARWIL with ``beta=0``); the value branch stays untrained.
+
+Each ``train()`` draws ``train_batch_size`` dataset steps per module (with the
 module's learner's seeded Generator) and runs the BC learner's minibatch epochs on them.
 
 Feed-forward modules get individual steps, drawn without replacement. Recurrent
@@ -10,17 +25,79 @@ reached. Training never steps the environment; episode returns come from evaluat
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
 
 from rlmodule.algorithms.algorithm import Algorithm
+from rlmodule.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from rlmodule.algorithms.ppo.ppo_catalog import PPOCatalog
+from rlmodule.algorithms.ppo.ppo_rl_module import PPORLModule
+from rlmodule.backend import backend
 from rlmodule.env_runners.fragment import Fragment
-from rlmodule.env_runners.utils import TensorOps
 from rlmodule.offline.dataset import OfflineData, read_offline_data
-from rlmodule.rl_module import RLModule
-from rlmodule.spaces import map_structure
+from rlmodule.rl_module import RLModule, SingleAgentRLModuleSpec, build_weights
+from rlmodule.tree import map_structure
+
+
+class BCConfig(AlgorithmConfig):
+    """Settings: the base ones (``lr`` 1e-3, ``train_batch_size`` 2000: rows drawn from
+    the dataset per ``train()``), ``sgd_minibatch_size`` (256), ``num_sgd_iter`` (1
+    pass over each drawn batch) and ``input_`` (set by :meth:`offline_data`)."""
+
+    def __init__(self, algo_class: Optional[type] = None) -> None:
+        super().__init__(algo_class=algo_class or BC)
+        self.lr = 1e-3
+        self.train_batch_size = 2000
+        self.sgd_minibatch_size = 256
+        self.num_sgd_iter = 1
+        self.input_: Any = None
+
+    def offline_data(self, *, input_: Any = NotProvided) -> "BCConfig":
+        """``input_``: a dataset file (``.npz`` or ``.jsonl``), a list of them, or for
+        multi-agent a dict ``{module_id: file or list of files}`` (files may instead
+        carry a ``module_id`` column); ``None`` clears it. Files are read and validated
+        when the algorithm is built."""
+        if input_ is not NotProvided:
+            self.input_ = _check_input(input_)
+        return self
+
+    def training(self, **kwargs: Any) -> "BCConfig":
+        if "input_" in kwargs:
+            raise TypeError("training(input_=...): set the dataset with .offline_data(input_=...)")
+        return super().training(**kwargs)
+
+    def _set_training_setting(self, key: str, value: Any) -> None:
+        if key == "input_":  # from_dict(): "input_" is validated by offline_data()
+            self.offline_data(input_=value)
+        else:
+            super()._set_training_setting(key, value)
+
+    def get_default_rl_module_spec(self) -> SingleAgentRLModuleSpec:
+        """PPOTorchRLModule (torch) or PPOTfRLModule (tf2), built by PPOCatalog."""
+        module_class = backend(self.framework_str).rl_module_class(PPORLModule)
+        return SingleAgentRLModuleSpec(module_class=module_class, catalog_class=PPOCatalog)
+
+
+def _check_input(input_: Any) -> Any:
+    """``None``, a path, a non-empty list of paths, or a dict of those; paths as ``str``."""
+    if input_ is None:
+        return None
+    if isinstance(input_, Mapping):
+        if not input_:
+            raise ValueError("offline_data(input_={}): give at least one module id's dataset")
+        return {str(module_id): _check_paths(paths, f"input_[{module_id!r}]") for module_id, paths in input_.items()}
+    return _check_paths(input_, "input_")
+
+
+def _check_paths(paths: Any, where: str) -> Any:
+    if isinstance(paths, (str, os.PathLike)):
+        return os.fspath(paths)
+    if isinstance(paths, (list, tuple)) and paths and all(isinstance(p, (str, os.PathLike)) for p in paths):
+        return [os.fspath(p) for p in paths]
+    raise TypeError(f"offline_data({where}=...): expected a file path or a non-empty list of paths, got {paths!r}")
 
 
 class BC(Algorithm):
@@ -28,8 +105,6 @@ class BC(Algorithm):
 
     @classmethod
     def get_default_config(cls) -> Any:
-        from rlmodule.algorithms.bc.bc_config import BCConfig
-
         return BCConfig()
 
     def setup(self) -> None:
@@ -43,7 +118,6 @@ class BC(Algorithm):
     def make_learner(self, module: RLModule, module_id: str) -> Any:
         """A BCLearner; Keras modules that create weights lazily (the DiscreteBC tf
         module) run one forward on sampled observations first."""
-        from rlmodule.checkpoint import build_weights
         from rlmodule.learners.bc_learner import BCLearner
 
         build_weights(module)
@@ -89,8 +163,7 @@ class BC(Algorithm):
         order = learner.rng.permutation(len(pieces))
         lengths = pieces[order, 1] - pieces[order, 0]
         take = order[: int(np.searchsorted(np.cumsum(lengths), size)) + 1]
-        ops = TensorOps(learner.module)
-        initial = ops.to_numpy(learner.module.get_initial_state())
+        initial = backend(learner.module).to_numpy(learner.module.get_initial_state())
         fragments = []
         for start, end in pieces[np.sort(take)]:
             state_in = map_structure(lambda x: np.repeat(np.asarray(x)[None], end - start, axis=0), initial)

@@ -1,6 +1,5 @@
 """IMPALA: config and algorithm (the modules are PPO's)."""
 
-from rlmodule.algorithms.impala.impala import IMPALA
-from rlmodule.algorithms.impala.impala_config import ImpalaConfig
+from rlmodule.algorithms.impala.impala import IMPALA, ImpalaConfig
 
 __all__ = ["IMPALA", "ImpalaConfig"]

@@ -1,14 +1,14 @@
 """PPO: config, catalog and modules. The framework modules load on first access, so
 ``import rlmodule.algorithms.ppo`` imports neither torch nor tensorflow."""
 
+from rlmodule.algorithms.ppo.ppo import PPOConfig
 from rlmodule.algorithms.ppo.ppo_catalog import PPOCatalog
-from rlmodule.algorithms.ppo.ppo_config import PPOConfig
 from rlmodule.algorithms.ppo.ppo_rl_module import PPORLModule
 from rlmodule.lazy import lazy_getattr
 
 _LAZY = {
-    "PPOTorchRLModule": "rlmodule.algorithms.ppo.torch_ppo_rl_module",
-    "PPOTfRLModule": "rlmodule.algorithms.ppo.tf_ppo_rl_module",
+    "PPOTorchRLModule": "rlmodule.torch.ppo_rl_module",
+    "PPOTfRLModule": "rlmodule.tf.ppo_rl_module",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -3,7 +3,8 @@
 from torch import nn
 
 from rlmodule.testing.bc_module import DiscreteBCModuleBase
-from rlmodule.torch import TorchCategorical, TorchRLModule
+from rlmodule.torch.distributions import TorchCategorical
+from rlmodule.torch.torch_rl_module import TorchRLModule
 
 
 class DiscreteBCTorchModule(DiscreteBCModuleBase, TorchRLModule):

@@ -1,9 +1,10 @@
-"""Torch actor-critic encoder (see ``actor_critic``)."""
+"""Torch actor-critic encoder (see :mod:`rlmodule.models.actor_critic`)."""
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import nn
 
+from rlmodule.models.actor_critic import ActorCriticEncoderConfig
 from rlmodule.models.actor_critic_logic import (
     actor_critic_forward,
     actor_critic_initial_state,
@@ -19,6 +20,13 @@ class TorchActorCriticEncoder(nn.Module):
         super().__init__()
         self.actor_encoder = actor
         self.critic_encoder = critic
+
+    @classmethod
+    def from_config(cls, config: ActorCriticEncoderConfig) -> "TorchActorCriticEncoder":
+        """The base encoder built once (shared) or twice (actor and critic)."""
+        actor = config.base_encoder_config.build("torch")
+        critic = None if config.shared else config.base_encoder_config.build("torch")
+        return cls(actor, critic)
 
     # Hot path: the sub-encoders' forward() directly (no nn.Module call dispatch), read
     # from ``_modules`` (no nn.Module.__getattr__; see TorchMLP.forward).

@@ -1,4 +1,5 @@
-"""torch implementations of the feed-forward model configs (``nn.Module`` subclasses).
+"""torch networks of the feed-forward model configs (``nn.Module`` subclasses), and the
+activations they use.
 
 Parameter names (``state_dict`` keys), by class:
 
@@ -21,11 +22,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlmodule.models.activations import get_activation
+from rlmodule.models.activations import canonical_activation
 from rlmodule.models.base import ENCODER_OUT
 from rlmodule.models.cnn import CNNEncoderConfig
 from rlmodule.models.complex_input import ComplexInputEncoderConfig, InputComponent, value_at
 from rlmodule.models.mlp import FreeLogStdMLPHeadConfig, MLPEncoderConfig, MLPHeadConfig
+
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU}
+
+
+def activation(name: Optional[str]) -> type:
+    """The ``nn.Module`` class of a legacy activation name (see
+    :mod:`rlmodule.models.activations`), instantiated without arguments; ``nn.Identity``
+    for ``"linear"`` / None."""
+    return _ACTIVATIONS.get(canonical_activation(name), nn.Identity)
 
 
 def normc_(weight: torch.Tensor, std: float) -> torch.Tensor:
@@ -61,12 +72,12 @@ class TorchMLP(nn.Module):
         super().__init__()
         layers = []
         for size in hidden_dims:
-            layers += [_linear(input_dim, size, 1.0), get_activation(hidden_activation, "torch")()]
+            layers += [_linear(input_dim, size, 1.0), activation(hidden_activation)()]
             input_dim = size
         if output_dim:
             layers += [
                 _linear(input_dim, output_dim, output_init_std),
-                get_activation(output_activation, "torch")(),
+                activation(output_activation)(),
             ]
         self.net = nn.Sequential(*layers)
 
@@ -134,7 +145,7 @@ class TorchCNN(nn.Module):
             nn.init.zeros_(conv.bias)
             self.convs.append(conv)
         self.paddings = [layer.padding for layer in layers]
-        self.activation = get_activation(config.cnn_activation, "torch")()
+        self.activation = activation(config.cnn_activation)()
         self.input_dims = tuple(config.input_dims)
         self.output_dim = config.output_dims[0]
 

@@ -1,5 +1,5 @@
 """TensorFlow/Keras 3 implementations of the feed-forward model configs
-(``keras.layers.Layer`` subclasses), mirroring :mod:`rlmodule.models.torch_models`.
+(``keras.layers.Layer`` subclasses), mirroring :mod:`rlmodule.torch.models`.
 
 Every layer here creates its weights when constructed (no first call needed), under
 its own name scope (weight paths like ``tf_mlp_encoder/tf_mlp/dense/kernel``). The
@@ -17,11 +17,18 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import keras
 import tensorflow as tf
 
-from rlmodule.models.activations import get_activation
+from rlmodule.models.activations import canonical_activation
 from rlmodule.models.base import ENCODER_OUT
 from rlmodule.models.cnn import CNNEncoderConfig
 from rlmodule.models.complex_input import ComplexInputEncoderConfig, InputComponent, value_at
 from rlmodule.models.mlp import FreeLogStdMLPHeadConfig, MLPEncoderConfig, MLPHeadConfig
+
+
+def activation(name: Optional[str]) -> Any:
+    """The Keras activation function of a legacy activation name (see
+    :mod:`rlmodule.models.activations`), as ``Dense(activation=...)`` takes it;
+    ``keras.activations.linear`` for ``"linear"`` / None."""
+    return getattr(keras.activations, canonical_activation(name))
 
 
 class NormcInitializer(keras.initializers.Initializer):
@@ -40,10 +47,10 @@ class NormcInitializer(keras.initializers.Initializer):
         return {"std": self.std}
 
 
-def _dense(in_dim: int, out_dim: int, activation: Optional[str], std: float) -> keras.layers.Dense:
+def _dense(in_dim: int, out_dim: int, activation_name: Optional[str], std: float) -> keras.layers.Dense:
     layer = keras.layers.Dense(
         out_dim,
-        activation=get_activation(activation, "tf2"),
+        activation=activation(activation_name),
         kernel_initializer=NormcInitializer(std),
         bias_initializer="zeros",
     )
@@ -52,7 +59,7 @@ def _dense(in_dim: int, out_dim: int, activation: Optional[str], std: float) -> 
 
 
 class TfMLP(keras.layers.Layer):
-    """``[..., input_dim]`` -> ``[..., D]``, as :class:`~rlmodule.models.torch_models.TorchMLP`."""
+    """``[..., input_dim]`` -> ``[..., D]``, as :class:`~rlmodule.torch.models.TorchMLP`."""
 
     def __init__(
         self,
@@ -127,13 +134,13 @@ def _pad(x: tf.Tensor, padding: Tuple[int, int, int, int]) -> tf.Tensor:
 
 class TfCNN(keras.layers.Layer):
     """``[..., H, W, C]`` (any dtype, cast to float32) -> ``[..., D]``, as
-    :class:`~rlmodule.models.torch_models.TorchCNN` (explicit padding, then ``"valid"``
+    :class:`~rlmodule.torch.models.TorchCNN` (explicit padding, then ``"valid"``
     convs, channels-last; final map flattened in HWC order)."""
 
     def __init__(self, config: CNNEncoderConfig) -> None:
         super().__init__()
         layers = config.conv_layers
-        activation = get_activation(config.cnn_activation, "tf2")
+        conv_activation = activation(config.cnn_activation)
         convs = []
         with keras.name_scope(self.name):
             for layer in layers:
@@ -143,7 +150,7 @@ class TfCNN(keras.layers.Layer):
                     strides=layer.stride,
                     padding="valid",
                     data_format="channels_last",
-                    activation=activation,
+                    activation=conv_activation,
                     kernel_initializer="glorot_uniform",
                     bias_initializer="zeros",
                 )

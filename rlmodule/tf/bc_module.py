@@ -3,7 +3,8 @@
 import tensorflow as tf
 
 from rlmodule.testing.bc_module import DiscreteBCModuleBase
-from rlmodule.tf import TfCategorical, TfRLModule
+from rlmodule.tf.distributions import TfCategorical
+from rlmodule.tf.tf_rl_module import TfRLModule
 
 
 class DiscreteBCTfModule(DiscreteBCModuleBase, TfRLModule):

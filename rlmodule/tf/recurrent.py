@@ -8,12 +8,8 @@ import tensorflow as tf
 
 from rlmodule.columns import Columns
 from rlmodule.models.base import ENCODER_OUT
-from rlmodule.models.recurrent import (
-    RecurrentEncoderConfig,
-    check_state_in,
-    first_leaf,
-    map_leaves,
-)
+from rlmodule.models.recurrent import RecurrentEncoderConfig, check_state_in
+from rlmodule.tree import flatten, map_structure
 
 
 class TfRecurrentEncoder(tf.keras.layers.Layer):
@@ -61,9 +57,9 @@ class TfRecurrentEncoder(tf.keras.layers.Layer):
 
     def _tokenize(self, obs: Any) -> tf.Tensor:
         """``obs`` ``[B, T, ...]`` (leaves of a nested obs alike) -> ``[B, T, D]`` tokens."""
-        shape = tf.shape(first_leaf(obs))
+        shape = tf.shape(flatten(obs, lists=True)[0])
         token_shape = [shape[0], shape[1], self.config.rnn_input_dim]
         if self.tokenizer is None:
             return tf.cast(tf.reshape(obs, token_shape), tf.float32)
-        folded = map_leaves(lambda x: tf.reshape(x, [-1, *x.shape[2:]]), obs)
+        folded = map_structure(lambda x: tf.reshape(x, [-1, *x.shape[2:]]), obs, lists=True)
         return tf.reshape(self.tokenizer({Columns.OBS: folded})[ENCODER_OUT], token_shape)

@@ -1,19 +1,23 @@
 """The torch side of a Learner: tensors, gradients, Adam, clipping, optimizer state.
 
-:class:`TorchOps` is the ops shim the losses are written against; the tf twin is in
-``tf_learner.py`` with the same names.
+:class:`TorchOps` is the ops shim the losses are written against; the tf twin,
+``rlmodule.tf.learner.TfOps``, has the same names. The backend module offers both
+classes as ``Ops`` and ``LearnerBackend``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from rlmodule.learners.batch import TrainBatch
-from rlmodule.spaces import map_structure
+from rlmodule.tree import map_structure
+
+if TYPE_CHECKING:
+    from rlmodule.learners.batch import TrainBatch
 
 
 class TorchOps:
@@ -124,8 +128,8 @@ class TorchLearnerBackend:
         def convert(x: Any) -> torch.Tensor:
             return torch.as_tensor(np.ascontiguousarray(x)).to(device)
 
-        return TrainBatch(
-            map_structure(convert, batch.inputs), map_structure(convert, batch.targets), batch.row_steps, batch.sequences
+        return dataclasses.replace(
+            batch, inputs=map_structure(convert, batch.inputs), targets=map_structure(convert, batch.targets)
         )
 
     def rows(self, perm: np.ndarray) -> torch.Tensor:

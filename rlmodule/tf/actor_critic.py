@@ -1,9 +1,10 @@
-"""Keras actor-critic encoder (see ``actor_critic``)."""
+"""Keras actor-critic encoder (see :mod:`rlmodule.models.actor_critic`)."""
 
 from typing import Any, Dict, Mapping, Optional
 
 import tensorflow as tf
 
+from rlmodule.models.actor_critic import ActorCriticEncoderConfig
 from rlmodule.models.actor_critic_logic import (
     actor_critic_forward,
     actor_critic_initial_state,
@@ -19,6 +20,13 @@ class TfActorCriticEncoder(tf.keras.layers.Layer):
         super().__init__()
         self.actor_encoder = actor
         self.critic_encoder = critic
+
+    @classmethod
+    def from_config(cls, config: ActorCriticEncoderConfig) -> "TfActorCriticEncoder":
+        """The base encoder built once (shared) or twice (actor and critic)."""
+        actor = config.base_encoder_config.build("tf2")
+        critic = None if config.shared else config.base_encoder_config.build("tf2")
+        return cls(actor, critic)
 
     def call(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
         return actor_critic_forward(self.actor_encoder, self.critic_encoder, batch)

@@ -4,19 +4,23 @@ The gradient step (forward, loss, gradients, clipping, finiteness check and the
 conditional Adam update) runs as one ``tf.function``, traced once per batch structure
 with free row dimensions (no retracing for new batch or minibatch sizes). Pass
 ``use_tf_function=False`` (or set ``learner.backend.use_tf_function = False``) for
-eager debugging. :class:`TfOps` mirrors ``torch_learner.TorchOps``.
+eager debugging. :class:`TfOps` mirrors ``rlmodule.torch.learner.TorchOps``. The backend
+module offers both classes as ``Ops`` and ``LearnerBackend``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import dataclasses
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from rlmodule.learners.batch import TrainBatch
-from rlmodule.spaces import map_structure
+from rlmodule.tree import map_structure
+
+if TYPE_CHECKING:
+    from rlmodule.learners.batch import TrainBatch
 
 
 def _optimizer_slot_names(variables: Sequence[Any]) -> List[str]:
@@ -32,10 +36,10 @@ def _optimizer_slot_names(variables: Sequence[Any]) -> List[str]:
 
 
 def _refuse_torch_only_hooks(learner: Any) -> None:
-    from rlmodule.learners.learner import Learner
-
+    """NotImplementedError if the learner's class overrides a hook of its base ``Learner``
+    (a class defines it besides the base that introduced it)."""
     for hook in ("make_optimizer", "process_gradients"):
-        if getattr(type(learner), hook, getattr(Learner, hook)) is not getattr(Learner, hook):
+        if sum(hook in vars(cls) for cls in type(learner).__mro__) > 1:
             raise NotImplementedError(
                 f"{type(learner).__name__}.{hook}() is a torch-backend hook; a tf2 learner trains with Adam "
                 "and grad_clip only"
@@ -169,11 +173,10 @@ class TfLearnerBackend:
         return {name: self._coeffs[name] for name in coeffs}
 
     def to_tensors(self, batch: TrainBatch) -> TrainBatch:
-        return TrainBatch(
-            map_structure(tf.convert_to_tensor, batch.inputs),
-            map_structure(tf.convert_to_tensor, batch.targets),
-            batch.row_steps,
-            batch.sequences,
+        return dataclasses.replace(
+            batch,
+            inputs=map_structure(tf.convert_to_tensor, batch.inputs),
+            targets=map_structure(tf.convert_to_tensor, batch.targets),
         )
 
     def rows(self, perm: np.ndarray) -> tf.Tensor:

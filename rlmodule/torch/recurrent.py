@@ -10,12 +10,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rlmodule.columns import Columns
 from rlmodule.models.base import ENCODER_OUT
-from rlmodule.models.recurrent import (
-    RecurrentEncoderConfig,
-    check_state_in,
-    first_leaf,
-    map_leaves,
-)
+from rlmodule.models.recurrent import RecurrentEncoderConfig, check_state_in
+from rlmodule.tree import flatten, map_structure
 
 States = Tuple[torch.Tensor, ...]  # (h, c) for LSTM, (h,) for GRU; each [L, B, H]
 
@@ -63,10 +59,10 @@ class TorchRecurrentEncoder(nn.Module):
 
     def _tokenize(self, obs: Any) -> torch.Tensor:
         """``obs`` ``[B, T, ...]`` (leaves of a nested obs alike) -> ``[B, T, D]`` tokens."""
-        b, t = first_leaf(obs).shape[:2]
+        b, t = flatten(obs, lists=True)[0].shape[:2]
         if self.tokenizer is None:
             return obs.reshape(b, t, self.config.rnn_input_dim).float()
-        folded = map_leaves(lambda x: x.reshape(b * t, *x.shape[2:]), obs)
+        folded = map_structure(lambda x: x.reshape(b * t, *x.shape[2:]), obs, lists=True)
         return self.tokenizer({Columns.OBS: folded})[ENCODER_OUT].reshape(b, t, -1)
 
     def _rnn(self, x: Any, h0: States) -> Tuple[Any, States]:
