@@ -42,7 +42,7 @@ from compat.preprocessing import (
 )
 from rlmodule.columns import Columns
 from rlmodule.model_config import MODEL_DEFAULTS
-from rlmodule.spaces import flatten_structure, map_structure
+from rlmodule.tree import flatten, map_structure
 
 if TYPE_CHECKING:
     import torch
@@ -373,7 +373,7 @@ def _tf_time_leaves(obs: Any) -> Tuple[Any, Any, Any]:
     ``OrderedDict`` is still read in the space's order)."""
     import tensorflow as tf
 
-    first = tf.convert_to_tensor(_tf_compatible(flatten_structure(obs)[0]))
+    first = tf.convert_to_tensor(_tf_compatible(flatten(obs, lists=True)[0]))
     b, t = tf.shape(first)[0], tf.shape(first)[1]
 
     def rows(x: Any) -> Any:
@@ -426,7 +426,7 @@ def legacy_seq_inputs(
     import torch
 
     obs = batch[Columns.OBS]
-    b, t = flatten_structure(obs)[0].shape[:2]
+    b, t = flatten(obs, lists=True)[0].shape[:2]
     rows = map_structure(lambda x: torch.as_tensor(x).reshape(b * t, *x.shape[2:]), obs)
     input_dict = legacy_input_dict(module, {Columns.OBS: rows}, is_training=is_training)
     state_in = batch.get(Columns.STATE_IN) or {}

@@ -1,4 +1,5 @@
-"""Gymnasium spaces to and from JSON-safe dicts (used by specs and checkpoints).
+"""Gymnasium spaces to and from JSON-safe dicts (used by specs and checkpoints), and
+observation batches sampled from a space (nested structures: :mod:`rlmodule.tree`).
 
 Box bounds keep their exact values; non-finite bounds are written as the strings
 ``"inf"``, ``"-inf"`` and ``"nan"`` so the result is strict JSON.
@@ -6,10 +7,8 @@ Box bounds keep their exact values; non-finite bounds are written as the strings
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import math
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict
 
 import gymnasium as gym
 import numpy as np
@@ -109,37 +108,3 @@ def sample_obs_batch(space: gym.Space, batch_size: int = 1) -> Any:
         return tuple(sample_obs_batch(s, batch_size) for s in space.spaces)
     return np.stack([np.asarray(space.sample()) for _ in range(batch_size)])
 
-
-def map_structure(fn: Any, struct: Any) -> Any:
-    """``fn`` applied to every leaf of nested dicts/tuples (an ``OrderedDict`` stays one:
-    legacy preprocessing reads a plain dict in sorted key order, an ``OrderedDict`` in
-    its own)."""
-    if isinstance(struct, OrderedDict):
-        return OrderedDict((k, map_structure(fn, v)) for k, v in struct.items())
-    if isinstance(struct, Mapping):
-        return {k: map_structure(fn, v) for k, v in struct.items()}
-    if isinstance(struct, tuple):
-        return tuple(map_structure(fn, v) for v in struct)
-    return fn(struct)
-
-
-def flatten_structure(struct: Any, sort_keys: bool = False) -> List[Any]:
-    """The leaves of nested dicts / tuples / lists: dict entries in insertion order, or
-    by sorted key with ``sort_keys`` (as ``dm_tree.flatten``, legacy RLlib's order)."""
-    if isinstance(struct, Mapping):
-        keys = sorted(struct) if sort_keys else list(struct)
-        return [leaf for k in keys for leaf in flatten_structure(struct[k], sort_keys)]
-    if isinstance(struct, (tuple, list)):
-        return [leaf for v in struct for leaf in flatten_structure(v, sort_keys)]
-    return [struct]
-
-
-def combine_structures(fn: Any, structs: Sequence[Any]) -> Any:
-    """Structures of the same shape (nested dicts/tuples) -> one structure whose leaves
-    are ``fn([leaf of each structure])``, e.g. ``np.stack`` for a batch of observations."""
-    first = structs[0]
-    if isinstance(first, Mapping):
-        return {k: combine_structures(fn, [s[k] for s in structs]) for k in first}
-    if isinstance(first, tuple):
-        return tuple(combine_structures(fn, [s[i] for s in structs]) for i in range(len(first)))
-    return fn(structs)

@@ -5,12 +5,12 @@ from typing import Any, List, Mapping, Optional
 import numpy as np
 import torch
 
-from rlmodule.spaces import combine_structures
+from rlmodule.tree import combine
 
 
 def stack_observations(raw: List[Any]) -> Any:
     """A list of raw observations -> one batch (dict / tuple of ``[B, ...]``)."""
-    return combine_structures(np.stack, raw)
+    return combine(np.stack, raw)
 
 
 def ray_preprocessed(space: Any, raw: List[Any]) -> np.ndarray:

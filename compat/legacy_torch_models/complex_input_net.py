@@ -16,7 +16,7 @@ from compat.legacy_torch_models.spaces import flatten_space, one_hot
 from compat.legacy_torch_models.torch_modelv2 import TorchModelV2
 from compat.legacy_torch_models.visionnet import VisionNetwork
 from compat.preprocessing import restore_original_dimensions
-from rlmodule.spaces import flatten_structure
+from rlmodule.tree import flatten
 
 
 def _sub_model_config(**keys: Any) -> Dict[str, Any]:
@@ -136,7 +136,7 @@ class ComplexInputNetwork(TorchModelV2):
         else:
             orig_obs = restore_original_dimensions(input_dict["obs"], self.processed_obs_space)
         outs = []
-        for i, component in enumerate(flatten_structure(orig_obs, sort_keys=True)):
+        for i, component in enumerate(flatten(orig_obs, sort_keys=True, lists=True)):
             i = str(i)
             if i in self.cnns:
                 cnn_out, _ = self.cnns[i]({"obs": component})

@@ -16,7 +16,7 @@ from compat.legacy_torch_models.misc import SlimFC
 from compat.legacy_torch_models.rnn_sequencing import add_time_dimension
 from compat.legacy_torch_models.spaces import flatten_space, one_hot
 from compat.legacy_torch_models.torch_modelv2 import TorchModelV2
-from rlmodule.spaces import flatten_structure
+from rlmodule.tree import flatten
 
 
 class RecurrentNetwork(TorchModelV2):
@@ -46,7 +46,7 @@ class RecurrentNetwork(TorchModelV2):
 
 def _flatten_inputs_to_1d_tensor(inputs: Any, flat_spaces: List[gym.Space]) -> torch.Tensor:
     """Legacy ``flatten_inputs_to_1d_tensor`` (no time axis): ``[B, sum of flat sizes]``."""
-    flat_inputs = flatten_structure(inputs, sort_keys=True)
+    flat_inputs = flatten(inputs, sort_keys=True, lists=True)
     batch = flat_inputs[0].shape[0]
     out = []
     for input_, space in zip(flat_inputs, flat_spaces):

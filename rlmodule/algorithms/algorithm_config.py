@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import gymnasium as gym
 
+from rlmodule.backend import FRAMEWORKS
 from rlmodule.model_config import MODEL_DEFAULTS, validate_model_config
 from rlmodule.rl_module import DEFAULT_MODULE_ID, MultiAgentRLModuleSpec, SingleAgentRLModuleSpec
 
@@ -30,7 +31,6 @@ class _NotProvided:
 
 NotProvided: Any = _NotProvided()
 
-_FRAMEWORKS = {"torch": "torch", "tf": "tf2", "tf2": "tf2"}
 
 ModuleSpec = Union[SingleAgentRLModuleSpec, MultiAgentRLModuleSpec]
 
@@ -89,10 +89,10 @@ class AlgorithmConfig:
 
     # --- setters --------------------------------------------------------------------------
     def framework(self, framework: str) -> "AlgorithmConfig":
-        """``"torch"`` or ``"tf2"`` (``"tf"`` means ``"tf2"``)."""
-        if framework not in _FRAMEWORKS:
-            raise ValueError(f"framework({framework!r}): choose one of {sorted(_FRAMEWORKS)}")
-        self.framework_str = _FRAMEWORKS[framework]
+        """``"torch"`` or ``"tf2"`` (``"tf"`` and ``"tensorflow"`` mean ``"tf2"``)."""
+        if framework not in FRAMEWORKS:
+            raise ValueError(f"framework({framework!r}): choose one of {sorted(FRAMEWORKS)}")
+        self.framework_str = FRAMEWORKS[framework]
         return self
 
     def environment(self, env: Any = NotProvided, *, env_config: Any = NotProvided) -> "AlgorithmConfig":

@@ -62,7 +62,8 @@ def build_model(config: Any) -> Any:
 def rl_module_class(base: type) -> type:
     """The TF RLModule of a framework-free built-in one: ``PPORLModule`` ->
     ``PPOTfRLModule``, ``APPORLModule`` -> ``APPOTfRLModule``,
-    ``DiscreteBCModuleBase`` -> ``DiscreteBCTfModule``."""
+    ``DiscreteBCModuleBase`` -> ``DiscreteBCTfModule`` (imported on first use: they load
+    the algorithm packages)."""
     from rlmodule.tf.appo_rl_module import APPOTfRLModule
     from rlmodule.tf.bc_module import DiscreteBCTfModule
     from rlmodule.tf.ppo_rl_module import PPOTfRLModule
@@ -74,7 +75,8 @@ def rl_module_class(base: type) -> type:
 
 
 def set_num_threads(n: int) -> None:
-    """Nothing: TensorFlow sizes its thread pools when it starts (``TF_NUM_INTRAOP_THREADS``)."""
+    """Nothing (as before): TensorFlow fixes its thread pools when it starts
+    (``TF_NUM_INTRAOP_THREADS``)."""
 
 
 def device_of(module: Any) -> None:

@@ -62,7 +62,8 @@ def build_model(config: Any) -> torch.nn.Module:
 def rl_module_class(base: type) -> type:
     """The torch RLModule of a framework-free built-in one: ``PPORLModule`` ->
     ``PPOTorchRLModule``, ``APPORLModule`` -> ``APPOTorchRLModule``,
-    ``DiscreteBCModuleBase`` -> ``DiscreteBCTorchModule``."""
+    ``DiscreteBCModuleBase`` -> ``DiscreteBCTorchModule`` (imported on first use: they load
+    the algorithm packages)."""
     from rlmodule.torch.appo_rl_module import APPOTorchRLModule
     from rlmodule.torch.bc_module import DiscreteBCTorchModule
     from rlmodule.torch.ppo_rl_module import PPOTorchRLModule
@@ -76,6 +77,7 @@ def rl_module_class(base: type) -> type:
 def set_num_threads(n: int) -> None:
     """torch's intra-op threads (``torch.set_num_threads``)."""
     torch.set_num_threads(n)
+
 
 _from_numpy = torch.from_numpy
 _Tensor = torch.Tensor

@@ -28,7 +28,7 @@ from ray.rllib.models.torch import misc as ray_misc  # noqa: E402
 from ray.rllib.policy.rnn_sequencing import add_time_dimension as ray_add_time  # noqa: E402
 
 from compat import legacy_torch_models as ltm  # noqa: E402
-from rlmodule.spaces import flatten_structure  # noqa: E402
+from rlmodule.tree import flatten  # noqa: E402
 
 pytestmark = pytest.mark.legacy
 
@@ -271,7 +271,7 @@ def test_flatten_space_obs_and_restore(space):
         r_t = ray_restore(conv(flat), theirs_space, tensorlib=lib)
         r_o = ltm.restore_original_dimensions(conv(flat), ours_space, tensorlib=lib)
         assert type(r_o) is type(r_t)
-        leaves_t, leaves_o = flatten_structure(r_t, sort_keys=True), flatten_structure(r_o, sort_keys=True)
+        leaves_t, leaves_o = flatten(r_t, sort_keys=True, lists=True), flatten(r_o, sort_keys=True, lists=True)
         assert len(leaves_t) == len(leaves_o)
         for a, b in zip(leaves_t, leaves_o):
             assert a.shape == b.shape

@@ -31,7 +31,7 @@ from compat.migrated_model import (
 from compat.preprocessing import is_preprocessed, preprocess_obs, preprocessed_obs_space, restore_raw_obs
 from rlmodule import SingleAgentRLModuleSpec
 from rlmodule.model_config import MODEL_DEFAULTS
-from rlmodule.spaces import flatten_structure
+from rlmodule.tree import flatten
 from rlmodule.torch import TorchRLModule
 
 legacy = pytest.mark.legacy
@@ -129,7 +129,7 @@ def test_restore_raw_obs_inverts_preprocess_obs(name):
     raw = stack_observations(_samples(space, 5))
     flat = preprocess_obs(raw, space).numpy()
     restored = restore_raw_obs(flat, space)
-    for ours, theirs in zip(flatten_structure(restored), flatten_structure(raw)):
+    for ours, theirs in zip(flatten(restored, lists=True), flatten(raw, lists=True)):
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=1e-7)  # float64 leaves went through float32
     np.testing.assert_array_equal(preprocess_obs(restored, space).numpy(), flat)
@@ -337,7 +337,7 @@ def test_legacy_seq_inputs_are_what_a_stateful_forward_received(name):
     batch = {"obs": obs, "state_in": legacy_state_dict(state), "seq_lens": seq_lens}
     input_dict, state_list, lens = legacy_seq_inputs(_probe(space), batch, is_training=True)
     torch.testing.assert_close(input_dict["obs_flat"], theirs["obs_flat"], rtol=0, atol=0)
-    for ours, ray_leaf in zip(flatten_structure(input_dict["obs"]), flatten_structure(theirs["obs"])):
+    for ours, ray_leaf in zip(flatten(input_dict["obs"], lists=True), flatten(theirs["obs"], lists=True)):
         torch.testing.assert_close(ours, ray_leaf, rtol=0, atol=0)
     assert input_dict["is_training"] is True
     assert len(state_list) == 1 and state_list[0] is state[0]

@@ -42,7 +42,7 @@ from codemods.migrate import migrate_source
 from codemods.rules import select_rules
 from compat.migrated_model import legacy_rnn_inputs, legacy_seq_inputs, legacy_state_dict, state_key
 from rlmodule import SingleAgentRLModuleSpec
-from rlmodule.spaces import map_structure
+from rlmodule.tree import map_structure
 from rlmodule.tf import TfRLModule
 
 pytestmark = pytest.mark.tf

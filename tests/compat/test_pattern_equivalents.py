@@ -313,7 +313,7 @@ def test_forward_train_over_sequences_matches_the_legacy_model_on_padded_rows(na
     import torch
     from ray.rllib.models.preprocessors import get_preprocessor
 
-    from rlmodule.spaces import combine_structures, map_structure
+    from rlmodule.tree import combine, map_structure
 
     case, policy, module = CASES[name], legacy_policy(name), migrated_module(name)
     b, t = 3, 6
@@ -327,7 +327,7 @@ def test_forward_train_over_sequences_matches_the_legacy_model_on_padded_rows(na
     with torch.no_grad():
         legacy_logits, legacy_state = policy.model({"obs": rows}, [s.clone() for s in initial], seq_lens)
         legacy_values = policy.model.value_function()
-        obs = map_structure(lambda x: x.reshape(b, t, *x.shape[1:]), combine_structures(np.stack, samples))
+        obs = map_structure(lambda x: x.reshape(b, t, *x.shape[1:]), combine(np.stack, samples))
         state_in = {f"state_{i}": s for i, s in enumerate(initial)}
         out = module.forward_train({"obs": obs, "state_in": state_in, "seq_lens": seq_lens})
     logits = out["action_dist_inputs"].reshape(b * t, -1)
