@@ -9,6 +9,7 @@ and keys: ``(actions, state_outs, extra)`` with ``action_dist_inputs``,
 ``action_logp``, ``action_prob`` and ``vf_preds`` when the module produces it (from
 its forward, else its ``compute_values(batch)``).
 Observations may be raw (nested for Dict/Tuple spaces) or legacy-preprocessed (flat).
+Acting runs through :class:`rlmodule.acting.Actor` (mode, time axis, sampling, values).
 """
 
 from __future__ import annotations
@@ -20,23 +21,20 @@ import numpy as np
 import torch
 
 from compat.preprocessing import is_flattened, legacy_obs_size, restore_raw_obs
-from rlmodule.action_sampling import action_dist_from_output
+from rlmodule.acting import Actor
 from rlmodule.columns import Columns
-from rlmodule.spaces import map_structure
-from rlmodule.value_function import value_predictions
+from rlmodule.tree import map_structure
 
 DEFAULT_CONFIG: Dict[str, Any] = {"explore": True}
 _NOT_EXTRA = frozenset((Columns.ACTIONS, Columns.STATE_OUT, Columns.ACTION_DIST))
 _REDUCED_DTYPE = {np.dtype(np.int64): np.int32, np.dtype(np.float64): np.float32}
-_set_grad_enabled = torch._C._set_grad_enabled  # no_grad without the context-manager cost
-_is_grad_enabled = torch.is_grad_enabled
 
 
 def _to_numpy(x: Any) -> Any:
     """Legacy ``convert_to_numpy(reduce_type=True)``: int64 -> int32, float64 -> float32."""
     if isinstance(x, torch.Tensor):
         x = x.numpy(force=True)  # detached, on the CPU
-    elif isinstance(x, dict):
+    elif isinstance(x, Mapping):
         return {k: _to_numpy(v) for k, v in x.items()}
     elif isinstance(x, tuple):
         return tuple(_to_numpy(v) for v in x)
@@ -65,6 +63,7 @@ class RLModulePolicy:
         if module.framework != "torch":
             raise TypeError(f"RLModulePolicy needs a torch RLModule, got framework {module.framework!r}")
         self.module = module
+        self._actor = Actor(module, to_numpy=_to_numpy)
         module_config = module.config
         self.observation_space = observation_space or module_config.observation_space
         self.action_space = action_space or module_config.action_space
@@ -121,10 +120,11 @@ class RLModulePolicy:
         in_training: bool = True,
     ) -> torch.Tensor:
         """``[B]`` log-likelihoods of ``actions`` under the exploration distribution."""
-        batch = self._batch(obs_batch, state_batches)
+        obs, state = self._inputs(obs_batch, state_batches)
+        actor = self._actor
         with torch.no_grad():
-            out = self.module.forward_exploration(batch)
-            dist = action_dist_from_output(self.module, out, explore=True)
+            out = actor.forward(actor.batch(obs, state), explore=True)
+            dist = actor.distribution(out, explore=True)
             acts = torch.as_tensor(np.asarray(actions))
             if self._stateful:
                 acts = acts[:, None]
@@ -134,50 +134,37 @@ class RLModulePolicy:
     def _compute(self, obs_batch: Any, state_batches: Optional[List[Any]], explore: Optional[bool]):
         if explore is None:
             explore = self.config["explore"]
-        batch = self._batch(obs_batch, state_batches)
-        module = self.module
-        grad_enabled = _is_grad_enabled()
-        _set_grad_enabled(False)
-        try:
-            out = module.forward_exploration(batch) if explore else module.forward_inference(batch)
-            values = value_predictions(module, batch, out)
-            if values is not None and Columns.VF_PREDS not in out:  # legacy PPO always reported them
-                out = {**out, Columns.VF_PREDS: values}
-            if Columns.ACTIONS in out:
-                actions = out[Columns.ACTIONS]
-                logp = out.get(Columns.ACTION_LOGP)
-            else:
-                dist = action_dist_from_output(module, out, explore=explore)
-                actions = dist.sample()
-                # deterministic actions have logp 0, as in legacy
-                logp = (dist.logp(actions) if hasattr(dist, "logp") else dist.log_prob(actions)) if explore else None
-        finally:
-            _set_grad_enabled(grad_enabled)
-        actions = _to_numpy(actions)
-        if self._stateful:  # drop the time axis of one step
-            actions = _first_step(actions)
-        logp = np.zeros(_first_leaf(actions).shape[:1], np.float32) if logp is None else _to_numpy(logp)
-        if self._stateful and logp.ndim > 1:
-            logp = logp[:, 0]
+        obs, state = self._inputs(obs_batch, state_batches)
+        step = self._actor.act(obs, state, explore=explore, values=True)  # numpy through _to_numpy
+        actions, logp = step.actions, step.logp  # deterministic actions have logp 0, as in legacy
         # Every other per-sample output is an extra (action_dist_inputs, vf_preds, and
         # whatever a wrapped legacy policy's extra_action_out produced).
         extra: Dict[str, Any] = {}
-        for key, value in out.items():
-            if key not in _NOT_EXTRA and isinstance(value, torch.Tensor):
+        for key, value in step.out.items():
+            if key in _NOT_EXTRA or not isinstance(value, torch.Tensor):
+                continue
+            if key == Columns.ACTION_DIST_INPUTS:
+                extra[key] = step.action_dist_inputs
+            elif key == Columns.VF_PREDS:
+                extra[key] = step.vf_preds
+            else:
                 value = _to_numpy(value)
                 extra[key] = value[:, 0] if self._stateful else value
+        if step.vf_preds is not None and Columns.VF_PREDS not in extra:  # legacy PPO always reported them
+            extra[Columns.VF_PREDS] = step.vf_preds
         extra[Columns.ACTION_LOGP] = logp
         extra[Columns.ACTION_PROB] = np.exp(logp)
-        state_outs = [_to_numpy(out[Columns.STATE_OUT][k]) for k in self._state_keys] if self._stateful else []
+        state_outs = [step.state_out[k] for k in self._state_keys] if self._stateful else []
         return actions, state_outs, extra
 
-    def _batch(self, obs_batch: Any, state_batches: Optional[List[Any]]) -> Dict[str, Any]:
+    def _inputs(self, obs_batch: Any, state_batches: Optional[List[Any]]) -> Tuple[Any, Any]:
+        """``(obs, state)`` for the actor: raw observations (legacy-preprocessed ones
+        restored) and, recurrent, the state dict (``[B, ...]`` leaves)."""
         obs = obs_batch
         if self._flat_size is not None and not isinstance(obs, (dict, tuple)):
             obs = restore_raw_obs(obs, self.observation_space)  # legacy-preprocessed input
-        obs = _tensors(obs)
         if not self._stateful:
-            return {Columns.OBS: obs}
+            return obs, None
         initial = self.module.get_initial_state()
         if state_batches is None:
             n = len(_first_leaf(obs))
@@ -187,7 +174,7 @@ class RLModulePolicy:
                 k: torch.as_tensor(np.asarray(s)).reshape((len(s),) + tuple(initial[k].shape))
                 for k, s in zip(self._state_keys, state_batches)
             }
-        return {Columns.OBS: map_structure(lambda x: x[:, None], obs), Columns.STATE_IN: state}
+        return obs, state
 
     # --- state and weights -----------------------------------------------------------------
     def get_initial_state(self) -> List[np.ndarray]:
@@ -222,12 +209,6 @@ class RLModulePolicy:
 
 
 # The helpers below take a plain array directly, without map_structure's Mapping check.
-def _tensors(x: Any) -> Any:
-    if type(x) is np.ndarray:
-        return torch.from_numpy(x)  # what torch.as_tensor does with it, without its other checks
-    return map_structure(lambda v: v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)), x)
-
-
 def _add_batch_dim(x: Any) -> Any:
     if type(x) is np.ndarray:
         return x[None]
@@ -238,10 +219,6 @@ def _first(x: Any) -> Any:
     if type(x) is np.ndarray:
         return x[0]
     return map_structure(lambda v: v[0], x)
-
-
-def _first_step(x: Any) -> Any:
-    return map_structure(lambda v: v[:, 0], x)
 
 
 def _first_leaf(x: Any) -> Any:

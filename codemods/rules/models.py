@@ -84,7 +84,8 @@ RLMODULE_RESERVED = frozenset({
     "input_specs_train", "input_specs_exploration", "input_specs_inference",
     "output_specs_train", "output_specs_exploration", "output_specs_inference",
     "_spec_checkers", "_mode_switched", "_checked_forward", "_compile_specs", "_acting_forward",
-    "_set_acting_mode", "_default_action_dist_cls", "_default_input_specs", "_default_output_specs",
+    "_set_acting_mode", "_enter_acting", "_exit_acting", "_trace_acting", "_default_action_dist_cls",
+    "_default_input_specs", "_default_output_specs",
 })
 # TFModelV2 API a TfRLModule lacks (method name -> what to do).
 TF_EXTRAS = {

@@ -2,7 +2,7 @@
 distributed backend; the only part of ``rlmodule`` that imports Ray, lazily).
 
 Each actor wraps ``make_env_runner(config, worker_index=i)`` for ``i = 1..N`` (so
-env seeds differ per runner, see :func:`rlmodule.env_runners.utils.env_seed`).
+env seeds differ per runner, see :func:`rlmodule.env_runners.runner_config.env_seed`).
 
 - Synchronous (PPO): :meth:`EnvRunnerGroup.sample` asks every actor for its share,
   ``ceil(num_timesteps / N)`` env steps, in parallel, and concatenates the fragments in
@@ -17,7 +17,7 @@ env seeds differ per runner, see :func:`rlmodule.env_runners.utils.env_seed`).
   (``ray.put``); idle actors load them at once, busy ones with their next call.
 - Metrics: each actor reports the episodes it completed and the steps it sampled with
   every result; the group replays the *delivered* results into one
-  :class:`~rlmodule.env_runners.utils.EpisodeMetrics` (same window as an in-process
+  :class:`~rlmodule.env_runners.episode_metrics.EpisodeMetrics` (same window as an in-process
   runner), so :meth:`get_metrics` has the in-process keys and its window holds the most
   recent episodes of all runners (not a mean of per-runner means).
 - Fault tolerance: an actor whose call fails with ``RayActorError`` (it died) is
@@ -38,8 +38,9 @@ import numpy as np
 
 from rlmodule.callbacks import MetricsLogger
 from rlmodule.env_runners.fragment import Fragment
-from rlmodule.env_runners.utils import EpisodeMetrics, config_smoothing_window
-from rlmodule.spaces import map_structure
+from rlmodule.env_runners.episode_metrics import EpisodeMetrics
+from rlmodule.env_runners.runner_config import config_smoothing_window
+from rlmodule.tree import map_structure
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +99,10 @@ class RemoteEnvRunner:
     """
 
     def __init__(self, config: Any, worker_index: int, weights: Any, weights_version: int) -> None:
-        from rlmodule.backend import seed_everything
+        from rlmodule.backend import backend, seed_everything
         from rlmodule.env_runners import make_env_runner
 
-        if config.framework_str == "torch":
-            import torch
-
-            torch.set_num_threads(1)  # one CPU per actor
+        backend(config.framework_str).set_num_threads(1)  # one CPU per actor
         seed = getattr(config, "seed", None)
         seed_everything(None if seed is None else seed + worker_index, config.framework_str)
         self.runner = make_env_runner(config, worker_index=worker_index)

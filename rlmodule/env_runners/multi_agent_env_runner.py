@@ -28,8 +28,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
+from rlmodule.acting import Actor, acting_mode
 from rlmodule.callbacks import Callbacks, Episode, MetricsLogger
-from rlmodule.columns import Columns
+from rlmodule.env_runners.action_clipping import make_action_clipper
 from rlmodule.env_runners.env_checks import (
     BATCHING_ERRORS,
     EnvDataError,
@@ -38,24 +39,18 @@ from rlmodule.env_runners.env_checks import (
     observation_problem,
     reward_problem,
 )
+from rlmodule.env_runners.episode_metrics import EpisodeMetrics
 from rlmodule.env_runners.fragment import Fragment
-from rlmodule.env_runners.utils import (
-    EpisodeMetrics,
-    TensorOps,
-    acting_function,
-    acting_mode,
-    acting_modules,
+from rlmodule.env_runners.runner_config import (
     config_num_envs,
     config_rollout_fragment_length,
     config_smoothing_window,
     env_seed,
-    make_action_clipper,
 )
 from rlmodule.envs.multi_agent_env import MultiAgentEnv, check_reset_result, check_step_result
 from rlmodule.marl_module import MultiAgentRLModule
-from rlmodule.tree import flatten, index, stack, unflatten
 from rlmodule.rl_module import DEFAULT_MODULE_ID, ModuleID, RLModule
-from rlmodule.value_function import acting_values
+from rlmodule.tree import flatten, index, stack, unflatten
 
 ALL = "__all__"
 
@@ -246,8 +241,7 @@ class MultiAgentEnvRunner:
         self._metrics = EpisodeMetrics(
             config_smoothing_window(config), multi_agent=True, custom=self._callbacks is not None
         )
-        self._ops: Dict[ModuleID, TensorOps] = {}
-        self._acting: Dict[Tuple[ModuleID, bool], Any] = {}  # (module id, explore) -> acting_function
+        self._actors: Dict[ModuleID, Actor] = {}
         self._initial_state: Dict[ModuleID, Tuple[Any, List[np.ndarray]]] = {}
         self._clippers: Dict[Any, Optional[Callable]] = {}
         self._obs_spaces: Dict[Any, Optional[gym.Space]] = {}
@@ -278,7 +272,7 @@ class MultiAgentEnvRunner:
         fragments: List[Fragment] = []
         bootstraps: List[_Bootstrap] = []
         env_steps = agent_steps = 0
-        with acting_mode(acting_modules(self.module)):
+        with acting_mode(self.module):
             while env_steps < target:
                 agent_steps += self._act(explore)
                 for e in range(self.num_envs):
@@ -372,22 +366,16 @@ class MultiAgentEnvRunner:
             episode.agent_returns.setdefault(agent_id, 0.0)
         return track
 
-    def _acting_function(self, module_id: ModuleID, explore: bool) -> Any:
-        key = (module_id, explore)
-        if key not in self._acting:
-            self._acting[key] = acting_function(self.module[module_id], explore)
-        return self._acting[key]
-
-    def _tensor_ops(self, module_id: ModuleID) -> TensorOps:
-        ops = self._ops.get(module_id)
-        if ops is None:
-            ops = self._ops[module_id] = TensorOps(self.module[module_id])
-        return ops
+    def _actor(self, module_id: ModuleID) -> Actor:
+        actor = self._actors.get(module_id)
+        if actor is None:
+            actor = self._actors[module_id] = Actor(self.module[module_id], f"module {module_id!r}")
+        return actor
 
     def _initial(self, module_id: ModuleID) -> Tuple[Any, List[np.ndarray]]:
         """``(template, flat leaves)`` of the module's initial state (no batch dim)."""
         if module_id not in self._initial_state:
-            initial = self._tensor_ops(module_id).to_numpy(self.module[module_id].get_initial_state())
+            initial = self._actor(module_id).initial_state()
             self._initial_state[module_id] = (initial, [np.asarray(x) for x in flatten(initial)])
         return self._initial_state[module_id]
 
@@ -415,14 +403,9 @@ class MultiAgentEnvRunner:
         return self._obs_spaces[agent_id]
 
     # --- acting ---------------------------------------------------------------------------
-    def _batch(self, module_id: ModuleID, obs: Any, state: Optional[List[np.ndarray]]) -> Dict[str, Any]:
-        ops = self._tensor_ops(module_id)
-        if state is None:
-            return {Columns.OBS: ops.to_tensor(obs)}
-        return {
-            Columns.OBS: ops.to_tensor(index(obs, (slice(None), None))),
-            Columns.STATE_IN: ops.to_tensor(unflatten(self._initial(module_id)[0], state)),
-        }
+    def _state(self, module_id: ModuleID, leaves: Optional[List[np.ndarray]]) -> Any:
+        """Flat state leaves ``[B, ...]`` -> the module's state structure (None stays None)."""
+        return None if leaves is None else unflatten(self._initial(module_id)[0], leaves)
 
     def _act(self, explore: bool) -> int:
         """One batched forward per module over the agents with a pending observation;
@@ -436,32 +419,14 @@ class MultiAgentEnvRunner:
         self._actions = [{} for _ in range(self.num_envs)]
         acted = 0
         for module_id, tracks in groups.items():
-            to_numpy = self._tensor_ops(module_id).to_numpy
             stateful = tracks[0].state is not None
             obs = self._stack_observations(tracks)
             state = [np.stack(x) for x in zip(*[tr.state for tr in tracks])] if stateful else None
-            batch = self._batch(module_id, obs, state)
-            out, actions, logp = self._acting_function(module_id, explore)(batch)
-            actions, logp = to_numpy(actions), np.asarray(to_numpy(logp), np.float32)
-            values = acting_values(self.module[module_id], batch, out, explore)
-            vf = np.zeros(len(tracks), np.float32) if values is None else np.asarray(to_numpy(values), np.float32)
-            dist = (
-                np.asarray(to_numpy(out[Columns.ACTION_DIST_INPUTS]), np.float32)
-                if Columns.ACTION_DIST_INPUTS in out
-                else None
-            )
-            state_out = None
-            if stateful:  # drop the time axis of one step
-                actions = index(actions, (slice(None), 0))
-                logp = logp[:, 0]
-                vf = vf if values is None else vf[:, 0]
-                dist = None if dist is None else dist[:, 0]
-                if Columns.STATE_OUT not in out:
-                    raise KeyError(
-                        f"module {module_id!r} is stateful but its forward output has no "
-                        f"{Columns.STATE_OUT!r} (keys: {sorted(out)})"
-                    )
-                state_out = [np.asarray(x) for x in flatten(to_numpy(out[Columns.STATE_OUT]))]
+            step = self._actor(module_id).act(obs, self._state(module_id, state), explore=explore, values=explore)
+            actions, logp = step.actions, np.asarray(step.logp, np.float32)
+            vf = np.zeros(len(tracks), np.float32) if step.vf_preds is None else np.asarray(step.vf_preds, np.float32)
+            dist = None if step.action_dist_inputs is None else np.asarray(step.action_dist_inputs, np.float32)
+            state_out = [np.asarray(x) for x in flatten(step.state_out)] if stateful else None
             for j, tr in enumerate(tracks):
                 action = index(actions, j)
                 tr.obs.append(index(obs, j))
@@ -641,17 +606,11 @@ class MultiAgentEnvRunner:
             else:
                 by_module.setdefault(item[1], []).append(item)
         for module_id, items in by_module.items():
-            module = self.module[module_id]
             obs = stack([item[2] for item in items])
             stateful = items[0][3] is not None
             state = [np.stack(x) for x in zip(*[item[3] for item in items])] if stateful else None
-            forward = module.forward_exploration if explore else module.forward_inference
-            batch = self._batch(module_id, obs, state)
-            values = acting_values(module, batch, forward(batch), explore)
+            values = self._actor(module_id).values(obs, self._state(module_id, state), explore=explore)
             if values is None:
                 continue
-            values = np.asarray(self._tensor_ops(module_id).to_numpy(values), np.float32)
-            if stateful:
-                values = values[:, 0]
             for item, v in zip(items, values):
                 fragments[item[0]].bootstrap_value = float(v)

@@ -15,26 +15,21 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from rlmodule.acting import Actor, has_compute_values
 from rlmodule.callbacks import DUMMY_AGENT_ID, Callbacks, Episode, MetricsLogger
-from rlmodule.columns import Columns
+from rlmodule.env_runners.action_clipping import make_action_clipper
 from rlmodule.env_runners.env_state import get_env_state, set_env_state
+from rlmodule.env_runners.episode_metrics import EpisodeMetrics
 from rlmodule.env_runners.fragment import Fragment
-from rlmodule.env_runners.vector_env import SameStepVectorEnv
-from rlmodule.env_runners.utils import (
-    EpisodeMetrics,
-    TensorOps,
-    acting_function,
-    acting_mode,
-    acting_modules,
+from rlmodule.env_runners.runner_config import (
     config_num_envs,
     config_rollout_fragment_length,
     config_smoothing_window,
     env_seed,
-    make_action_clipper,
 )
-from rlmodule.tree import flatten, index, stack, unflatten
+from rlmodule.env_runners.vector_env import SameStepVectorEnv
 from rlmodule.rl_module import DEFAULT_MODULE_ID, RLModule
-from rlmodule.value_function import acting_values, has_compute_values
+from rlmodule.tree import flatten, index, stack, unflatten
 
 # (env index, start step, end step (exclusive), terminated, truncated, episode id)
 _Segment = Tuple[int, int, int, bool, bool, int]
@@ -77,9 +72,9 @@ class SingleAgentEnvRunner:
         if module is None:
             module = config.get_rl_module_spec(self.env.envs[0]).build()
         self.module = module
-        self._ops = TensorOps(module)
+        self._actor = Actor(module)
         self._clip = make_action_clipper(self.action_space)
-        self._stateful = bool(module.is_stateful())
+        self._stateful = self._actor.stateful
         self._callbacks = Callbacks.make(config)
         self.metrics_logger = MetricsLogger()
         self._metrics = EpisodeMetrics(config_smoothing_window(config), custom=self._callbacks is not None)
@@ -94,12 +89,6 @@ class SingleAgentEnvRunner:
         self._episode_len = np.zeros(self.num_envs, np.int64)
         self._episode_id = np.zeros(self.num_envs, np.int64)
         self._next_episode_id = worker_index << 32  # unique across runners too
-        self._acting: Dict[bool, Any] = {}  # explore -> acting_function(module, explore)
-
-    def _acting_function(self, explore: bool) -> Any:
-        if explore not in self._acting:
-            self._acting[explore] = acting_function(self.module, explore)
-        return self._acting[explore]
 
     # --- public API -----------------------------------------------------------------
     def sample(self, num_timesteps: Optional[int] = None, explore: bool = True) -> List[Fragment]:
@@ -115,8 +104,7 @@ class SingleAgentEnvRunner:
             steps = math.ceil(num_timesteps / n)
         if self._obs is None:
             self._first_reset()
-        module = self.module
-        with acting_mode(acting_modules(module)):
+        with self._actor.mode():
             buffers, segments, bootstraps = self._run(steps, explore)
             values = None if buffers["values_later"] else self._bootstrap_values(bootstraps, explore)
         self._metrics.add_steps(steps * n)
@@ -205,7 +193,7 @@ class SingleAgentEnvRunner:
             if self._callbacks is not None and start_episodes:
                 self._start_episode(i, _own(index(obs, i)), self.env.reset_infos.get(i, {}))
         if self._stateful:
-            initial = self._ops.to_numpy(self.module.get_initial_state())
+            initial = self._actor.initial_state()
             self._state_template = initial
             self._initial_state = [np.asarray(x) for x in flatten(initial)]
             self._state = [np.repeat(x[None], self.num_envs, axis=0) for x in self._initial_state]
@@ -251,27 +239,18 @@ class SingleAgentEnvRunner:
         self._next_episode_id += 1
         return self._next_episode_id
 
-    def _batch(self, obs: Any, state: Optional[List[np.ndarray]]) -> Dict[str, Any]:
-        """The forward's input: ``obs`` ``[B, ...]`` (``[B, 1, ...]`` and ``state_in``
-        when stateful)."""
-        to_tensor = self._ops.to_tensor
-        if not self._stateful:
-            return {Columns.OBS: to_tensor(obs)}
-        obs = obs[:, None] if type(obs) is np.ndarray else index(obs, (slice(None), None))
-        return {
-            Columns.OBS: to_tensor(obs),
-            Columns.STATE_IN: to_tensor(unflatten(self._state_template, state)),
-        }
-
     def _run(self, steps: int, explore: bool) -> Tuple[Dict[str, Any], List[_Segment], List[Tuple[int, Any, Any]]]:
         """The stepping loop. Returns ``(buffers, segments, bootstraps)``: buffers of
         ``[N, T, ...]`` arrays (flat leaf lists for obs/actions/state), the episode
         segments, and ``(segment index, obs, state leaves or None)`` per segment that
         needs V(next obs)."""
-        module, env, n = self.module, self.env, self.num_envs
-        act = self._acting_function(explore)
-        to_numpy, to_tensor = self._ops.to_numpy, self._ops.to_tensor
+        env, n = self.env, self.num_envs
+        act, unflatten_state = self._actor.act, self._state_template
         stateful, clip, callbacks = self._stateful, self._clip, self._callbacks
+        # Values the acting forward leaves out come from compute_values(): per step when
+        # recurrent (they need the step's state), else the learner computes them in one
+        # batch (fragments then carry bootstrap_obs).
+        step_values = explore and stateful
         obs = self._obs
         state = self._state
         obs_template = obs
@@ -287,11 +266,10 @@ class SingleAgentEnvRunner:
         act_bufs: List[np.ndarray] = []
         act_template: Any = None
         dist_buf: Optional[np.ndarray] = None
-        has_vf = has_dist = single_act = values_later = False
+        single_act = values_later = False
         start = [0] * n  # first step of each sub-env's current segment
         segments: List[_Segment] = []
         bootstraps: List[Tuple[int, Any, Any]] = []
-        OBS, VF, DIST = Columns.OBS, Columns.VF_PREDS, Columns.ACTION_DIST_INPUTS
 
         for t in range(steps):
             # --- act on obs (per-step work is vectorised over the N sub-envs) ---------
@@ -303,56 +281,30 @@ class SingleAgentEnvRunner:
             if stateful:
                 for buf, leaf in zip(state_bufs, state):
                     buf[:, t] = leaf
-                batch = self._batch(obs, state)
-                out, actions, logp = act(batch)
+                step = act(obs, unflatten(unflatten_state, state), explore=explore, values=step_values)
+                state = [np.array(x) for x in flatten(step.state_out)]
             else:
-                out, actions, logp = act({OBS: to_tensor(obs)})
-            actions = to_numpy(actions)
-            logp = to_numpy(logp)
+                step = act(obs, explore=explore, values=False)
+            actions, vf, dist = step.actions, step.vf_preds, step.action_dist_inputs
             if t == 0:
-                if stateful:
-                    actions = index(actions, (slice(None), 0))
                 act_template = actions
                 single_act = type(actions) is np.ndarray
                 act_bufs = [
                     np.empty((n, steps) + np.shape(x)[1:], np.asarray(x).dtype) for x in flatten(actions)
                 ]
-                has_vf = VF in out
-                # Values the acting forward leaves out come from compute_values(): per
-                # step when recurrent (they need the step's state), else the learner
-                # computes them in one batch (fragments carry bootstrap_obs).
-                values_later = explore and not has_vf and has_compute_values(module)
-                has_dist = DIST in out
-                if has_dist:
-                    d = to_numpy(out[DIST])
-                    dist_buf = np.empty((n, steps) + d.shape[2 if stateful else 1 :], np.float32)
-            elif stateful:  # drop the time axis of one step
-                actions = index(actions, (slice(None), 0))
+                values_later = explore and vf is None and not stateful and has_compute_values(self.module)
+                if dist is not None:
+                    dist_buf = np.empty((n, steps) + dist.shape[1:], np.float32)
             if single_act:
                 act_bufs[0][:, t] = actions
             else:
                 for buf, leaf in zip(act_bufs, flatten(actions)):
                     buf[:, t] = leaf
-            if stateful:
-                logp_buf[:, t] = logp[:, 0]
-                if has_vf:
-                    vf_buf[:, t] = to_numpy(out[VF])[:, 0]
-                elif values_later:
-                    vf_buf[:, t] = to_numpy(module.compute_values(batch))[:, 0]
-                if has_dist:
-                    dist_buf[:, t] = to_numpy(out[DIST])[:, 0]
-                if Columns.STATE_OUT not in out:
-                    raise KeyError(
-                        f"{type(module).__name__} is stateful but its forward output has no "
-                        f"{Columns.STATE_OUT!r} (keys: {sorted(out)})"
-                    )
-                state = [np.array(x) for x in flatten(to_numpy(out[Columns.STATE_OUT]))]
-            else:
-                logp_buf[:, t] = logp
-                if has_vf:
-                    vf_buf[:, t] = to_numpy(out[VF])
-                if has_dist:
-                    dist_buf[:, t] = to_numpy(out[DIST])
+            logp_buf[:, t] = step.logp
+            if vf is not None:
+                vf_buf[:, t] = vf
+            if dist_buf is not None:
+                dist_buf[:, t] = dist
 
             # --- step the envs (same-step autoreset: obs of an ended sub-env is its reset obs)
             obs, rew, terminated, truncated, final_obs = env.step(clip(actions) if clip is not None else actions)
@@ -392,7 +344,7 @@ class SingleAgentEnvRunner:
             "logp": logp_buf,
             "vf": vf_buf,
             "dist": dist_buf,
-            "values_later": values_later and not stateful,
+            "values_later": values_later,
         }
         return buffers, segments, bootstraps
 
@@ -417,18 +369,14 @@ class SingleAgentEnvRunner:
         values = np.zeros(len(bootstraps), np.float32)
         if not bootstraps:
             return values
-        module = self.module
         obs = stack([b[1] for b in bootstraps])
         state = None
         if self._stateful:
-            state = [np.stack(leaves) for leaves in zip(*[b[2] for b in bootstraps])]
-        forward = module.forward_exploration if explore else module.forward_inference
-        batch = self._batch(obs, state)
-        out = forward(batch)
-        v = acting_values(module, batch, out, explore)
+            leaves = [np.stack(leaves) for leaves in zip(*[b[2] for b in bootstraps])]
+            state = unflatten(self._state_template, leaves)
+        v = self._actor.values(obs, state, explore=explore)
         if v is not None:
-            v = np.asarray(self._ops.to_numpy(v), np.float32)
-            values[:] = v[:, 0] if self._stateful else v
+            values[:] = v
         return values
 
     def _fragments(

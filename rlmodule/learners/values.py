@@ -14,12 +14,9 @@ from typing import Any, List, Sequence
 
 import numpy as np
 
-from rlmodule.columns import Columns
+from rlmodule.acting import Actor, has_compute_values
 from rlmodule.env_runners.fragment import Fragment
-from rlmodule.env_runners.utils import TensorOps, acting_mode
-from rlmodule.tree import flatten, stack, unflatten
-from rlmodule.spaces import combine_structures
-from rlmodule.value_function import has_compute_values
+from rlmodule.tree import concatenate, flatten, stack, unflatten
 
 # Rows per compute_values call (bounds the activations' memory for image observations).
 VALUE_CHUNK = 4096
@@ -43,15 +40,14 @@ def fill_values(module: Any, fragments: Sequence[Fragment], module_id: str = "")
     parts: List[Any] = [f.obs for f in todo]
     if boots:
         parts.append(stack([f.bootstrap_obs for f in boots]))
-    obs = combine_structures(lambda xs: np.concatenate([np.asarray(x) for x in xs]), parts)
+    obs = concatenate(parts)
     leaves = flatten(obs)
     values = np.empty(len(leaves[0]), np.float32)
-    ops = TensorOps(module)
-    with acting_mode([module]):
+    actor = Actor(module, module_id)
+    with actor.mode():
         for start in range(0, len(values), VALUE_CHUNK):
             chunk = unflatten(obs, [x[start : start + VALUE_CHUNK] for x in leaves])
-            out = module.compute_values({Columns.OBS: ops.to_tensor(chunk)})
-            values[start : start + VALUE_CHUNK] = np.asarray(ops.to_numpy(out), np.float32).reshape(-1)
+            values[start : start + VALUE_CHUNK] = actor.compute_values(chunk)
     offset = 0
     for f in todo:
         f.vf_preds = values[offset : offset + len(f)]

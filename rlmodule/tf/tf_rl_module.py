@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -40,6 +40,24 @@ class TfRLModule(tf.keras.Model, RLModule):
         if not self.built:  # sub-layers were built by this call; Keras saves built models only
             self.built = True
         return out
+
+    def _trace_acting(self, step: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """An acting step (:class:`rlmodule.acting.Actor`: forward and sampling) as one
+        ``tf.function``: eager TF costs milliseconds per step. A forward that cannot be
+        traced (e.g. it returns Python distribution objects) falls back to eager on the
+        first call."""
+        current = {"fn": tf.function(step, reduce_retracing=True, autograph=False)}
+
+        def traced(batch: Any) -> Any:
+            try:
+                return current["fn"](batch)
+            except (TypeError, ValueError, NotImplementedError):
+                if current["fn"] is step:
+                    raise
+                current["fn"] = step
+                return step(batch)
+
+        return traced
 
     def call(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
         """``module(batch)`` is ``forward_train(batch)``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 from torch import nn
@@ -49,17 +49,42 @@ class TorchRLModule(nn.Module, RLModule):
         return self._acting_forward("inference", self._forward_inference, batch, kwargs)
 
     def _acting_forward(self, phase: str, fn: Any, batch: Mapping[str, Any], kwargs: dict) -> Dict[str, Any]:
-        """``_checked_forward`` without autograd and in eval mode; both restored after."""
-        previous, was_training = _is_grad_enabled(), self.training
-        _set_grad_enabled(False)
-        if was_training:
-            self._set_acting_mode(False)
+        """``_checked_forward`` in the acting mode (:meth:`_enter_acting`), restored after."""
+        token = self._enter_acting()
         try:
             return self._checked_forward(phase, fn, batch, kwargs)
         finally:
+            self._exit_acting(token)
+
+    def _enter_acting(self, inference: bool = False) -> Tuple[Any, bool]:
+        """Switch to the acting mode: autograd off (``inference``: ``torch.inference_mode()``,
+        cheaper per op; its tensors never enter autograd, so only for blocks whose results
+        leave as numpy) and eval mode (:meth:`_set_acting_mode`) when in train mode.
+        Returns what :meth:`_exit_acting` restores.
+
+        The one switch of the acting mode: the acting forwards enter it per call, and
+        :class:`rlmodule.acting.Actor` per ``act()`` or once for a block of calls (then the
+        forwards find it on and switch nothing)."""
+        training = self.training
+        if inference:
+            previous: Any = torch.inference_mode()
+            previous.__enter__()
+        else:
+            previous = _is_grad_enabled()
+            _set_grad_enabled(False)
+        if training:
+            self._set_acting_mode(False)
+        return previous, training
+
+    def _exit_acting(self, token: Tuple[Any, bool]) -> None:
+        """Restore what :meth:`_enter_acting` switched."""
+        previous, training = token
+        if training:
+            self._set_acting_mode(True)
+        if previous is True or previous is False:
             _set_grad_enabled(previous)
-            if was_training:
-                self._set_acting_mode(True)
+        else:
+            previous.__exit__(None, None, None)
 
     def forward_train(self, batch: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
         """As :meth:`RLModule.forward_train`, in train mode."""

@@ -7,13 +7,12 @@ from typing import Any, Callable, Dict, List, Optional
 import gymnasium as gym
 import numpy as np
 
-from rlmodule.action_sampling import sample_actions
+from rlmodule.acting import sample_actions, value_predictions
 from rlmodule.algorithms.ppo import PPOCatalog, PPOConfig
 from rlmodule.env_runners.fragment import Fragment
 from rlmodule.model_config import MODEL_DEFAULTS
 from rlmodule.rl_module import SingleAgentRLModuleSpec
-from rlmodule.spaces import map_structure
-from rlmodule.value_function import value_predictions
+from rlmodule.tree import map_structure
 
 OBS_DIM = 4
 SMALL = {"fcnet_hiddens": [16, 16], "lstm_cell_size": 8, "max_seq_len": 4}
