@@ -49,7 +49,10 @@ class TorchRLModule(nn.Module, RLModule):
         return self._acting_forward("inference", self._forward_inference, batch, kwargs)
 
     def _acting_forward(self, phase: str, fn: Any, batch: Mapping[str, Any], kwargs: dict) -> Dict[str, Any]:
-        """``_checked_forward`` in the acting mode (:meth:`_enter_acting`), restored after."""
+        """``_checked_forward`` in the acting mode (:meth:`_enter_acting`), restored after;
+        nothing to switch when it is on already (inside an :class:`~rlmodule.acting.Actor`)."""
+        if not self.training and not _is_grad_enabled():
+            return self._checked_forward(phase, fn, batch, kwargs)
         token = self._enter_acting()
         try:
             return self._checked_forward(phase, fn, batch, kwargs)
