@@ -30,6 +30,13 @@ class sets ``asynchronous_sampling = True`` (actors keep sampling while the lear
 updates; ``sample()`` returns what is ready). Weights are broadcast after every
 ``update()``; a dead actor is restarted. The in-process runner stays (it does not
 sample then); results have the same structure either way.
+
+With ``learners(num_gpus_per_learner=1)`` (torch) the learners train a copy of the
+module on a CUDA device (``learner_module``) while the env runners act on the CPU with
+``module``; after every update ``module`` gets the copy's weights (timed in
+``learner_update_s``), and the remote env runners get ``module``'s. ``save()``,
+``evaluate()`` and ``get_module()`` use ``module``; ``restore()`` loads both. See
+:mod:`rlmodule.algorithms.learner_device`.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from rlmodule.algorithms.algorithm_checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
+from rlmodule.algorithms.learner_device import by_module_id, copy_weights, learner_copy, learner_device
 from rlmodule.algorithms.result_logger import ResultLogger, default_log_dir
 from rlmodule.backend import rng_state, seed_everything, set_rng_state
 from rlmodule.callbacks import Callbacks, MetricsLogger
@@ -63,6 +71,9 @@ class Algorithm:
         asynchronous_sampling: class attribute; ``True`` (IMPALA / APPO): with remote
             env runners, ``sample()`` returns the fragments that are ready while the
             actors go on sampling. ``False``: every ``sample()`` waits for all actors.
+        module: the module the env runners act with (the CPU module, on a GPU learner's path).
+        learner_module: what the learners train: ``module`` itself, or its copy on the
+            CUDA device (``learners(num_gpus_per_learner=...)``).
         env_runner: the in-process env runner (samples when ``num_env_runners == 0``).
         env_runner_group: the remote env runners, or ``None`` when ``num_env_runners == 0``.
         callbacks: the algorithm's instances of ``config.callbacks_class`` (``None`` if unset).
@@ -73,6 +84,7 @@ class Algorithm:
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        device = learner_device(config)
         seed_everything(config.seed, config.framework_str)
         probe = config.make_env()
         try:
@@ -80,6 +92,7 @@ class Algorithm:
         finally:
             _close(probe)
         self.module: RLModule = self.module_spec.build()
+        self.learner_module: RLModule = self.module if device is None else learner_copy(self.module, device)
         self.iteration = 0
         self.counters: Dict[str, int] = {"num_env_steps_sampled": 0, "num_env_steps_trained": 0}
         self.time_total_s = 0.0
@@ -106,7 +119,9 @@ class Algorithm:
             self.env_runner_group = EnvRunnerGroup(
                 self.config, self.module.get_state(), multi_agent=isinstance(self.module, MultiAgentRLModule)
             )
-        self.learners = {module_id: self.make_learner(module, module_id) for module_id, module in self.modules().items()}
+        self.learners = {
+            module_id: self.make_learner(module, module_id) for module_id, module in by_module_id(self.learner_module).items()
+        }
 
     def make_learner(self, module: RLModule, module_id: str) -> Any:
         """The learner of one module (algorithms override this)."""
@@ -173,7 +188,8 @@ class Algorithm:
 
     def update(self, fragments: List[Fragment]) -> Dict[str, Dict[str, float]]:
         """Each module's learner updates on its fragments, then the new weights go to
-        the remote env runners (both timed as ``learner_update_s``); ``{module_id: stats}``."""
+        the acting module (when the learners train a copy) and the remote env runners
+        (all timed as ``learner_update_s``); ``{module_id: stats}``."""
         start = time.perf_counter()
         by_module: Dict[str, List[Fragment]] = {}
         for fragment in fragments:
@@ -183,6 +199,8 @@ class Algorithm:
             module_id: self.learners[module_id].update(by_module[module_id], timestep=timestep)
             for module_id in self.learners if module_id in by_module
         }
+        if self.learner_module is not self.module:
+            copy_weights(self.learner_module, self.module)
         if self.env_runner_group is not None:
             self.env_runner_group.sync_weights(self.module.get_state())
         self._timers["learner_update_s"] += time.perf_counter() - start
@@ -239,9 +257,7 @@ class Algorithm:
     # --- modules ---------------------------------------------------------------------------
     def modules(self) -> Dict[str, RLModule]:
         """``{module_id: module}`` (one entry, the default id, for single-agent)."""
-        if isinstance(self.module, MultiAgentRLModule):
-            return dict(self.module.items())
-        return {DEFAULT_MODULE_ID: self.module}
+        return by_module_id(self.module)
 
     def get_module(self, module_id: Optional[str] = None) -> RLModule:
         """The module (for multi-agent: the one under ``module_id``, default the default id)."""
@@ -283,6 +299,8 @@ class Algorithm:
         if missing:
             raise AlgorithmCheckpointError(f"{checkpoint_dir}: module ids differ: {missing}")
         load_weights_into(self.module, module_dir(checkpoint_dir), allow_non_finite=allow_non_finite)
+        if self.learner_module is not self.module:
+            copy_weights(self.module, self.learner_module)
         for module_id, learner in self.learners.items():
             learner.set_state(state["learners"][module_id])
         self.env_runner.set_state(state["env_runner"])

@@ -3,7 +3,7 @@
 Each setter returns ``self`` so calls chain, as in RLlib. Settings a user does not
 pass keep their defaults; unknown keys and wrong types raise errors naming the key.
 This file holds what every algorithm shares: framework, environment, module spec,
-``model`` dict, env runners, multi-agent mapping, evaluation, logging and seed, plus
+``model`` dict, env runners, learners, multi-agent mapping, evaluation, logging and seed, plus
 the training settings all algorithms have (``lr``, ``gamma``, ``train_batch_size``,
 ``grad_clip``). ``to_dict()`` / ``from_dict()`` round-trip every setting.
 """
@@ -73,6 +73,9 @@ class AlgorithmConfig:
         self.num_env_runners = 0
         self.num_envs_per_env_runner = 8
         self.rollout_fragment_length: Union[int, str] = "auto"
+        # learners
+        self.num_learners = 0
+        self.num_gpus_per_learner: Union[int, float] = 0
         # multi-agent
         self.policies: Optional[Dict[str, Any]] = None
         self.policy_mapping_fn: Optional[Callable] = None
@@ -200,6 +203,39 @@ class AlgorithmConfig:
             num_envs_per_env_runner=num_envs_per_worker,
             rollout_fragment_length=rollout_fragment_length,
         )
+
+    def learners(self, *, num_learners: Any = NotProvided, num_gpus_per_learner: Any = NotProvided) -> "AlgorithmConfig":
+        """Where the learners train (RLlib 2.60's spelling). Each module has one learner in
+        the algorithm's process: ``num_learners`` 0 and 1 both mean that (RLlib's local
+        learner, and its single-GPU recipe); several learners (DDP) are RLlib's, through
+        ``compat.rllib``. ``num_gpus_per_learner``: 0 (default) trains the module the env
+        runner acts with, on the CPU; any value in ``(0, 1]`` (RLlib's rule for one local
+        learner: a fraction still means one GPU) trains a copy on one CUDA device, torch
+        only, and the CPU module the env runners act with gets its weights after every
+        update (see :mod:`rlmodule.algorithms.learner_device`). Whether CUDA is there is checked by
+        ``build()``."""
+        if num_learners is not NotProvided:
+            _check_count("learners(num_learners=...)", num_learners, minimum=0)
+            if num_learners > 1:
+                raise ValueError(
+                    f"learners(num_learners={num_learners}): each module trains with one learner in the "
+                    "algorithm's process here (num_learners 0 or 1); for several learners (DDP), train the "
+                    "module with RLlib 2.60's PPO through compat.rllib.to_rllib_spec "
+                    "(MIGRATION.md#scaling-out-rllib-tune-and-gpus)"
+                )
+            self.num_learners = num_learners
+        if num_gpus_per_learner is not NotProvided:
+            value = num_gpus_per_learner
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise TypeError(f"learners(num_gpus_per_learner=...): expected a number >= 0, got {value!r}")
+            if value > 1:
+                raise ValueError(
+                    f"learners(num_gpus_per_learner={value}): one learner trains on one GPU here (0: the CPU, "
+                    "any value in (0, 1]: one CUDA device); for several GPUs train the module with RLlib "
+                    "through compat.rllib (MIGRATION.md#scaling-out-rllib-tune-and-gpus)"
+                )
+            self.num_gpus_per_learner = value
+        return self
 
     def get_rollout_fragment_length(self) -> int:
         """Steps per sub-env per sample: ``rollout_fragment_length``, or for ``"auto"``
@@ -502,15 +538,20 @@ LEGACY_KEYS = {
 }
 _DROP = "drop it"
 _RESOURCES = "drop it: remote env runners take one CPU each, the learners run in the algorithm's process"
+_GPUS = (
+    "drop it (env runners act on the CPU, remote ones take one CPU each); to train the learners on a GPU "
+    "use .learners(num_gpus_per_learner=1)"
+)
 _ENV_WRAPPER = "do this in an env wrapper (a gymnasium.Wrapper around the env given to environment())"
 _EVALUATION = "evaluation runs in the algorithm's process with the training env: use evaluation_interval, evaluation_duration (episodes) and evaluation_explore"
 #: Legacy RLlib config keys without an equivalent here -> what to do instead (``from_dict`` raises a KeyError saying it).
 LEGACY_KEYS_WITHOUT_EQUIVALENT = {
     **dict.fromkeys(
-        ("num_gpus", "num_gpus_per_worker", "num_cpus_per_worker", "num_cpus_for_driver", "custom_resources_per_worker",
+        ("num_gpus_per_worker", "num_cpus_per_worker", "num_cpus_for_driver", "custom_resources_per_worker",
          "_fake_gpus", "placement_strategy"),
         _RESOURCES,
     ),
+    "num_gpus": _GPUS,
     "log_level": "drop it; use Python's logging module",
     **dict.fromkeys(("ignore_worker_failures", "recreate_failed_workers"), "drop it: dead env runner actors are restarted"),
     **dict.fromkeys(
@@ -642,6 +683,8 @@ _BASE_SETTINGS = {
     "num_env_runners": ("env_runners", "num_env_runners"),
     "num_envs_per_env_runner": ("env_runners", "num_envs_per_env_runner"),
     "rollout_fragment_length": ("env_runners", "rollout_fragment_length"),
+    "num_learners": ("learners", "num_learners"),
+    "num_gpus_per_learner": ("learners", "num_gpus_per_learner"),
     "policies": ("multi_agent", "policies"),
     "policy_mapping_fn": ("multi_agent", "policy_mapping_fn"),
     "evaluation_interval": ("evaluation", "evaluation_interval"),
