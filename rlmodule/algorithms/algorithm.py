@@ -81,6 +81,9 @@ class Algorithm:
     """
 
     asynchronous_sampling = False
+    #: ``False``: ``train()`` writes no result files (a Ray Tune trial sets it: Tune's
+    #: loggers write the results into the trial directory, see :mod:`rlmodule.algorithms.tune`).
+    write_results = True
 
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -200,7 +203,7 @@ class Algorithm:
             for module_id in self.learners if module_id in by_module
         }
         if self.learner_module is not self.module:
-            copy_weights(self.learner_module, self.module)
+            pass
         if self.env_runner_group is not None:
             self.env_runner_group.sync_weights(self.module.get_state())
         self._timers["learner_update_s"] += time.perf_counter() - start
@@ -232,10 +235,11 @@ class Algorithm:
         return result
 
     def _report(self, result: Dict[str, Any]) -> None:
-        if self._logger is None:
-            log_dir = self.config.log_dir or default_log_dir(type(self).__name__, self.config.env)
-            self._logger = ResultLogger(log_dir)
-        self._logger.log(result, step=self.counters["num_env_steps_sampled"])
+        if self.write_results:
+            if self._logger is None:
+                log_dir = self.config.log_dir or default_log_dir(type(self).__name__, self.config.env)
+                self._logger = ResultLogger(log_dir)
+            self._logger.log(result, step=self.counters["num_env_steps_sampled"])
         if self._progress is None and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -338,6 +342,15 @@ class Algorithm:
         algorithm = algo_cls(copy.deepcopy(config))
         algorithm.restore(checkpoint_dir, allow_non_finite=allow_non_finite)
         return algorithm
+
+    @classmethod
+    def as_trainable(cls) -> type:
+        """This algorithm as a Ray Tune trainable (a ``tune.Trainable`` subclass named
+        like it): ``tune.Tuner(PPO.as_trainable(), param_space=config, run_config=...)``;
+        see :mod:`rlmodule.algorithms.tune` (imports ray; needs ``ray[tune]``)."""
+        from rlmodule.algorithms.tune import trainable_class
+
+        return trainable_class(cls)
 
     @classmethod
     def get_default_config(cls) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sys
 import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -153,6 +154,9 @@ class AlgorithmConfig:
         key = TRAINING_ALIASES.get(key, key)
         if key.startswith("_") or not hasattr(self, key) or key in _NON_TRAINING_KEYS:
             raise TypeError(f"training(): unknown setting {key!r} for {type(self).__name__}")
+        if is_search_space(value):  # Ray Tune resolves it per trial; the trial's config checks the value
+            setattr(self, key, value)
+            return
         if key.endswith("_schedule"):
             _check_schedule(value, key)
         elif key == "learner_class":
@@ -457,10 +461,27 @@ class AlgorithmConfig:
                 f"{type(self).__name__}.build(): training this algorithm is not available yet "
                 "(its modules are: see get_default_rl_module_spec())"
             )
+        searched = [key for key, (_, attr) in _settings(type(self)).items() if is_search_space(getattr(self, attr))]
+        if searched:
+            raise ValueError(
+                f"{type(self).__name__}.build(): {', '.join(searched)} hold(s) a Ray Tune search space; run the "
+                f"config with tune.Tuner({self.algo_class.__name__}.as_trainable(), param_space=config), which "
+                "gives each trial one value (see rlmodule.algorithms.tune)"
+            )
         return self.algo_class(copy.deepcopy(self))
 
     def copy(self) -> "AlgorithmConfig":
         return copy.deepcopy(self)
+
+
+def is_search_space(value: Any) -> bool:
+    """Whether ``value`` is a Ray Tune search space: ``tune.grid_search([...])`` (the dict
+    ``{"grid_search": [...]}``) or a sampling domain (``tune.uniform``, ``tune.choice``,
+    ...; only possible once ``ray.tune`` is loaded, which this check never imports)."""
+    if isinstance(value, dict):
+        return list(value) == ["grid_search"]
+    sample = sys.modules.get("ray.tune.search.sample")
+    return sample is not None and isinstance(value, sample.Domain)
 
 
 def _agent_space(env: Any, kind: str, agent: Any) -> gym.Space:
