@@ -203,7 +203,7 @@ class Algorithm:
             for module_id in self.learners if module_id in by_module
         }
         if self.learner_module is not self.module:
-            pass
+            copy_weights(self.learner_module, self.module)
         if self.env_runner_group is not None:
             self.env_runner_group.sync_weights(self.module.get_state())
         self._timers["learner_update_s"] += time.perf_counter() - start
