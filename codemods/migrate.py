@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import libcst as cst
 
 from codemods.files import TooLarge, decode_source, digest, read_regular
-from codemods.rule import FileContext, RepoIndex, Rule
+from codemods.rule import DEFAULT_TARGET, TARGETS, FileContext, RepoIndex, Rule
 from codemods.workers import IsolatedPool
 
 _TODO = re.compile(r"# TODO\(rlmigrate\): (.*) - see MIGRATION\.md#(\S+)\s*$")
@@ -69,20 +69,24 @@ def find_todos(text: str) -> List[Todo]:
 
 
 def migrate_source(
-    data: bytes, path: str, rules: Sequence[Type[Rule]], repo: Optional[RepoIndex] = None
+    data: bytes, path: str, rules: Sequence[Type[Rule]], repo: Optional[RepoIndex] = None,
+    target: str = DEFAULT_TARGET,
 ) -> FileResult:
-    """Run ``rules`` over one file's bytes. ``new_bytes`` is set only when they changed."""
+    """Run ``rules`` over one file's bytes, writing configs for ``target`` (one of
+    ``TARGETS``). ``new_bytes`` is set only when they changed."""
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r} is not one of {', '.join(TARGETS)}")
     try:
-        return _migrate_source(data, path, rules, repo or RepoIndex())
+        return _migrate_source(data, path, rules, repo or RepoIndex(), target)
     except RecursionError:
         return FileResult(path, "error", error="not migrated: nested too deeply for libcst (RecursionError)")
     except MemoryError:
         return FileResult(path, "error", error="not migrated: out of memory (MemoryError)")
 
 
-def _migrate_source(data: bytes, path: str, rules: Sequence[Type[Rule]], repo: RepoIndex) -> FileResult:
+def _migrate_source(data: bytes, path: str, rules: Sequence[Type[Rule]], repo: RepoIndex, target: str) -> FileResult:
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    active = [rule for rule in rules if rule.applies_to(data, repo)]
+    active = [rule for rule in rules if rule.applies_to_target(data, repo, target)]
     if not active:
         return FileResult(path, "unchanged", lines)
     try:
@@ -93,7 +97,7 @@ def _migrate_source(data: bytes, path: str, rules: Sequence[Type[Rule]], repo: R
         module = cst.parse_module(source.text)
     except cst.ParserSyntaxError as exc:
         return FileResult(path, "error", lines, error=f"cannot parse: {_one_line(exc)}")
-    context = FileContext(path=path, repo=repo, source=data)
+    context = FileContext(path=path, repo=repo, source=data, target=target)
     try:
         for rule in active:
             module = module.visit(rule(context))
@@ -137,15 +141,18 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_BYTES = 1_000_000
 
 
-def _worker_task(rule_names: List[str], repo: RepoIndex, max_bytes: int) -> Callable[[Tuple[str, str]], FileResult]:
+def _worker_task(
+    rule_names: List[str], repo: RepoIndex, max_bytes: int, target: str
+) -> Callable[[Tuple[str, str]], FileResult]:
     """Runs once in each worker: the rules, then the function that migrates one path."""
     from codemods.rules import select_rules
 
-    return partial(migrate_path, rules=select_rules(rule_names), repo=repo, max_bytes=max_bytes)
+    return partial(migrate_path, rules=select_rules(rule_names), repo=repo, max_bytes=max_bytes, target=target)
 
 
 def migrate_path(
-    item: Tuple[str, str], rules: Sequence[Type[Rule]], repo: RepoIndex, max_bytes: Optional[int] = None
+    item: Tuple[str, str], rules: Sequence[Type[Rule]], repo: RepoIndex, max_bytes: Optional[int] = None,
+    target: str = DEFAULT_TARGET,
 ) -> FileResult:
     """Read and migrate ``item`` (``(display path, filesystem path)``); the result's
     ``digest`` is that of the bytes read."""
@@ -156,7 +163,7 @@ def migrate_path(
         return FileResult(display, "error", error=f"not migrated: {exc.strerror} (--max-file-size)")
     except OSError as exc:
         return FileResult(display, "error", error=f"cannot read: {exc.strerror or exc}")
-    result = migrate_source(data, display, rules, repo)
+    result = migrate_source(data, display, rules, repo, target)
     result.digest = digest(data) if result.status == "changed" else None
     return result
 
@@ -173,12 +180,14 @@ def migrate_files(
     on_result: Optional[Callable[[FileResult], None]] = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    target: str = DEFAULT_TARGET,
 ) -> List[FileResult]:
     """Migrate ``items`` (``(display path, filesystem path)``) in ``jobs`` worker
     processes (always at least one: a file that crashes the parser, runs past
     ``timeout`` seconds or is over ``max_bytes`` is an error of its own, never the
-    run's); results in input order; ``on_result`` is called as each finishes (progress)."""
-    setup = partial(_worker_task, [rule.name for rule in rules], repo, max_bytes)
+    run's); results in input order; ``on_result`` is called as each finishes (progress);
+    ``target``: what configs are written for (``codemods.rule.TARGETS``)."""
+    setup = partial(_worker_task, [rule.name for rule in rules], repo, max_bytes, target)
     return IsolatedPool(setup, _failed, jobs, timeout).run(items, on_result)
 
 

@@ -14,6 +14,12 @@ from typing import Any, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, Opti
 import libcst as cst
 
 TODO_PREFIX = "# TODO(rlmigrate): "
+#: What migrated configs and training scripts are written for (``rlmigrate migrate --target``):
+#: ``"rlmodule"`` this project's algorithms, ``"rllib"`` RLlib 2.60's new API stack (the
+#: model classes become this project's RLModules either way, RLlib runs them through
+#: ``compat.rllib``'s adapter).
+TARGETS = ("rlmodule", "rllib")
+DEFAULT_TARGET = "rlmodule"
 #: Legacy model kinds (``RepoIndex.legacy_models``) the ``models`` rule turns into RLModules.
 CONVERTED_KINDS = frozenset({"torch", "recurrent", "tf", "tf_recurrent", "torch_builtin", "tf_builtin", "migrated"})
 
@@ -127,11 +133,12 @@ class RepoIndex:
 
 @dataclass
 class FileContext:
-    """Per-file state shared by the rules run on one file."""
+    """Per-file state shared by the rules run on one file; ``target``: one of ``TARGETS``."""
 
     path: str
     repo: RepoIndex = field(default_factory=RepoIndex)
     source: bytes = b""
+    target: str = DEFAULT_TARGET
     changed_by: List[str] = field(default_factory=list)
 
 
@@ -243,13 +250,17 @@ class Rule(TodoTransformer):
 
     Subclasses set ``name`` (for ``--select`` / ``--skip``), ``summary`` (one line for
     ``--list-rules``), ``order`` (rules run in ascending order) and ``triggers`` (byte
-    strings; the rule runs on a file only if one occurs in it: the cheap pre-filter).
+    strings; the rule runs on a file only if one occurs in it: the cheap pre-filter;
+    ``target_triggers`` adds some for a ``--target``). A rule reads the run's target
+    from ``self.context.target``.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     order: ClassVar[int] = 100
     triggers: ClassVar[Tuple[bytes, ...]] = (b"rllib",)
+    #: More triggers for a target other than the default (``--target`` name -> byte strings).
+    target_triggers: ClassVar[Mapping[str, Tuple[bytes, ...]]] = {}
 
     def __init__(self, context: FileContext) -> None:
         super().__init__(context, self.name)
@@ -258,6 +269,11 @@ class Rule(TodoTransformer):
     def applies_to(cls, source: bytes, repo: RepoIndex) -> bool:
         """Whether the file's bytes can concern this rule (no parsing)."""
         return any(t in source for t in cls.triggers)
+
+    @classmethod
+    def applies_to_target(cls, source: bytes, repo: RepoIndex, target: str) -> bool:
+        """``applies_to``, or one of the triggers of ``target`` occurs in the file."""
+        return cls.applies_to(source, repo) or any(t in source for t in cls.target_triggers.get(target, ()))
 
 
 def _without_header_duplicates(module: cst.Module) -> cst.Module:

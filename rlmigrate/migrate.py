@@ -24,6 +24,7 @@ from codemods.files import PYTHON_SUFFIXES, copy_atomic, copy_link, digest, is_p
 from codemods.git_index import unstaged
 from codemods.migrate import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FileResult, iter_bytes, migrate_files
 from codemods.repo_index import build_repo_index
+from codemods.rule import DEFAULT_TARGET, TARGETS
 from codemods.report import summarize, summary_table, write_report
 
 EXIT_OK, EXIT_CHANGES_OR_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -39,6 +40,11 @@ def add_migrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report", metavar="FILE", action="append",
         help="write a report: FILE.json or FILE.md (repeat the option for both)",
+    )
+    parser.add_argument(
+        "--target", choices=TARGETS, default=DEFAULT_TARGET,
+        help="what configs and training scripts are written for: rlmodule (this project's algorithms, the default) "
+        "or rllib (RLlib 2.60's new API stack, the models through compat.rllib's adapter)",
     )
     parser.add_argument("--select", metavar="RULES", action="append", help="run only these rules (comma-separated)")
     parser.add_argument("--skip", metavar="RULES", action="append", help="do not run these rules (comma-separated)")
@@ -262,7 +268,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     progress = _Progress(len(plan.items), enabled=not args.no_progress)
     results = migrate_files(
         plan.items, rules, repo, jobs=args.jobs, on_result=progress, timeout=args.timeout,
-        max_bytes=args.max_file_size,
+        max_bytes=args.max_file_size, target=args.target,
     )
     changed = [(filename, r) for (_, filename), r in zip(plan.items, results) if r.status == "changed"]
     show_diff = args.diff or not (args.write or out_dir is not None or args.check)

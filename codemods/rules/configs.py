@@ -84,6 +84,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from codemods import rllib_target as rllib
 from codemods.import_edits import add_imports, bound_imports, dotted
 from codemods.rule import NODE_TYPES, SKELETON, TODO_PREFIX, Rule, TodoTransformer, walk
 
@@ -612,10 +613,60 @@ class _Algorithms:
 @dataclass
 class _Decision:
     """What happens to one config site: ``specs`` (custom_model name -> class code) when
-    it is rewritten, else ``None``; the TODOs for the config."""
+    it is rewritten, else ``None``; the TODOs for the config; the ``algorithms`` it goes to."""
 
     specs: Optional[Dict[str, str]]
     todos: List[str] = field(default_factory=list)
+    algorithms: Set[str] = field(default_factory=set)
+
+
+# TODO texts are written for this project's stack; under ``--target rllib`` they name RLlib 2.60's.
+_RETARGET = (
+    (re.compile(r"SingleAgentRLModuleSpec\(module_class=([^,()]+), model_config_dict=([^()]+)\)"),
+     r"RLModuleSpec(module_class=RLlibAdapter, model_config=adapter_model_config(\1, \2))"),
+    (re.compile(r"SingleAgentRLModuleSpec\(module_class=([^,()]+)\)"),
+     r"RLModuleSpec(module_class=RLlibAdapter, model_config=adapter_model_config(\1, <its model dict>))"),
+    (re.compile(r"SingleAgentRLModuleSpec\(catalog_class="), "RLModuleSpec(catalog_class="),
+    (re.compile(r"MultiAgentRLModuleSpec\(module_specs="), "MultiRLModuleSpec(rl_module_specs="),
+    (re.compile(r"MultiAgentRLModuleSpec"), "MultiRLModuleSpec"),
+    (re.compile(r"_enable_rl_module_api=True, "), ""),
+    (re.compile(r"this project refuses custom_model without a module class"), "RLlib 2.60's new API stack refuses custom_model"),
+    (re.compile(r"not available on the RLModule stack of this project"), "not served by compat.rllib's adapter"),
+    (re.compile(r"is not available on the RLModule stack of this project"), "is not served by compat.rllib's adapter"),
+)
+
+
+def retarget(message: str) -> str:
+    """A TODO text of the default target, with RLlib 2.60's names (``--target rllib``)."""
+    for pattern, replacement in _RETARGET:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _without_entry(model: cst.Dict, key: str) -> cst.Dict:
+    """Dict literal ``model`` without its ``key`` entry (the last one left keeps the
+    removed one's comma when that was last)."""
+    elements = list(model.elements)
+    index = next(i for i, e in enumerate(elements) if isinstance(e, cst.DictElement) and _string(e.key) == key)
+    gone = elements.pop(index)
+    if index == len(elements) and elements:
+        elements[-1] = elements[-1].with_changes(comma=gone.comma)
+    return model.with_changes(elements=elements)
+
+
+def _renamed_keys(node: cst.Dict) -> cst.Dict:
+    """A config dict literal with RLlib 2.60's names for its legacy keys (``--target rllib``;
+    a key whose new name is there already stays)."""
+    keys = {_string(e.key) for e in node.elements if isinstance(e, cst.DictElement)}
+    elements = []
+    for element in node.elements:
+        key = _string(element.key) if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString) else None
+        new = rllib.LEGACY_KEYS.get(key) if key is not None else None
+        if new is not None and new not in keys:
+            quote = element.key.value[len(element.key.prefix)]
+            element = element.with_changes(key=element.key.with_changes(value=f"{quote}{new}{quote}"))
+        elements.append(element)
+    return node.with_changes(elements=elements)
 
 
 class Configs(Rule):
@@ -626,6 +677,7 @@ class Configs(Rule):
         b'"custom_model"', b"'custom_model'", b"register_custom_model", b"custom_action_dist",
         *_SWITCH_TRIGGERS,
     )
+    target_triggers = {"rllib": (b".rollouts(", *(key.encode() for key in rllib.LEGACY_KEYS))}
 
     def visit_Module(self, node: cst.Module) -> None:
         self.survey = _Survey(node)
@@ -659,6 +711,7 @@ class Configs(Rule):
         self.rewritten_chains: Set[int] = set()  # id(last call) of builder chains given a spec
         self.switch_source = any(t in self.context.source for t in _SWITCH_TRIGGERS)
         self.collapsed: Dict[int, cst.BaseExpression] = {}  # chains left as their root (``config``)
+        self.rllib = self.context.target == "rllib"
 
     # -- classes and registrations ----------------------------------------------------------
     def serving(self, use: _Use) -> List[_Registration]:
@@ -685,6 +738,8 @@ class Configs(Rule):
                 return f"{name} is not a legacy model class of this repository (defined outside it?)"
             if not self.context.repo.converts(name):
                 return f"{name} stays a legacy ModelV2 ({_KIND_WHY.get(kind, f'kind {kind!r}')})"
+            if self.rllib and kind in rllib.UNADAPTABLE_KINDS:
+                return f"{name} is {rllib.UNADAPTABLE_KINDS[kind]}"
         return None
 
     def _use_class(self, use: _Use) -> Tuple[Optional[str], Optional[str]]:
@@ -745,13 +800,52 @@ class Configs(Rule):
             todos.append(
                 "the algorithm this config goes to could not be determined: the rl_module_spec works only with "
                 f"{', '.join(SUPPORTED_ALGORITHMS)} (another algorithm needs the legacy custom_model and a legacy "
-                "ModelV2 class)"
+                "ModelV2 class)" + ("; APPO needs module_class=RLlibTargetAdapter" if self.rllib else "")
             )
-        return _Decision(specs, todos)
+        return _Decision(specs, todos, set(algorithms))
 
     def _apply(self, decision: _Decision) -> None:
         for todo in decision.todos:
             self.flag(todo, ANCHOR)
+
+    def flag(self, message: str, anchor: str, statement: Optional[cst.CSTNode] = None) -> None:
+        super().flag(retarget(message) if self.rllib else message, anchor, statement)
+
+    def _spec(self, cls: str, model: Optional[cst.BaseExpression], algorithms: Set[str]) -> str:
+        """The spec of one module: this project's ``SingleAgentRLModuleSpec(module_class=Cls)``
+        (its model dict stays where it is), or under ``--target rllib`` RLlib's
+        ``RLModuleSpec`` of the adapter for ``algorithms`` (``RLlibTargetAdapter`` for APPO)
+        given ``Cls`` and the model dict without ``custom_model``."""
+        if not self.rllib:
+            self.spec_names.add("SingleAgentRLModuleSpec")
+            return f"SingleAgentRLModuleSpec(module_class={cls})"
+        adapter = rllib.adapter_for(algorithms)
+        self.spec_names.update(("RLModuleSpec", adapter, "adapter_model_config"))
+        rest = _without_entry(model, "custom_model") if isinstance(model, cst.Dict) else cst.Dict([])
+        return f"RLModuleSpec(module_class={adapter}, model_config=adapter_model_config({cls}, {self.module_code(rest)}))"
+
+    def _chain_renames(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        """``--target rllib``: a builder call of an RLlib config chain with RLlib 2.60's
+        method (``rollouts`` -> ``env_runners``) and keyword names (``rllib.LEGACY_KEYS``)."""
+        func = updated_node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _BUILDER_METHODS | set(rllib.METHODS):
+            return updated_node
+        renames = [a for a in updated_node.args if a.keyword is not None and a.keyword.value in rllib.LEGACY_KEYS]
+        if not renames and func.attr.value not in rllib.METHODS:
+            return updated_node
+        algorithms = self.algorithms.of_chain(original_node)
+        if not algorithms or not algorithms <= set(RLLIB_ALGORITHMS):
+            return updated_node
+        present = {a.keyword.value for a in updated_node.args if a.keyword is not None}
+        renamed = {id(a) for a in renames if rllib.LEGACY_KEYS[a.keyword.value] not in present}
+        args = [
+            a.with_changes(keyword=a.keyword.with_changes(value=rllib.LEGACY_KEYS[a.keyword.value]))
+            if id(a) in renamed else a
+            for a in updated_node.args
+        ]
+        method = rllib.METHODS.get(func.attr.value, func.attr.value)
+        self.changed()
+        return updated_node.with_changes(func=func.with_changes(attr=cst.Name(method)), args=args)
 
     def _policy_config(self, node: cst.CSTNode) -> bool:
         """Whether a config dict is one policy's config outside ``.multi_agent(...)``:
@@ -777,7 +871,8 @@ class Configs(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "multi_agent":
             self.in_multi_agent += 1
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "rl_module" and len(_switches(node)) < len(node.args):
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "rl_module" \
+                and len(_switches(node, self.context.target)) < len(node.args):
             self.has_rl_module.add(id(node.func.value))  # already migrated: a re-run adds nothing
 
     def _action_dist_todo(self, element: cst.DictElement) -> Optional[str]:
@@ -807,9 +902,11 @@ class Configs(Rule):
         )
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if self.rllib:
+            updated_node = self._chain_renames(original_node, updated_node)
         result = self._leave_call(original_node, updated_node)
         if id(original_node) in self.rewritten_chains or self._switched_chain(original_node):
-            result = _without_switches(result)  # the chain's last call: all of it is built
+            result = _without_switches(result, self.context.target)  # the chain's last call: all of it is built
             if not isinstance(result, cst.Call):  # the chain was nothing but switches
                 self.collapsed[id(result)] = result
             self.changed()
@@ -826,7 +923,7 @@ class Configs(Rule):
         while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
             calls.append(node)
             node = node.func.value
-        if not any(_switches(c) for c in calls) or self.algorithms.top_of_chain(call) is not call:
+        if not any(_switches(c, self.context.target) for c in calls) or self.algorithms.top_of_chain(call) is not call:
             return False
         if any(id(n) in self.use_by_element and id(n) not in self.rewritten for n in walk(call)):
             return False  # a custom_model config that stays on ray's RLlib
@@ -853,14 +950,21 @@ class Configs(Rule):
             self._apply(decision)
             if decision.specs is None:
                 return updated_node
-            self.spec_names.add("SingleAgentRLModuleSpec")
             (cls,) = decision.specs.values()
             updated_node = updated_node.with_changes(args=[
                 a.with_changes(value=self._options_renamed(a.value)) if a.keyword and a.keyword.value == "model" else a
                 for a in updated_node.args
             ])
             self.rewritten_chains.add(id(self.algorithms.top_of_chain(original_node)))
-            return self._with_rl_module(updated_node, f"SingleAgentRLModuleSpec(module_class={cls})")
+            model_arg = next(a for a in updated_node.args if a.keyword and a.keyword.value == "model")
+            spec = self._spec(cls, model_arg.value, decision.algorithms)
+            if not self.rllib:
+                return self._with_rl_module(updated_node, spec)
+            # RLlib 2.60's new stack refuses custom_model: the model dict goes into the spec
+            args, before_args = _without_args(updated_node, [model_arg])
+            if not args:
+                return self._with_rl_module(updated_node, spec, instead=True)
+            return self._with_rl_module(updated_node.with_changes(args=args, whitespace_before_args=before_args), spec)
         if func.attr.value == "multi_agent":
             return self._multi_agent(original_node, updated_node)
         return updated_node
@@ -904,16 +1008,20 @@ class Configs(Rule):
             if isinstance(model, cst.Dict):
                 model = self._options_renamed(model)
             name = _custom_model(model)
+            single, model_key = ("RLModuleSpec", "model_config") if self.rllib else ("SingleAgentRLModuleSpec", "model_config_dict")
             if model is None:
-                entries.append((key, "SingleAgentRLModuleSpec()"))
+                entries.append((key, f"{single}()"))
+            elif name is not None and self.rllib:
+                entries.append((key, self._spec(decision.specs[name], model, decision.algorithms)))
             elif name is not None:
-                spec = f"SingleAgentRLModuleSpec(module_class={decision.specs[name]}, model_config_dict={self.module_code(model)})"
+                spec = f"{single}(module_class={decision.specs[name]}, {model_key}={self.module_code(model)})"
                 entries.append((key, spec))
             else:
-                entries.append((key, f"SingleAgentRLModuleSpec(model_config_dict={self.module_code(model)})"))
-        self.spec_names.update(("SingleAgentRLModuleSpec", "MultiAgentRLModuleSpec"))
+                entries.append((key, f"{single}({model_key}={self.module_code(model)})"))
+        multi, specs_key = ("MultiRLModuleSpec", "rl_module_specs") if self.rllib else ("MultiAgentRLModuleSpec", "module_specs")
+        self.spec_names.update((single, multi))
         specs = ", ".join(f"{key}: {value}" for key, value in entries)
-        spec = f"MultiAgentRLModuleSpec(module_specs={{{specs}}})"
+        spec = f"{multi}({specs_key}={{{specs}}})"
         updated_policies = next(a.value for a in updated_node.args if a.keyword and a.keyword.value == "policies")
         if all(_only_config(e.value) for e in policies.elements):  # ids suffice now
             ids = cst.Set([cst.Element(e.key) for e in updated_policies.elements])
@@ -921,6 +1029,12 @@ class Configs(Rule):
                 args=[a.with_changes(value=ids) if a.value is updated_policies else a for a in updated_node.args]
             )
         else:  # the policies keep their configs: their model dicts say what the specs say
+            if self.rllib:
+                self.flag(
+                    "these policies keep their configs, whose model dicts name a custom_model: RLlib 2.60's new API "
+                    "stack builds the modules from rl_module_spec only and refuses custom_model, drop it from them",
+                    ANCHOR,
+                )
             renamed = updated_policies.visit(_OptionsRenamer())
             updated_node = updated_node.with_changes(
                 args=[a.with_changes(value=renamed) if a.value is updated_policies else a for a in updated_node.args]
@@ -928,16 +1042,17 @@ class Configs(Rule):
         self.rewritten_chains.add(id(self.algorithms.top_of_chain(original_node)))
         return self._with_rl_module(updated_node, spec)
 
-    def _with_rl_module(self, call: cst.Call, spec: str) -> cst.Call:
+    def _with_rl_module(self, call: cst.Call, spec: str, instead: bool = False) -> cst.Call:
         """``call.rl_module(...)``, on its own line when the chain has one per call, and
-        inside the chain's parentheses."""
+        inside the chain's parentheses; ``instead``: the ``rl_module`` call replaces ``call``."""
         self.changed()
         dot = call.func.dot if isinstance(call.func, cst.Attribute) else cst.Dot()
         before = dot.whitespace_before
-        if isinstance(before, cst.ParenthesizedWhitespace):  # its line break, not the comments above the call
+        if isinstance(before, cst.ParenthesizedWhitespace) and not instead:  # its line break, not the comments above the call
             dot = dot.with_changes(whitespace_before=before.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[]))
-        template = cst.parse_expression(f"_.rl_module(_enable_rl_module_api=True, rl_module_spec={spec})")
-        inner = call.with_changes(lpar=[], rpar=[])
+        switch = "" if self.rllib else "_enable_rl_module_api=True, "
+        template = cst.parse_expression(f"_.rl_module({switch}rl_module_spec={spec})")
+        inner = call.func.value if instead else call.with_changes(lpar=[], rpar=[])
         return template.with_changes(
             func=cst.Attribute(inner, cst.Name("rl_module"), dot=dot), lpar=call.lpar, rpar=call.rpar
         )
@@ -974,7 +1089,7 @@ class Configs(Rule):
         if model is None or self.in_multi_agent:
             return updated_node
         entry = _custom_model_entry(model.value)
-        if _dict_entry(original_node, "rl_module_spec") is not None:  # migrated already
+        if _dict_entry(original_node, "rl_module_spec") is not None or _dict_entry(original_node, rllib.SPEC_DICT_KEY) is not None:  # migrated already
             if entry is not None and id(entry) in self.use_by_element:
                 self._migrated_already([self.use_by_element[id(entry)]])
             return updated_node
@@ -996,13 +1111,20 @@ class Configs(Rule):
         if decision.specs is None:
             return updated_node
         self.changed()
-        self.spec_names.add("SingleAgentRLModuleSpec")
-        spec = f"SingleAgentRLModuleSpec(module_class={decision.specs[use.name]})"
         elements = [
             e.with_changes(value=self._options_renamed(e.value))
             if isinstance(e, cst.DictElement) and _string(e.key) == "model" else e
             for e in updated_node.elements
         ]
+        if self.rllib:  # the model entry becomes the spec's (RLlib 2.60 refuses custom_model)
+            model_element = next(e for e in elements if isinstance(e, cst.DictElement) and _string(e.key) == "model")
+            spec = self._spec(decision.specs[use.name], model_element.value, decision.algorithms)
+            quote = model_element.key.value[len(model_element.key.prefix)] if isinstance(model_element.key, cst.SimpleString) else '"'
+            replaced = model_element.with_changes(
+                key=cst.SimpleString(f"{quote}{rllib.SPEC_DICT_KEY}{quote}"), value=cst.parse_expression(spec)
+            )
+            return _renamed_keys(updated_node.with_changes(elements=[replaced if e is model_element else e for e in elements]))
+        spec = self._spec(decision.specs[use.name], None, decision.algorithms)
         last = elements[-1]
         # New entries follow the layout of the existing ones (one per line or inline).
         if len(elements) >= 2 and isinstance(elements[-2].comma, cst.Comma):
@@ -1042,9 +1164,9 @@ class Configs(Rule):
         decision = self.decide([use], algorithms)
         self._apply(decision)
         if decision.specs is not None:
-            self.spec_names.add("SingleAgentRLModuleSpec")
             updated_node = updated_node.with_changes(value=self._options_renamed(updated_node.value))
-            self.item_sites[id(updated_node)] = (holder, f"SingleAgentRLModuleSpec(module_class={decision.specs[use.name]})")
+            spec = self._spec(decision.specs[use.name], updated_node.value, decision.algorithms)
+            self.item_sites[id(updated_node)] = (holder, spec)
         return updated_node
 
     def leave_SimpleStatementLine(self, original_node, updated_node):
@@ -1054,6 +1176,9 @@ class Configs(Rule):
             return updated_node
         holder, spec = self.item_sites.pop(id(updated_node.body[0]))
         self.changed()
+        if self.rllib:  # the model dict is the spec's: config["model"] = {...} -> config["_rl_module_spec"] = ...
+            line = cst.parse_statement(f'{holder}["{rllib.SPEC_DICT_KEY}"] = {spec}\n')
+            return line.with_changes(leading_lines=updated_node.leading_lines)
         lines = [
             cst.parse_statement(f'{holder}["_enable_rl_module_api"] = True\n'),
             cst.parse_statement(f'{holder}["rl_module_spec"] = {spec}\n'),
@@ -1093,7 +1218,16 @@ class Configs(Rule):
         module = updated_node.visit(_RegistrationRewriter(self))
         if not self.spec_names:
             return module
-        return add_imports(module, [(SPEC_MODULE, n, None) for n in sorted(self.spec_names, reverse=True)])
+        homes = _RLLIB_HOMES if self.rllib else {}
+        return add_imports(module, [(homes.get(n, SPEC_MODULE), n, None) for n in sorted(self.spec_names, reverse=True)])
+
+
+#: Where the names a ``--target rllib`` spec uses come from.
+_RLLIB_HOMES = {
+    "RLModuleSpec": rllib.SPEC_MODULE, "MultiRLModuleSpec": rllib.MULTI_SPEC_MODULE,
+    "RLlibAdapter": rllib.ADAPTER_MODULE, "RLlibTargetAdapter": rllib.ADAPTER_MODULE,
+    "adapter_model_config": rllib.ADAPTER_MODULE,
+}
 
 
 class _RegistrationRewriter(TodoTransformer):
@@ -1110,6 +1244,9 @@ class _RegistrationRewriter(TodoTransformer):
         # the file's registrations (the rule never adds nor removes one before this pass).
         self.registrations = list(survey.registrations)
         self.index = 0
+
+    def flag(self, message: str, anchor: str, statement: Optional[cst.CSTNode] = None) -> None:
+        super().flag(retarget(message) if self.rule.rllib else message, anchor, statement)
 
     def leave_SimpleStatementLine(self, original_node, updated_node):
         if len(updated_node.body) != 1 or not isinstance(updated_node.body[0], cst.Expr):
@@ -1205,14 +1342,19 @@ class _OptionsRenamer(cst.CSTTransformer):
         return element.with_changes(key=element.key.with_changes(value=key.replace("custom_options", "custom_model_config")))
 
 
-def _switches(call: cst.Call) -> List[cst.Arg]:
-    """The ``False`` legacy-stack switches among the arguments of builder call ``call``."""
+def _switches(call: cst.Call, target: str = "rlmodule") -> List[cst.Arg]:
+    """The ``False`` legacy-stack switches among the arguments of builder call ``call``;
+    for ``target`` ``"rllib"`` also the ``_enable_*`` flags set to anything (RLlib 2.60
+    refuses them)."""
     if not isinstance(call.func, cst.Attribute):
         return []
     keywords = _STACK_SWITCHES.get(call.func.attr.value, ())
     return [
         a for a in call.args
-        if a.keyword is not None and a.keyword.value in keywords and isinstance(a.value, cst.Name) and a.value.value == "False"
+        if a.keyword is not None and a.keyword.value in keywords and (
+            (isinstance(a.value, cst.Name) and a.value.value == "False")
+            or (target == "rllib" and a.keyword.value.startswith("_enable_"))
+        )
     ]
 
 
@@ -1282,20 +1424,20 @@ def _without_args(call: cst.Call, drop: List[cst.Arg]) -> Tuple[List[cst.Arg], c
     return args, before_args
 
 
-def _without_switches(top: cst.BaseExpression) -> cst.BaseExpression:
-    """Builder chain ``top`` without its ``False`` legacy-stack switches; a call left
+def _without_switches(top: cst.BaseExpression, target: str = "rlmodule") -> cst.BaseExpression:
+    """Builder chain ``top`` without its legacy-stack switches (``_switches``); a call left
     without arguments goes (the comments around it stay)."""
     calls: List[cst.Call] = []
     node = top
     while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         calls.append(node)
         node = node.func.value
-    if not any(_switches(c) for c in calls):
+    if not any(_switches(c, target) for c in calls):
         return top
     current = node
     pending = None  # the whitespace before a gone call's dot
     for call in reversed(calls):
-        drop = _switches(call)
+        drop = _switches(call, target)
         if drop:
             args, before_args = _without_args(call, drop)
             if not args:

@@ -42,6 +42,7 @@ import libcst as cst
 
 from codemods.import_edits import ImportSpec, bound_imports, bound_name, dotted, dotted_expr, import_statement, used_names
 from codemods.import_map import COLUMN_CONSTANT_MAP, SPECIFIC_TODOS, map_import
+from codemods.rllib_target import keeps_import
 from codemods.rule import SKELETON, FileContext, RepoIndex, Rule, TodoTransformer, walk
 
 ANCHOR = "imports-without-an-equivalent"
@@ -231,14 +232,16 @@ class _ImportRewriter(TodoTransformer):
         if isinstance(statement, cst.ImportFrom) and isinstance(statement.names, cst.ImportStar):
             return self._star(statement)
         specs = bound_imports(statement)
-        if not specs or not any(is_legacy(module) for module, _, _ in specs):
+        if not specs or not any(self._legacy(spec[0], spec[1]) or self._unused_rllib(spec) for spec in specs):
             return None
         kept: List[ImportSpec] = []  # legacy imports still used, without an equivalent
         new: Dict[str, List[ImportSpec]] = {}
         for spec in specs:
             module, name, asname = spec
             bound = bound_name(spec)
-            if not is_legacy(module):
+            if self._unused_rllib(spec):
+                continue  # an RLlib import the migrated code no longer needs (a trainer rewritten)
+            if not self._legacy(module, name):
                 new.setdefault(module, []).append(spec)
             elif bound not in self.used and module.startswith("ray."):
                 continue  # an RLlib import the migrated code no longer needs
@@ -255,6 +258,16 @@ class _ImportRewriter(TodoTransformer):
         self.changed()
         # The kept legacy import goes first, under its TODO.
         return ([_statement(kept)] if kept else []) + [_statement(group) for group in new.values()]
+
+    def _unused_rllib(self, spec: ImportSpec) -> bool:
+        """Under ``--target rllib``: an import RLlib's configs keep that nothing uses."""
+        module, name, _ = spec
+        return self.context.target == "rllib" and keeps_import(module, name) and bound_name(spec) not in self.used
+
+    def _legacy(self, module: str, name: Optional[str]) -> bool:
+        """A legacy import to map; under ``--target rllib`` RLlib's algorithms, configs and
+        spec classes are not (the migrated configs are RLlib's)."""
+        return is_legacy(module) and not (self.context.target == "rllib" and keeps_import(module, name))
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         """A TODO on a gym env or wrapper (a base from a rewritten gym import) still
@@ -295,7 +308,7 @@ class _ImportRewriter(TodoTransformer):
 
     def _star(self, statement: cst.ImportFrom) -> Optional[List[cst.BaseSmallStatement]]:
         module = dotted(statement.module) if statement.module is not None and not statement.relative else ""
-        if not is_legacy(module):
+        if not self._legacy(module, None):
             return None
         mapped = map_import(module)
         if mapped is None:

@@ -64,6 +64,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
+from codemods import rllib_target as rllib
 from codemods.import_edits import add_imports, bound_imports, bound_name, dotted, used_names
 from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer, walk
 from codemods.rules.configs import _Algorithms, _class_algorithm, _string, _Survey
@@ -154,6 +155,35 @@ _METHOD_TODOS = {
 _METHOD_TODOS["compute_single_action"] = _METHOD_TODOS["compute_actions"] = _METHOD_TODOS["compute_action"]
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """What the rule writes for one ``--target``."""
+
+    configs: Dict[str, Tuple[str, str]]
+    legacy_keys: Dict[str, str]
+    without_equivalent: frozenset
+    result_keys: Dict[str, Optional[Tuple[str, ...]]]
+    new_result_keys: frozenset
+    learner_stats: Dict[str, str]
+    algorithm_api: frozenset
+    method_todos: Dict[str, str]
+    build: str  # the config method that builds the algorithm
+    stack: str  # how TODOs name the target
+
+
+_TABLES = {
+    "rlmodule": _Tables(
+        CONFIGS, LEGACY_KEYS, LEGACY_KEYS_WITHOUT_EQUIVALENT, RESULT_KEYS, _NEW_RESULT_KEYS, LEARNER_STATS,
+        _ALGORITHM_API, _METHOD_TODOS, "build", "this project's",
+    ),
+    "rllib": _Tables(
+        rllib.CONFIGS, rllib.LEGACY_KEYS, rllib.LEGACY_KEYS_WITHOUT_EQUIVALENT, rllib.RESULT_KEYS,
+        rllib.NEW_RESULT_KEYS, rllib.LEARNER_STATS, rllib.ALGORITHM_API, rllib.METHOD_TODOS, "build_algo",
+        "RLlib 2.60's new API stack's",
+    ),
+}
+
+
 def trainer_algorithm(path: str) -> Optional[str]:
     """The algorithm of a legacy trainer / ray 2.x algorithm class path
     (``ray.rllib.agents.ppo.PPOTrainer`` -> ``PPO``, ``...dqn.DQNTrainer`` -> ``DQN``)."""
@@ -206,6 +236,8 @@ class TrainingScripts(Rule):
 
     # -- the survey: what changes, decided before the tree is rewritten ----------------------
     def visit_Module(self, node: cst.Module) -> None:
+        self.rllib = self.context.target == "rllib"
+        self.t = _TABLES[self.context.target]
         self.survey = _Survey(node)
         self.flow = _Algorithms(self.survey)
         self.calls: Dict[int, Tuple[str, Optional[cst.BaseExpression], Optional[cst.BaseExpression]]] = {}
@@ -251,7 +283,7 @@ class TrainingScripts(Rule):
                 if algorithm is not None and not _in_import(self.survey, node):
                     others.append((node, algorithm))
                     refs.append((node, algorithm))
-        unsupported = sorted({a for _, a in constructions + others if a not in CONFIGS})
+        unsupported = sorted({a for _, a in constructions + others if a not in self.t.configs})
         if unsupported and constructions:
             self._flag_unsupported(unsupported, refs)
             return False
@@ -263,13 +295,13 @@ class TrainingScripts(Rule):
         if not rewritten and not self.ours:
             return bool(self._pending)
         self._plan_results()
-        if rewritten == len(constructions) and not others:
+        if rewritten == len(constructions) and not others and not self.rllib:  # RLlib runs on Ray
             self._plan_ray_calls(module)
         return True
 
     def _flag_unsupported(self, unsupported: List[str], refs: List[Tuple[cst.CSTNode, str]]) -> None:
         supported = sorted({self._resolve(dotted(n.func if isinstance(n, cst.Call) else n)).split(".")[-1]
-                            for n, a in refs if a in CONFIGS})
+                            for n, a in refs if a in self.t.configs})
         first = next(n for n, _ in refs if isinstance(n, cst.Call))
         also = f" ({', '.join(supported)} too, so the file keeps working as before)" if supported else ""
         move = (
@@ -277,8 +309,9 @@ class TrainingScripts(Rule):
             if supported else ""
         )
         self.flag(
-            f"{' / '.join(unsupported)} {'is' if len(unsupported) == 1 else 'are'} not available on this project's "
-            f"stack (PPO, IMPALA, APPO, BC): this file's trainers stay legacy code for ray's RLlib{also}{move}",
+            f"{' / '.join(unsupported)} {'is' if len(unsupported) == 1 else 'are'} not available on "
+            + ("compat.rllib's adapter" if self.rllib else "this project's stack")
+            + f" (PPO, IMPALA, APPO, BC): this file's trainers stay legacy code for ray's RLlib{also}{move}",
             ANCHOR,
             self.survey.statement_of(first),
         )
@@ -292,7 +325,7 @@ class TrainingScripts(Rule):
         if len(positional) + len(keywords) != len(call.args) or len(positional) > 2 or set(keywords) - {"config", "env"} \
                 or ("config" in keywords and positional) or ("env" in keywords and len(positional) > 1):
             self.flag(
-                f"{name}(...) with these arguments is not rewritten: build it as {CONFIGS[algorithm][1]}.from_dict(config)"
+                f"{name}(...) with these arguments is not rewritten: build it as {self.t.configs[algorithm][1]}.from_dict(config)"
                 ".environment(env).build() (a logger_creator has no equivalent: results go to debugging(log_dir=...))",
                 ANCHOR, statement,
             )
@@ -307,7 +340,7 @@ class TrainingScripts(Rule):
             else:
                 self.flag(
                     f"{name}(config=...) is rewritten only for a config dict it can see: if this is a dict, build the "
-                    f"algorithm as {CONFIGS[algorithm][1]}.from_dict(config).build()",
+                    f"algorithm as {self.t.configs[algorithm][1]}.from_dict(config).build()",
                     ANCHOR, statement,
                 )
             return False
@@ -315,12 +348,12 @@ class TrainingScripts(Rule):
         if mismatch:
             self.flag(
                 f"{name} is given {' / '.join(mismatch)}'s DEFAULT_CONFIG: not rewritten; build it as "
-                f"{CONFIGS[algorithm][1]}.from_dict(<its settings>).build()",
+                f"{self.t.configs[algorithm][1]}.from_dict(<its settings>).build()",
                 ANCHOR, statement,
             )
             return False
         self.calls[id(call)] = (algorithm, config, env)
-        self.needed[CONFIGS[algorithm][1]] = CONFIGS[algorithm]
+        self.needed[self.t.configs[algorithm][1]] = self.t.configs[algorithm]
         self.handled_names.add(dotted(call.func).split(".")[0])
         for ref, ref_algorithm in found.defaults:
             self.replaced_defaults[id(ref)] = ref_algorithm
@@ -332,7 +365,7 @@ class TrainingScripts(Rule):
             before = len(self.renamed_keys) + len(self.renamed_dicts) + len(self.flattened_items)
             self._plan_keys(found)
             after = len(self.renamed_keys) + len(self.renamed_dicts) + len(self.flattened_items)
-            if after > before or found.defaults or found.common:
+            if (after > before or found.defaults or found.common) and not self.rllib:
                 self._flag_tune()
         return True
 
@@ -346,7 +379,7 @@ class TrainingScripts(Rule):
         path = self._resolve(dotted(node)) if isinstance(node, (cst.Name, cst.Attribute)) else ""
         if path.split(".")[-1] == "DEFAULT_CONFIG" and path.startswith(_LEGACY_HOMES):
             algorithm = _class_algorithm(path)
-            if algorithm in CONFIGS:
+            if algorithm in self.t.configs:
                 found.defaults.append((node, algorithm))
             else:
                 found.visible = False
@@ -398,13 +431,15 @@ class TrainingScripts(Rule):
             if not isinstance(element, cst.DictElement) or not isinstance(element.key, cst.SimpleString):
                 continue
             key = _string(element.key)
-            if key in LEGACY_KEYS and LEGACY_KEYS[key] not in keys:
-                self.renamed_keys[id(element.key)] = LEGACY_KEYS[key]
+            if key in self.t.legacy_keys and self.t.legacy_keys[key] not in keys:
+                self.renamed_keys[id(element.key)] = self.t.legacy_keys[key]
+            elif key == "multiagent" and self.rllib:
+                continue  # RLlib 2.60's update_from_dict reads it (multi_agent(**it))
             elif key == "multiagent" and _hoistable(element.value) and not keys & {"policies", "policy_mapping_fn"}:
                 self.renamed_dicts.add(id(element))
             elif key == "multiagent":
                 self._flag_multiagent(node)
-            elif key in LEGACY_KEYS_WITHOUT_EQUIVALENT:
+            elif key in self.t.without_equivalent:
                 missing.append(key)
         self._flag_missing(missing, node)
 
@@ -413,16 +448,16 @@ class TrainingScripts(Rule):
         if type(parent) is cst.Subscript and parent.value is load:
             key_node = _key_node(parent)
             key = _string(key_node)
-            if key in LEGACY_KEYS and isinstance(key_node, cst.SimpleString):
-                self.renamed_keys[id(key_node)] = LEGACY_KEYS[key]
+            if key in self.t.legacy_keys and isinstance(key_node, cst.SimpleString):
+                self.renamed_keys[id(key_node)] = self.t.legacy_keys[key]
             elif key == "multiagent":
                 outer = self.survey.parent.get(id(parent))
                 inner = _string(_key_node(outer)) if type(outer) is cst.Subscript and outer.value is parent else None
                 if inner in ("policies", "policy_mapping_fn"):
                     self.flattened_items[id(outer)] = inner
-                elif not _assigned_hoistable(self.survey, parent):
+                elif not _assigned_hoistable(self.survey, parent) and not self.rllib:  # RLlib reads any multiagent dict
                     self._flag_multiagent(parent)
-            elif key in LEGACY_KEYS_WITHOUT_EQUIVALENT:
+            elif key in self.t.without_equivalent:
                 self._flag_missing([key], parent)
         elif type(parent) is cst.Attribute and parent.value is load and parent.attr.value == "update":
             call = self.survey.parent.get(id(parent))
@@ -455,9 +490,17 @@ class TrainingScripts(Rule):
         if not keys:
             return
         shown = ", ".join(dict.fromkeys(keys))
+        if self.rllib:
+            instead = "; ".join(f"{k}: {rllib.INSTEAD[k]}" for k in dict.fromkeys(keys) if k in rllib.INSTEAD)
+            reason = (
+                "on RLlib 2.60's new API stack (from_dict sets it and nothing reads it, or validate() refuses it)"
+                + (f"; instead - {instead}" if instead else "")
+            )
+        else:
+            reason = "here (from_dict raises KeyError saying what to do instead)"
         self.flag(
             f"legacy config key{'s' if len(keys) > 1 else ''} {shown} {'have' if len(keys) > 1 else 'has'} no "
-            "equivalent here (from_dict raises KeyError saying what to do instead)",
+            f"equivalent {reason}",
             ANCHOR, self.survey.statement_of(node),
         )
 
@@ -480,18 +523,24 @@ class TrainingScripts(Rule):
                     continue
                 if names & used_names(base) and _is_result(base, results, trainers, survey):
                     self._plan_chain(node, keys)
-                elif _string(keys[0]) in RESULT_KEYS and _is_other_result(base, others, other_names, survey):
+                elif _string(keys[0]) in self.t.result_keys and _is_other_result(base, others, other_names, survey):
                     self._flag_untied(node, base, _string(keys[0]))
             elif type(node) is cst.Call and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get":
                 key = _string(node.args[0].value) if node.args else None
-                if key in RESULT_KEYS and _is_result(node.func.value, results, trainers, survey):
-                    self.result_gets[id(node)] = RESULT_KEYS[key]
-                elif key in RESULT_KEYS and _is_other_result(node.func.value, others, other_names, survey):
+                if key in self.t.result_keys and _is_result(node.func.value, results, trainers, survey):
+                    if self.t.result_keys[key] is None:
+                        self.flag(
+                            f"result key {key!r} has no equivalent in {self.t.stack} results (see the result key table)",
+                            ANCHOR, survey.statement_of(node),
+                        )
+                    else:
+                        self.result_gets[id(node)] = self.t.result_keys[key]
+                elif key in self.t.result_keys and _is_other_result(node.func.value, others, other_names, survey):
                     self._flag_untied(node, node.func.value, key)
 
     def _flag_untied(self, node: cst.CSTNode, result: cst.BaseExpression, key: str) -> None:
         """A TODO on a lookup of legacy result key ``key`` in ``result`` (as written)."""
-        new = "".join(f'["{k}"]' for k in RESULT_KEYS[key])
+        new = "".join(f'["{k}"]' for k in self.t.result_keys[key] or ("<no equivalent>",))
         self.flag(
             f"{key!r} is a legacy result key, read from a .train() this rule could not tie to a rewritten trainer "
             f"(one passed in or held by an attribute): if it is one of this file's trainers, read "
@@ -515,35 +564,43 @@ class TrainingScripts(Rule):
         attr = parent.attr.value
         call = self.survey.parent.get(id(parent))
         statement = self.survey.statement_of(load)
-        if attr == "save" and type(call) is cst.Call and call.func is parent and not call.args:
+        if attr == "save" and type(call) is cst.Call and call.func is parent and not call.args and not self.rllib:
             self.flag(f"{load.value}.save() needs a directory here: {load.value}.save(checkpoint_dir)", ANCHOR, statement)
-        elif attr not in _ALGORITHM_API:
-            advice = _METHOD_TODOS.get(attr, "this project's Algorithm has train, evaluate, save, restore, stop, get_module")
+        elif attr not in self.t.algorithm_api:
+            advice = self.t.method_todos.get(
+                attr, "RLlib 2.60's Algorithm has train, evaluate, save_to_path, restore_from_path, stop, get_module"
+                if self.rllib else "this project's Algorithm has train, evaluate, save, restore, stop, get_module",
+            )
             self.flag(f"{load.value}.{attr} is legacy Trainer API: {advice.format(t=load.value)}", ANCHOR, statement)
+
+    def _mapped(self, key: str, rest: Sequence[cst.BaseExpression]) -> Optional[List[Union[str, cst.BaseExpression]]]:
+        """The new key path of legacy result key ``key`` followed by ``rest`` (``None``: none)."""
+        path = self.t.result_keys[key]
+        return None if path is None else [*path, *rest]
 
     def _plan_chain(self, node: cst.Subscript, keys: List[cst.BaseExpression]) -> None:
         texts = [_string(k) for k in keys]
         statement = self.survey.statement_of(node)
         first = texts[0]
         new: Optional[List[Union[str, cst.BaseExpression]]] = None
-        if first in RESULT_KEYS:
-            new = [*RESULT_KEYS[first], *keys[1:]]
-        elif first in ("sampler_results", "evaluation") and len(keys) > 1 and texts[1] in RESULT_KEYS:
-            mapped = [*RESULT_KEYS[texts[1]], *keys[2:]]
-            new = mapped if first == "sampler_results" else ["evaluation", *mapped]
+        if first in self.t.result_keys:
+            new = self._mapped(first, keys[1:])
+        elif first in ("sampler_results", "evaluation") and len(keys) > 1 and texts[1] in self.t.result_keys:
+            mapped = self._mapped(texts[1], keys[2:])
+            new = mapped if first == "sampler_results" or mapped is None else ["evaluation", *mapped]
         elif first == "info" and len(keys) > 1:
             if texts[1] in ("num_steps_sampled", "num_steps_trained", "num_env_steps_sampled", "num_env_steps_trained"):
-                new = [*RESULT_KEYS[texts[1]], *keys[2:]]
+                new = self._mapped(texts[1], keys[2:])
             elif texts[1] == "learner" and len(keys) > 3:
                 stats = keys[4:] if texts[3] == "learner_stats" else keys[3:]
                 stat = _string(stats[0]) if stats else None
-                if stat in LEARNER_STATS:
-                    new = ["learners", keys[2], LEARNER_STATS[stat], *stats[1:]]
-        elif first in _NEW_RESULT_KEYS or first is None:
+                if stat in self.t.learner_stats:
+                    new = ["learners", keys[2], self.t.learner_stats[stat], *stats[1:]]
+        elif first in self.t.new_result_keys or first is None:
             return
         if new is None:
             self.flag(
-                f"result key path {_shown(texts)} of a legacy trainer result has no equivalent in this project's "
+                f"result key path {_shown(texts)} of a legacy trainer result has no equivalent in {self.t.stack} "
                 "results (see the result key table)",
                 ANCHOR, statement,
             )
@@ -581,7 +638,7 @@ class TrainingScripts(Rule):
         key = id(original_node)
         if key in self.calls:
             algorithm, config, env = self.calls[key]
-            config_class = cst.Name(CONFIGS[algorithm][1])
+            config_class = cst.Name(self.t.configs[algorithm][1])
             if config is not None:
                 new_config = _updated_arg(original_node, updated_node, config)
                 built: cst.BaseExpression = cst.Call(cst.Attribute(config_class, cst.Name("from_dict")), [cst.Arg(new_config)])
@@ -590,7 +647,7 @@ class TrainingScripts(Rule):
             if env is not None:
                 built = cst.Call(cst.Attribute(built, cst.Name("environment")), [cst.Arg(_updated_arg(original_node, updated_node, env))])
             self.changed()
-            return cst.Call(cst.Attribute(built, cst.Name("build")), lpar=updated_node.lpar, rpar=updated_node.rpar)
+            return cst.Call(cst.Attribute(built, cst.Name(self.t.build)), lpar=updated_node.lpar, rpar=updated_node.rpar)
         if key in self.unwrapped:
             self.changed()
             return updated_node.args[0].value.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar) \
@@ -614,7 +671,7 @@ class TrainingScripts(Rule):
         if algorithm is None:
             return None
         self.changed()
-        return cst.Call(cst.Attribute(cst.Call(cst.Name(CONFIGS[algorithm][1])), cst.Name("to_dict")))
+        return cst.Call(cst.Attribute(cst.Call(cst.Name(self.t.configs[algorithm][1])), cst.Name("to_dict")))
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
         return self._default_config(original_node) or updated_node
