@@ -308,3 +308,38 @@ def test_report_repeats_to_write_both_formats_in_one_run(repo, tmp_path, capsys)
     assert "| `imports` | 2 |" in (tmp_path / "r.md").read_text()
     assert run(repo, "--report", tmp_path / "ok.md", "--report", tmp_path / "r.txt") == 2
     assert not (tmp_path / "ok.md").exists()  # a bad name is refused before anything runs
+
+
+RLLIB_CONFIG = (
+    b"from ray.rllib.algorithms.ppo import PPOConfig\n\n"
+    b"config = PPOConfig().rollouts(num_rollout_workers=2).training(num_sgd_iter=3)\n"
+)
+
+
+def test_target_rllib_writes_rllib_260_configs_and_the_default_target_is_ours(tmp_path, capsys):
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "train.py").write_bytes(RLLIB_CONFIG)
+    assert run("--target", "rllib", "--out-dir", str(tmp_path / "rllib"), str(tree)) == 0
+    assert (tmp_path / "rllib" / "train.py").read_bytes() == (
+        b"from ray.rllib.algorithms.ppo import PPOConfig\n\n"
+        b"config = PPOConfig().env_runners(num_env_runners=2).training(num_epochs=3)\n"
+    )
+    assert run("--out-dir", str(tmp_path / "ours"), str(tree)) == 0
+    assert b"from rlmodule.algorithms.ppo import PPOConfig" in (tmp_path / "ours" / "train.py").read_bytes()
+
+
+def test_target_rllib_runs_in_worker_processes_too(tmp_path):
+    tree = tmp_path / "t"
+    tree.mkdir()
+    for index in range(3):
+        (tree / f"train{index}.py").write_bytes(RLLIB_CONFIG)
+    assert run("--target", "rllib", "-j", "2", "--check", str(tree)) == 1
+    assert run("--target", "rllib", "-j", "2", "--write", str(tree)) == 0
+    assert all(b".env_runners(num_env_runners=2)" in p.read_bytes() for p in tree.glob("*.py"))
+
+
+def test_an_unknown_target_is_a_usage_error(repo, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run("--target", "tf", str(repo))
+    assert exit_info.value.code == 2 and "--target" in capsys.readouterr().err

@@ -854,3 +854,171 @@ def test_alone_a_chain_whose_algorithm_is_unknown_keeps_its_switches():
         """),
         other_files=[MODELS_FILE],
     )
+
+
+# ------------------------------------------------------------------------------------------
+# --target rllib: RLlib 2.60's new API stack through compat.rllib's adapter
+# ------------------------------------------------------------------------------------------
+def migrate_rllib(source: str, models: Optional[Dict[str, str]] = None) -> str:
+    """``migrate`` with ``target="rllib"`` (a second run must change nothing)."""
+    data = textwrap.dedent(source).lstrip("\n").encode()
+    repo = RepoIndex(legacy_models=dict(MODELS if models is None else models))
+    result = migrate_source(data, "x.py", all_rules(), repo, target="rllib")
+    assert result.status != "error", result.error
+    out = result.new_bytes if result.new_bytes is not None else data
+    again = migrate_source(out, "x.py", all_rules(), repo, target="rllib")
+    assert again.new_bytes is None, f"second run changed:\n{again.new_bytes.decode()}"
+    return out.decode()
+
+
+def body(out: str) -> str:
+    """``code(out)`` below its imports."""
+    lines = code(out).splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith(("from ", "import ")))
+    return "\n".join(lines[last + 1:]).strip("\n")
+
+
+RLLIB_IMPORTS = (
+    "from compat.rllib import RLlibAdapter, adapter_model_config\n"
+    "from ray.rllib.core.rl_module.rl_module import RLModuleSpec\n"
+)
+
+
+def test_rllib_target_builder_chain_moves_the_model_dict_into_the_adapter_spec():
+    out = migrate_rllib(script(
+        """
+        config = PPOConfig().training(lr=1e-3, model={"custom_model": "torso", "fcnet_hiddens": [8]})
+        """,
+        "from ray.rllib.algorithms.ppo import PPOConfig\n",
+    ))
+    assert out == (
+        "from my_project.models import Torso\nfrom ray.rllib.algorithms.ppo import PPOConfig\n" + RLLIB_IMPORTS + "\n"
+        "config = PPOConfig().training(lr=1e-3).rl_module(rl_module_spec=RLModuleSpec(module_class=RLlibAdapter, "
+        'model_config=adapter_model_config(Torso, {"fcnet_hiddens": [8]})))\n'
+    )
+
+
+def test_rllib_target_training_call_with_only_the_model_becomes_the_rl_module_call():
+    out = migrate_rllib(script(
+        """
+        config = PPOConfig().training(model={"custom_model": "torso"}).environment("CartPole-v1")
+        """,
+        "from ray.rllib.algorithms.ppo import PPOConfig\n",
+    ))
+    assert body(out) == (
+        "config = PPOConfig().rl_module(rl_module_spec=RLModuleSpec(module_class=RLlibAdapter, "
+        'model_config=adapter_model_config(Torso, {}))).environment("CartPole-v1")'
+    )
+
+
+def test_rllib_target_appo_gets_the_target_network_adapter():
+    out = migrate_rllib(script(
+        """
+        config = APPOConfig().training(model={"custom_model": "torso"})
+        """,
+        "from ray.rllib.algorithms.appo import APPOConfig\n",
+    ))
+    assert "module_class=RLlibTargetAdapter" in out and "from compat.rllib import RLlibTargetAdapter" in out
+
+
+def test_rllib_target_dict_config_puts_the_spec_under_rllibs_own_dict_key():
+    """RLlib 2.60's update_from_dict sets every key as an attribute and ``rl_module_spec`` is
+    a read-only property: ``_rl_module_spec`` is the key its to_dict writes and reads back."""
+    out = migrate_rllib(script(
+        """
+        config = {"num_workers": 2, "sgd_minibatch_size": 64, "model": {"custom_model": "torso"}}
+        tune.run("PPO", config=config)
+        """,
+        "from ray import tune\n",
+    ))
+    assert body(out) == (
+        'config = {"num_env_runners": 2, "minibatch_size": 64, "_rl_module_spec": RLModuleSpec(module_class=RLlibAdapter, '
+        'model_config=adapter_model_config(Torso, {}))}\ntune.run("PPO", config=config)'
+    )
+
+
+def test_rllib_target_model_item_assignment_becomes_the_spec_item():
+    out = migrate_rllib(script(
+        """
+        config = ppo.DEFAULT_CONFIG.copy()
+        config["model"] = {"custom_model": "torso", "custom_options": {"hidden": 4}}
+        """,
+        "from ray.rllib.agents import ppo\n",
+    ))
+    assert (
+        'config["_rl_module_spec"] = RLModuleSpec(module_class=RLlibAdapter, model_config=adapter_model_config(Torso, '
+        '{"custom_model_config": {"hidden": 4}}))'
+    ) in out
+    assert 'config["model"]' not in out
+
+
+def test_rllib_target_renames_legacy_builder_settings_and_drops_every_enable_flag():
+    out = migrate_rllib(
+        """
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        config = (
+            PPOConfig()
+            .rollouts(num_rollout_workers=2, num_envs_per_worker=4)
+            .training(sgd_minibatch_size=64, num_sgd_iter=3, lambda_=0.9, _enable_learner_api=True)
+            .rl_module(_enable_rl_module_api=False)
+        )
+        """
+    )
+    assert out == textwrap.dedent(
+        """\
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        config = (
+            PPOConfig()
+            .env_runners(num_env_runners=2, num_envs_per_env_runner=4)
+            .training(minibatch_size=64, num_epochs=3, lambda_=0.9)
+        )
+        """
+    )
+
+
+def test_rllib_target_multi_agent_specs_are_rllibs():
+    out = migrate_rllib(script(
+        """
+        config = PPOConfig().multi_agent(policies={"a": PolicySpec(config={"model": {"custom_model": "torso"}}), "b": PolicySpec()})
+        """,
+        "from ray.rllib.algorithms.ppo import PPOConfig\nfrom ray.rllib.policy.policy import PolicySpec\n",
+    ))
+    assert (
+        'rl_module_spec=MultiRLModuleSpec(rl_module_specs={"a": RLModuleSpec(module_class=RLlibAdapter, '
+        'model_config=adapter_model_config(Torso, {})), "b": RLModuleSpec()})'
+    ) in out
+    assert "from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec" in out
+
+
+def test_rllib_target_keeps_tf_models_and_unserved_algorithms_legacy_with_a_todo():
+    tf = migrate_rllib(
+        """
+        from ray.rllib.algorithms.ppo import PPOConfig
+        from ray.rllib.models import ModelCatalog
+        from my_project.models import TfNet
+
+        ModelCatalog.register_custom_model("net", TfNet)
+        config = PPOConfig().training(model={"custom_model": "net"})
+        """
+    )
+    assert "RLlib 2.60's new API stack runs torch RLModules only" in tf and "RLModuleSpec" not in code(tf)
+    dqn = migrate_rllib(script(
+        """
+        config = DQNConfig().training(model={"custom_model": "torso"})
+        """,
+        "from ray.rllib.algorithms.dqn import DQNConfig\n",
+    ))
+    assert "DQN is not served by compat.rllib's adapter" in dqn and '"custom_model": "torso"' in dqn
+
+
+def test_default_target_is_unchanged_by_the_rllib_tables():
+    source = script(
+        """
+        config = PPOConfig().rollouts(num_rollout_workers=2).training(model={"custom_model": "torso"})
+        """,
+        "from ray.rllib.algorithms.ppo import PPOConfig\n",
+    )
+    out = migrate(source)
+    assert ".rollouts(num_rollout_workers=2)" in out and f"_enable_rl_module_api=True, rl_module_spec={SPEC}" in out

@@ -561,3 +561,104 @@ def test_the_untied_result_todo_names_the_lookup_as_the_file_writes_it():
         step(PPOConfig.from_dict({{"env": "CartPole-v1"}}).build())
         """,
     )
+
+
+# ------------------------------------------------------------------------------------------
+# --target rllib: RLlib 2.60's configs, settings and result keys
+# ------------------------------------------------------------------------------------------
+def run_rllib(body: str, rules=RULE) -> str:
+    """``run`` with ``target="rllib"``."""
+    source = textwrap.dedent(body)
+    result = migrate_source(source.encode(), "train.py", rules, target="rllib")
+    assert result.status in ("changed", "unchanged"), result.error
+    out = result.new_bytes.decode() if result.new_bytes is not None else source
+    ast.parse(out)
+    assert migrate_source(out.encode(), "train.py", rules, target="rllib").new_bytes is None
+    return out
+
+
+def test_rllib_target_trainer_becomes_rllibs_config_and_keeps_ray_init():
+    out = run_rllib(
+        """
+        import ray
+        from ray.rllib.agents.ppo import PPOTrainer
+
+        ray.init()
+        config = {"env": "CartPole-v1", "num_workers": 2, "num_envs_per_worker": 4, "sgd_minibatch_size": 64,
+                  "num_sgd_iter": 3, "lr_schedule": [[0, 1e-3]]}
+        trainer = PPOTrainer(config=config)
+        result = trainer.train()
+        print(result["episode_reward_mean"], result["timesteps_total"], result["episodes_total"])
+        print(result["info"]["learner"]["default_policy"]["learner_stats"]["cur_lr"])
+        ray.shutdown()
+        """
+    )
+    assert out == textwrap.dedent(
+        """
+        import ray
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        ray.init()
+        config = {"env": "CartPole-v1", "num_env_runners": 2, "num_envs_per_env_runner": 4, "minibatch_size": 64,
+                  "num_epochs": 3, "lr": [[0, 1e-3]]}
+        trainer = PPOConfig.from_dict(config).build_algo()
+        result = trainer.train()
+        print(result["env_runners"]["episode_return_mean"], result["num_env_steps_sampled_lifetime"], result["env_runners"]["num_episodes_lifetime"])
+        print(result["learners"]["default_policy"]["default_optimizer_learning_rate"])
+        ray.shutdown()
+        """
+    )
+
+
+def test_rllib_target_flags_settings_and_result_keys_rllib_260_lacks():
+    out = run_rllib(
+        """
+        from ray.rllib.agents.impala import ImpalaTrainer
+
+        trainer = ImpalaTrainer(config={"env": "CartPole-v1", "horizon": 200, "num_gpus": 1})
+        result = trainer.train()
+        print(result["custom_metrics"], result.get("custom_metrics"))
+        trainer.compute_single_action([0.0])
+        """
+    )
+    found = todos(out)
+    assert "IMPALAConfig.from_dict(" in out and "from ray.rllib.algorithms.impala import IMPALAConfig" in out
+    assert any("horizon, num_gpus have no equivalent on RLlib 2.60's new API stack" in t and "num_gpus_per_learner" in t
+               for t in found), found
+    assert any("['custom_metrics']" in t for t in found) and any("result key 'custom_metrics'" in t for t in found)
+    assert any("compute_single_action" in t and "RLlib 2.60's new stack" in t for t in found)
+
+
+def test_rllib_target_tune_gets_no_todo_and_unsupported_trainers_stay():
+    tune_out = run_rllib(
+        """
+        from ray import tune
+        from ray.rllib.agents.ppo import PPOTrainer
+
+        config = {"env": "CartPole-v1", "num_workers": 1}
+        trainer = PPOTrainer(config=config)
+        tune.run("PPO", config=config)
+        """
+    )
+    assert todos(tune_out) == [] and '"num_env_runners": 1' in tune_out
+    dqn = run_rllib(
+        """
+        from ray.rllib.agents.dqn import DQNTrainer
+
+        trainer = DQNTrainer(config={"env": "CartPole-v1"})
+        """
+    )
+    assert "DQNTrainer(config=" in dqn and "not available on compat.rllib's adapter" in todos(dqn)[0]
+
+
+def test_rllib_target_keeps_rllibs_algorithm_imports():
+    """The imports rule maps ray.rllib.algorithms.* to this project's only on the default target."""
+    source = "from ray.rllib.algorithms.ppo import PPOConfig\n\nconfig = PPOConfig()\n"
+    assert migrate_source(source.encode(), "x.py", all_rules(), target="rllib").new_bytes is None
+    ours = migrate_source(source.encode(), "x.py", all_rules()).new_bytes.decode()
+    assert "from rlmodule.algorithms.ppo import PPOConfig" in ours
+
+
+def test_an_unknown_target_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="rlmodule, rllib"):
+        migrate_source(b"x = 1\n", "x.py", RULE, target="tf")
