@@ -9,10 +9,10 @@ Kinds (a block without one, or with an unknown kind or key, is an error):
 
 ``before id=ID [uses=REF,...]``
     Legacy code, as users wrote it (``python``). Executed with ray 2.60 (legacy).
-``after id=ID [uses=REF,...]``
+``after id=ID [uses=REF,...] [target=rllib]``
     Exactly what ``codemods.migrate.migrate_source`` (all rules) emits for the
-    ``before`` block of the same ``id`` (compared character for character), and
-    executed too.
+    ``before`` block of the same ``id`` (compared character for character; ``target=``:
+    the ``--target`` it is migrated for, default ``rlmodule``), and executed too.
 ``completed id=ID [uses=REF,...]``
     The ``after`` block of ``id`` finished by hand: executed; it must differ from the
     codemod output and carry no ``TODO(rlmigrate)`` marker any more.
@@ -56,7 +56,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 KINDS: Dict[str, Tuple[str, ...]] = {
     "before": ("id", "uses"),
-    "after": ("id", "uses"),
+    "after": ("id", "uses", "target"),
     "completed": ("id", "uses"),
     "run": ("setup", "uses", "ns"),
     "output": ("of", "match"),
@@ -444,16 +444,16 @@ def _cwd(directory: str):
 # --------------------------------------------------------------------------------------
 # Checks per kind
 # --------------------------------------------------------------------------------------
-def codemod_output(before: Block, context: Sequence[Block] = ()) -> str:
-    """What ``rlmigrate migrate`` (every rule) makes of the ``before`` block's text, as
-    one file of a repository holding it and the ``context`` blocks."""
+def codemod_output(before: Block, context: Sequence[Block] = (), target: str = "rlmodule") -> str:
+    """What ``rlmigrate migrate [--target TARGET]`` (every rule) makes of the ``before``
+    block's text, as one file of a repository holding it and the ``context`` blocks."""
     from codemods.migrate import migrate_source
     from codemods.repo_index import build_repo_index
     from codemods.rules import all_rules
 
     data = before.code.encode()
     repo = build_repo_index([data, *(b.code.encode() for b in context)])
-    result = migrate_source(data, f"{before.options['id']}.py", all_rules(), repo)
+    result = migrate_source(data, f"{before.options['id']}.py", all_rules(), repo, target)
     if result.status == "error":
         raise AssertionError(f"the codemod failed on before id={before.options['id']}: {result.error}")
     return result.new_bytes.decode() if result.new_bytes is not None else before.code
@@ -475,7 +475,7 @@ def check_block(runner: Runner, block: Block) -> None:
     if block.kind in ("after", "completed"):
         before = runner.by_ref[f"before:{block.options['id']}"]
         context = [runner.by_ref[r] for r in before.values("uses") if r.startswith("before:")]
-        emitted = codemod_output(before, context)
+        emitted = codemod_output(before, context, block.options.get("target", "rlmodule"))
         if block.kind == "after":
             assert block.code == emitted, (
                 f"{block.name} is not what rlmigrate emits for its before block:\n" + _diff(block.code, emitted)
