@@ -38,7 +38,8 @@ names read ``PPO_<id>``) that holds one algorithm per trial:
   (after a failure, ``Tuner.restore``) loads it with :meth:`Algorithm.restore`.
 - resources: one CPU for the trial (with ``num_gpus_per_learner`` GPUs when set) and one
   CPU per remote env runner, as one placement group, in which the runners' actors are
-  scheduled.
+  scheduled. With ``TuneConfig(reuse_actors=True)`` a trial's actor builds the next
+  trial's algorithm (``reset_config``) instead of a new actor starting.
 
 Ray Tune (``ray[tune]==2.60.0``) is imported here only; nothing else in ``rlmodule``
 imports this module except ``as_trainable()``.
@@ -103,6 +104,12 @@ class AlgorithmTrainable(tune.Trainable):
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         self.algorithm.restore(checkpoint_dir)
+
+    def reset_config(self, new_config: Dict[str, Any]) -> bool:
+        """A new algorithm for the next trial in this actor (``TuneConfig(reuse_actors=True)``)."""
+        self.algorithm.stop()
+        self.setup(new_config)
+        return True
 
     def cleanup(self) -> None:
         self.algorithm.stop()

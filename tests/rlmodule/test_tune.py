@@ -78,10 +78,12 @@ class FailOnce(RLlibCallback):
 
 @pytest.fixture(scope="module")
 def sweep(local_ray, tmp_path_factory) -> List[Any]:
-    """A grid over lr (the config object as param_space), 2 iterations, checkpoint at end."""
+    """A grid over lr (the config object as param_space), 2 iterations, checkpoint at end;
+    one trial at a time in one actor (the second trial's algorithm built by reset_config)."""
     tuner = tune.Tuner(
         PPO.as_trainable(),
         param_space=small_config(lr=tune.grid_search(LRS)),
+        tune_config=tune.TuneConfig(max_concurrent_trials=1, reuse_actors=True),
         run_config=run_config(
             tmp_path_factory.mktemp("tune"), "sweep",
             stop={"training_iteration": 2}, checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=True),
@@ -168,6 +170,7 @@ def test_the_sweep_reports_both_trials_with_our_keys_and_their_lr(sweep):
         assert metrics["learners"]["default_policy"]["curr_lr"] == lr  # the learner trained with the trial's lr
         assert math.isfinite(metrics["env_runners"]["episode_return_mean"])
         assert list(result.metrics_dataframe["training_iteration"]) == [1, 2]  # reported per iteration
+    assert sweep[0].metrics["pid"] == sweep[1].metrics["pid"]  # one actor, reused
 
 
 def test_trial_results_are_in_the_trial_directory(sweep):
