@@ -207,3 +207,18 @@ def test_a_failed_trial_resumes_from_its_checkpoint_and_continues_identically(fa
     restored.stop()
     assert restored.iteration == 3
     assert_weights_equal(weights(restored), trained_weights(small_config(lr=LRS[0]), 3))
+
+
+def test_a_trial_samples_with_remote_env_runners_in_its_placement_group(local_ray, tmp_path):
+    """The trial reserves its runner's CPU (2 CPUs in all, the whole local Ray): the runner's
+    actor must be scheduled inside the trial's placement group, or it would wait forever
+    (the time budget turns that into a failure)."""
+    tuner = tune.Tuner(
+        PPO.as_trainable(),
+        param_space=small_config().env_runners(num_env_runners=1, num_envs_per_env_runner=2),
+        tune_config=tune.TuneConfig(time_budget_s=120),
+        run_config=run_config(tmp_path, "remote", stop={"training_iteration": 1}),
+    )
+    (result,) = tuner.fit()
+    assert result.error is None and result.metrics["training_iteration"] == 1
+    assert result.metrics["env_runners"]["num_env_steps_sampled"] == BATCH
