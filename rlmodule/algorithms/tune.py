@@ -1,9 +1,12 @@
 """Our algorithms under Ray Tune, driven as RLlib's are::
 
+    config = PPOConfig().environment("CartPole-v1").training(lr=tune.grid_search([1e-3, 3e-4]), lr_schedule=None)
     tuner = tune.Tuner(
         PPO.as_trainable(),
-        param_space=PPOConfig().environment("CartPole-v1").training(lr=tune.grid_search([1e-3, 3e-4]), lr_schedule=None),
-        run_config=tune.RunConfig(stop={"training_iteration": 2}, checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=True)),
+        param_space=config,
+        run_config=tune.RunConfig(
+            stop={"training_iteration": 2}, checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=True)
+        ),
     )
     best = tuner.fit().get_best_result("env_runners/episode_return_mean", "max")
     algo = PPO.from_checkpoint(best.checkpoint.path)
@@ -15,7 +18,7 @@ drives it through Trainable's interface (built as ``cls(config, storage)``; ``tr
 Trainable; ours cannot without importing ray, and its ``train`` / ``save`` / ``restore``
 are plain ones. :meth:`Algorithm.as_trainable <rlmodule.algorithms.Algorithm.as_trainable>`
 returns, once per algorithm class, a Trainable subclass named like the algorithm (trial
-names read ``PPO_<id>``) that holds one algorithm per trial:
+names read ``PPO_CartPole-v1_<id>``) that holds one algorithm per trial:
 
 - ``param_space``: the config object (Tune calls its ``to_dict()``, as it does for
   RLlib's AlgorithmConfig: importing this module registers :class:`AlgorithmConfig` as
@@ -23,7 +26,8 @@ names read ``PPO_<id>``) that holds one algorithm per trial:
   keys as ``from_dict`` reads them). Search spaces (``tune.grid_search``, ``tune.uniform``,
   ...) go into training settings (``.training(lr=tune.grid_search([...]))``) or anywhere
   in the dict; each trial's resolved dict becomes the algorithm's config through
-  ``get_default_config().update_from_dict``, which checks it then. PPO's default
+  ``get_default_config().update_from_dict``, which checks it then (first in the driver,
+  where Tune asks each new trial for its resources: a wrong key stops ``fit()``). PPO's default
   ``lr_schedule`` overrides ``lr``: set ``lr_schedule=None`` to sweep ``lr``.
 - results: each ``train()`` result is reported as is (Tune adds ``trial_id``, ``date``,
   ``config``, ...), so stopping criteria and metrics name our keys, nested ones with

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -125,6 +127,14 @@ def test_as_trainable_is_a_tune_trainable_named_like_the_algorithm():
     for algorithm_class in (IMPALA, APPO, BC):
         assert algorithm_class.as_trainable().algorithm_class is algorithm_class
         assert algorithm_class.as_trainable().__name__ == algorithm_class.__name__
+
+
+def test_without_ray_tune_as_trainable_names_what_to_install(monkeypatch):
+    for name in ("ray", "ray.tune"):
+        monkeypatch.setitem(sys.modules, name, None)  # "import ray" raises ImportError
+    monkeypatch.delitem(sys.modules, "rlmodule.algorithms.tune")
+    with pytest.raises(ImportError, match=re.escape('pip install "ray[tune]==2.60.0"')):
+        PPO.as_trainable()
 
 
 def test_training_settings_take_search_spaces_and_build_refuses_them():
