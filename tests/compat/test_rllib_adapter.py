@@ -73,7 +73,8 @@ def batch_for(module: RLModule, size: int = 5, seed: int = 0):
     rng = np.random.default_rng(seed)
     space = module.config.observation_space
     shape = (size, 3) if module.is_stateful() else (size,)
-    obs = rng.uniform(space.low.min(), space.high.max(), shape + space.shape).astype(np.float32)
+    low, high = max(float(space.low.min()), -1.0), min(float(space.high.max()), 1.0)
+    obs = rng.uniform(low, high, shape + space.shape).astype(np.float32)
     batch = {"obs": torch.as_tensor(obs)}
     if module.is_stateful():
         batch["state_in"] = {
