@@ -212,3 +212,29 @@ def test_rllib_appo_trains_our_appo_module_with_target_networks(ray_cluster):
         assert_equal_states({"inner." + k: v.numpy() for k, v in ours.state_dict().items()}, state)
     finally:
         algo.stop()
+
+
+def test_rllib_ppo_learns_cartpole_with_our_default_module(ray_cluster):
+    """Mean return >= 450 within 200k env steps. Seeds 0-5 reached it after 18k-42k steps
+    (RLlib's running mean over the last 100 episodes; 15-70 s on 2 shared cores): the
+    bound leaves a margin of more than 4x."""
+    from rlmodule.algorithms.ppo import PPOConfig
+
+    config = (
+        small(RLlibPPOConfig(), num_learners=0)
+        .env_runners(num_envs_per_env_runner=4, rollout_fragment_length="auto")
+        .training(train_batch_size_per_learner=2000, minibatch_size=250, num_epochs=8, lr=3e-4,
+                  vf_loss_coeff=0.01, entropy_coeff=0.0)
+        .rl_module(rl_module_spec=to_rllib_spec(PPOConfig().get_default_rl_module_spec()))
+    )
+    algo = config.build_algo()
+    try:
+        returns = []
+        while True:
+            result = algo.train()["env_runners"]
+            returns.append(result.get("episode_return_mean", 0.0))
+            if returns[-1] >= 450 or result["num_env_steps_sampled_lifetime"] >= 200_000:
+                break
+        assert returns[-1] >= 450, f"mean returns per iteration: {[round(r) for r in returns]}"
+    finally:
+        algo.stop()
