@@ -18,6 +18,7 @@ from typing import Any, Dict, Mapping, Optional, Type, Union
 
 import gymnasium as gym
 
+from rlmodule.algorithms.ppo.ppo_rl_module import PPORLModule
 from rlmodule.class_path import class_from_path, class_to_path
 from rlmodule.model_config import MODEL_DEFAULTS, validate_model_config
 from rlmodule.rl_module import MultiAgentRLModule, MultiAgentRLModuleSpec, RLModule, SingleAgentRLModuleSpec
@@ -68,6 +69,12 @@ def adapter_model_config(
     Returns: a dict of plain values (RLlib merges its own model-config keys into it).
     """
     check_torch(module_class)
+    if catalog_class is None and issubclass(module_class, PPORLModule):
+        raise ValueError(
+            f"adapter_model_config({module_class.__name__}): catalog_class is None; the PPO / APPO "
+            "modules build their networks with a catalog: pass catalog_class=PPOCatalog "
+            "(rlmodule.algorithms.ppo), or use to_rllib_spec(PPOConfig().get_default_rl_module_spec())"
+        )
     ours = dict(model_config_dict or {})
     validate_model_config(ours, "model_config_dict")
     config: Dict[str, Any] = {

@@ -102,10 +102,11 @@ def test_importing_compat_rllib_loads_no_ray():
 
 
 def test_adapter_model_config_records_our_class_by_path_and_our_config_verbatim():
-    config = adapter_model_config(PPOConfig().get_default_rl_module_spec().module_class, {"fcnet_hiddens": [64]})
+    default = PPOConfig().get_default_rl_module_spec()
+    config = adapter_model_config(default.module_class, {"fcnet_hiddens": [64]}, catalog_class=default.catalog_class)
     assert config == {
         "rlmodule_class": "rlmodule.torch.ppo_rl_module:PPOTorchRLModule",
-        "rlmodule_catalog_class": None,
+        "rlmodule_catalog_class": "rlmodule.algorithms.ppo.ppo_catalog:PPOCatalog",
         "rlmodule_model_config_dict": {"fcnet_hiddens": [64]},
         "rlmodule_load_state_path": None,
         "max_seq_len": 20,
@@ -113,6 +114,11 @@ def test_adapter_model_config_records_our_class_by_path_and_our_config_verbatim(
     assert adapter_model_config(migrated_spec().module_class, {"max_seq_len": 7})["max_seq_len"] == 7
     assert adapter_model_config(migrated_spec().module_class, None, max_seq_len=3, vf_share_layers=False)[
         "max_seq_len"] == 3
+
+
+def test_the_ppo_modules_need_their_catalog():
+    with pytest.raises(ValueError, match=r"adapter_model_config\(APPOTorchRLModule\): catalog_class is None"):
+        adapter_model_config(APPOConfig().get_default_rl_module_spec().module_class)
 
 
 def test_a_tf_module_gets_an_error_naming_the_framework():
