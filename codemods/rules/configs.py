@@ -60,6 +60,9 @@ When a config is rewritten (all of these must hold; otherwise it stays as it is)
    APPO or BC.
    When the algorithm is not available and the class does not convert either, the
    config works on legacy RLlib as before: only the registration says why it stays.
+   This rule only reads a Tune call: the ``training_scripts`` rule, the one owner of
+   Tune calls, turns its trainable into ``<Algo>.as_trainable()`` (or leaves a TODO
+   where the trainable is picked at run time) once the config is ours.
 3. it is not one policy's config outside ``.multi_agent(...)`` (a legacy 4-tuple's
    config, a ``PolicySpec(config=...)`` or anything in a legacy ``"multiagent"`` dict):
    flagged, use ``.multi_agent(...)`` with a ``MultiAgentRLModuleSpec``.

@@ -49,10 +49,27 @@ What it rewrites:
   connect to that cluster);
 - the trainer import lines become the config imports in place.
 
+- Ray Tune runs (``tune.run(trainable, config=...)``, ``tune.Tuner(trainable,
+  param_space=...)``, ``tune.Experiment(name, run=...)``, ``run_experiments({name: {"run":
+  ..., "config": ...}})``) whose trainable is a registry name (``"PPO"``,
+  ``get_trainable_cls("PPO")``) or a legacy trainer / algorithm class of PPO, IMPALA,
+  APPO or BC, given a config the file shows (dict literals as above, a function of the
+  file returning one, a config object, one the ``configs`` rule gave a module spec):
+  the trainable -> ``<Algo>.as_trainable()`` (``from rlmodule.algorithms.<algo> import
+  <Algo>``), the config as for a trainer, and the legacy result keys of a ``stop={...}``
+  literal (``tune.RunConfig(stop=...)`` of a Tuner, an experiment's ``"stop"``) and of
+  ``metric="..."`` -> ours, nested with ``/`` (``"env_runners/episode_return_mean"``); a
+  ``stop`` that is not a literal gets a TODO. A run whose trainable this rule cannot
+  rewrite (picked at run time, ``args.run``; a custom trainer; an algorithm this project
+  does not have) keeps it, with a TODO when its config is one written for this project's
+  algorithms. This rule alone edits Tune calls (the ``configs`` rule only reads their
+  trainable to pick the algorithm of a config).
+
 A file using a trainer of an algorithm this project does not have (DQN, SAC, ...)
 stays as it is, its supported trainers too (the file keeps working on ray's RLlib),
-with one TODO saying so. ``tune.run`` / ``tune.Tuner`` are left as they are; one given a
-config this rule rewrote gets a TODO.
+with one TODO saying so (and one on each Tune run given a config written for this
+project's algorithms). Under ``--target rllib`` Tune runs stay as they are: RLlib's
+trainables read RLlib 2.60 configs.
 """
 
 from __future__ import annotations
@@ -67,9 +84,10 @@ import libcst as cst
 from codemods import rllib_target as rllib
 from codemods.import_edits import add_imports, bound_imports, bound_name, dotted, used_names
 from codemods.rule import SKELETON, FileContext, Rule, TodoTransformer, walk
-from codemods.rules.configs import _Algorithms, _class_algorithm, _string, _Survey
+from codemods.rules.configs import RLLIB_ALGORITHMS, _algorithm, _Algorithms, _class_algorithm, _dict_entry, _string, _Survey
 
 ANCHOR = "training-scripts"
+ANCHOR_TUNE = "sweeps-with-ray-tune"
 
 #: Trainer / algorithm classes this project has -> RLlib's algorithm name.
 SUPPORTED_TRAINERS = {
@@ -84,6 +102,17 @@ CONFIGS = {
     "BC": ("rlmodule.algorithms.bc", "BCConfig"),
 }
 _LEGACY_HOMES = ("ray.rllib.agents.", "ray.rllib.algorithms.")
+#: Algorithm -> this project's algorithm class (its ``as_trainable()`` is the Tune trainable).
+ALGORITHM_CLASSES = {"PPO": "PPO", "IMPALA": "IMPALA", "APPO": "APPO", "BC": "BC"}
+#: Tune entry points -> (keyword of the trainable, its position, keyword of the config).
+_TUNE_RUNS = {"run": ("run_or_experiment", 0, "config"), "Tuner": ("trainable", 0, "param_space"),
+              "Experiment": ("run", 1, "config")}
+#: Keys Tune adds to every result (stopping criteria may name them).
+_TUNE_RESULT_KEYS = frozenset({
+    "done", "training_iteration", "time_this_iter_s", "time_total_s", "time_since_restore",
+    "iterations_since_restore", "timesteps_since_restore", "trial_id", "experiment_id", "date", "timestamp", "pid",
+    "hostname", "node_ip", "config",
+})
 
 #: Legacy config keys -> ours (``rlmodule.algorithms.algorithm_config.LEGACY_KEYS``; a test keeps them equal).
 LEGACY_KEYS = {
@@ -211,6 +240,20 @@ class _Config:
     names: List[cst.Name] = field(default_factory=list)  # the names it is held by
 
 
+@dataclass
+class _TuneRun:
+    """One Tune run: ``site`` (the call, or a ``run_experiments`` spec dict) and what it is given."""
+
+    site: Union[cst.Call, cst.Dict]
+    trainable: Optional[cst.BaseExpression]
+    config: Optional[cst.BaseExpression]
+    stop: Optional[cst.BaseExpression]
+    metrics: List[cst.BaseExpression]  # metric= / checkpoint_score_attr= values
+
+
+#: ``_result_path``: the key is one of this project's (or not a string): left as it is.
+_KEEP: Tuple[str, ...] = ("<keep>",)
+
 #: A ray 2.x algorithm class called by name (the cheap pre-filter of ``applies_to``).
 _ALGORITHM_CALL = re.compile(
     rb"\b(?:PPO|APPO|Impala|IMPALA|BC|MARWIL|DQN|SimpleQ|SAC|DDPG|TD3|PG|A2C|A3C|CQL|ES|ARS|ApexDQN|ApexDDPG|R2D2"
@@ -223,6 +266,8 @@ class TrainingScripts(Rule):
     summary = "PPOTrainer(config=...) & co -> PPOConfig.from_dict(...).build(); legacy config and result keys renamed"
     order = 50
     triggers = (b"Trainer", b"DEFAULT_CONFIG", b"with_common_config", b"rllib.algorithms")
+    #: A Tune run of an RLlib trainable name (``tune.run("PPO", ...)``) needs no ``rllib`` in the file.
+    target_triggers = {"rlmodule": (b"tune.run(", b"Tuner(", b"run_experiments(", b"Experiment(")}
 
     @classmethod
     def applies_to(cls, source: bytes, repo) -> bool:
@@ -252,6 +297,9 @@ class TrainingScripts(Rule):
         self.handled_names: Set[str] = set()  # imported names the rewrite stops using
         self.needed: Dict[str, Tuple[str, str]] = {}  # config class -> import
         self.ours: Set[int] = set()  # ray 2.x algorithm classes given config objects, kept
+        self.trainables: Dict[int, str] = {}  # id(Tune trainable) -> our algorithm class
+        self.rewritten_configs: Set[int] = set()  # id(dict literal / DEFAULT_CONFIG) of configs rewritten
+        self.rewritten_names: Set[Tuple[int, str]] = set()  # (scope, name) holding them
         if not self._plan(node):  # nothing to rewrite: at most TODOs on statements
             self.descend_only = SKELETON if self._pending else frozenset({cst.Module})
 
@@ -286,16 +334,15 @@ class TrainingScripts(Rule):
         unsupported = sorted({a for _, a in constructions + others if a not in self.t.configs})
         if unsupported and constructions:
             self._flag_unsupported(unsupported, refs)
-            return False
-        if unsupported or not constructions:
-            return False
         rewritten = 0
-        for call, algorithm in constructions:
-            rewritten += self._plan_construction(call, algorithm)
-        if not rewritten and not self.ours:
-            return bool(self._pending)
+        if not unsupported:
+            for call, algorithm in constructions:
+                rewritten += self._plan_construction(call, algorithm)
+        tuned = self._plan_tune(module, rewrite=not unsupported)
+        if not rewritten and not self.ours and not tuned:
+            return False
         self._plan_results()
-        if rewritten == len(constructions) and not others and not self.rllib:  # RLlib runs on Ray
+        if constructions and rewritten == len(constructions) and not others and not self.rllib:  # RLlib runs on Ray
             self._plan_ray_calls(module)
         return True
 
@@ -355,19 +402,22 @@ class TrainingScripts(Rule):
         self.calls[id(call)] = (algorithm, config, env)
         self.needed[self.t.configs[algorithm][1]] = self.t.configs[algorithm]
         self.handled_names.add(dotted(call.func).split(".")[0])
+        self._plan_config(found)
+        return True
+
+    def _plan_config(self, found: _Config) -> None:
+        """A config given to a rewritten trainer or Tune run: its DEFAULT_CONFIG and
+        with_common_config go, and where every value is visible its legacy keys."""
         for ref, ref_algorithm in found.defaults:
             self.replaced_defaults[id(ref)] = ref_algorithm
             self.handled_names.add(dotted(ref).split(".")[0])
         for common in found.common:
             self.unwrapped.add(id(common))
             self.handled_names.add(dotted(common.func).split(".")[0])
+        self.rewritten_configs.update(id(n) for n in [*found.dicts, *(r for r, _ in found.defaults)])
+        self.rewritten_names.update(_binding(n, self.survey) for n in found.names)
         if found.visible:
-            before = len(self.renamed_keys) + len(self.renamed_dicts) + len(self.flattened_items)
             self._plan_keys(found)
-            after = len(self.renamed_keys) + len(self.renamed_dicts) + len(self.flattened_items)
-            if (after > before or found.defaults or found.common) and not self.rllib:
-                self._flag_tune()
-        return True
 
     def _config_of(self, node: cst.BaseExpression, seen: Optional[Set[int]] = None, found: Optional[_Config] = None) -> _Config:
         """What a config expression is made of (following names assigned in its scope)."""
@@ -411,12 +461,200 @@ class TrainingScripts(Rule):
                 return self._config_of(node.func.value, seen, found)
             if path in ("copy.deepcopy", "copy.copy", "deepcopy", "dict") and len(args) == 1 and len(node.args) == 1:
                 return self._config_of(args[0], seen, found)
+            returned = self.survey.returns.get(node.func.value) if isinstance(node.func, cst.Name) else None
+            if returned and len(self.survey.calls.get(node.func.value, [])) == 1:  # a function of this file, called here only
+                for value in returned:
+                    self._config_of(value, seen, found)
+                return found
         found.visible = False
         return found
 
+    # -- Ray Tune runs -----------------------------------------------------------------------
+    def _tune_runs(self, module: cst.Module) -> List[_TuneRun]:
+        """The file's Tune runs: ``tune.run``, ``tune.Tuner``, ``tune.Experiment`` calls and
+        the experiment dicts given to ``run_experiments`` (a dict literal or names of them)."""
+        runs: List[_TuneRun] = []
+        for node in walk(module):
+            if type(node) is not cst.Call:
+                continue
+            path = self._resolve(dotted(node.func))
+            parts = path.split(".")
+            if "tune" not in parts[:-1]:
+                continue
+            if parts[-1] in _TUNE_RUNS:
+                keyword, position, config_keyword = _TUNE_RUNS[parts[-1]]
+                positional = [a.value for a in node.args if a.keyword is None and not a.star]
+                trainable = _keyword(node, keyword) or (positional[position] if len(positional) > position else None)
+                stop = _keyword(node, "stop")
+                run_config = _keyword(node, "run_config")
+                if stop is None and isinstance(run_config, cst.Call):
+                    stop = _keyword(run_config, "stop")
+                tune_config = _keyword(node, "tune_config")
+                metrics = [_keyword(c, k) for c in (node, tune_config) if isinstance(c, cst.Call)
+                           for k in ("metric", "checkpoint_score_attr")]
+                runs.append(_TuneRun(node, trainable, _keyword(node, config_keyword), stop, [m for m in metrics if m is not None]))
+            elif parts[-1] == "run_experiments" and node.args:
+                for spec in self._experiment_specs(node.args[0].value):
+                    entries = {_string(e.key): e.value for e in spec.elements if isinstance(e, cst.DictElement)}
+                    runs.append(_TuneRun(spec, entries.get("run"), entries.get("config"), entries.get("stop"), []))
+        return runs
+
+    def _experiment_specs(self, node: cst.BaseExpression) -> List[cst.Dict]:
+        """The experiment spec dicts (``{"run": ..., "config": ...}``) of a ``run_experiments`` argument."""
+        values = [node]
+        if isinstance(node, cst.Name):
+            values = self.flow._values(node.value, self.survey.scope.get(id(node), id(self.survey.module)))
+        return [
+            e.value for v in values if isinstance(v, cst.Dict) for e in v.elements
+            if isinstance(e, cst.DictElement) and isinstance(e.value, cst.Dict) and _dict_entry(e.value, "run") is not None
+        ]
+
+    def _trainable(self, node: Optional[cst.BaseExpression], seen: Optional[Set[int]] = None) -> Optional[str]:
+        """What a Tune trainable runs: an RLlib algorithm name (``"PPO"``), ``"ours"`` (an
+        ``X.as_trainable()``), ``"the custom trainer X"`` / ``"trainable 'x'"``, or ``None``
+        when the file does not say (``args.run``)."""
+        seen = set() if seen is None else seen
+        if node is None or id(node) in seen:
+            return None
+        seen.add(id(node))
+        text = _string(node)
+        if text is not None:
+            return _algorithm(text.split("/")[-1]) or f"trainable {text!r}"
+        if isinstance(node, cst.Call):
+            path = dotted(node.func)
+            last = path.split(".")[-1] if path else ""
+            if last == "as_trainable":
+                return "ours"
+            if last == "get_trainable_cls" and node.args:
+                return self._trainable(node.args[0].value, seen)
+            if last in ("build_trainer", "build_algorithm", "with_updates"):
+                return f"the custom trainer built by {last}(...)"
+            return None
+        if isinstance(node, cst.Name):
+            if self.flow._is_trainer_class(node.value):
+                return f"the custom trainer {node.value}"
+            values = self.flow._values(node.value, self.survey.scope.get(id(node), id(self.survey.module)))
+            if values:
+                found = {self._trainable(v, seen) for v in values}
+                return found.pop() if len(found) == 1 else None
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            return trainer_algorithm(self._resolve(dotted(node)))
+        return None
+
+    def _plan_tune(self, module: cst.Module, rewrite: bool) -> bool:
+        """Decide each Tune run (``rewrite``: the file's trainers may be rewritten); ``True``
+        when one is rewritten."""
+        if self.rllib:  # RLlib's trainables read RLlib 2.60 configs: nothing to do
+            return False
+        pending: List[Tuple[_TuneRun, Optional[str]]] = []
+        rewritten = False
+        for run in self._tune_runs(module):
+            algorithm = self._trainable(run.trainable)
+            if algorithm == "ours":
+                continue
+            if rewrite and algorithm in ALGORITHM_CLASSES and run.trainable is not None and run.config is not None:
+                rewritten |= self._plan_run(run, algorithm)
+            else:
+                pending.append((run, algorithm))
+        for run, algorithm in pending:  # after every rewrite: which configs are ours is known
+            if run.config is not None and self._is_ours(run.config):
+                self._flag_run(run, algorithm)
+        return rewritten
+
+    def _plan_run(self, run: _TuneRun, algorithm: str) -> bool:
+        """A Tune run of PPO / IMPALA / APPO / BC given a config: rewritten when the config
+        is visible or a config object; ``True`` when it is."""
+        statement = self.survey.statement_of(run.site)
+        found = self._config_of(run.config)
+        visible = found.visible and bool(found.dicts or found.defaults)
+        if not visible and not self._is_config_object(run.config):
+            return False  # a config the file does not show: RLlib's algorithm reads it as before
+        mismatch = sorted({a for _, a in found.defaults if a != algorithm})
+        if mismatch:
+            self.flag(
+                f"this Tune run of {algorithm} is given {' / '.join(mismatch)}'s DEFAULT_CONFIG: not rewritten; run "
+                f"{ALGORITHM_CLASSES[algorithm]}.as_trainable() with {self.t.configs[algorithm][1]}().to_dict() "
+                "updated with its settings",
+                ANCHOR_TUNE, statement,
+            )
+            return False
+        cls = ALGORITHM_CLASSES[algorithm]
+        module = self.t.configs[algorithm][0]
+        self.trainables[id(run.trainable)] = cls
+        named = run.trainable.func if isinstance(run.trainable, cst.Call) else run.trainable  # get_trainable_cls(...)
+        if dotted(named):
+            self.handled_names.add(dotted(named).split(".")[0])
+        bound = self.survey.imports.get(cls)
+        if bound is None or not (bound == f"{module}.{cls}" or trainer_algorithm(bound) == algorithm):
+            self.needed[cls] = (module, cls)  # else the imports rule sends the legacy import of it to ours
+        self._plan_config(found)
+        self._plan_stop(run, statement)
+        return True
+
+    def _plan_stop(self, run: _TuneRun, statement: Optional[cst.CSTNode]) -> None:
+        """Legacy result keys of a ``stop`` dict literal and of ``metric`` strings -> ours."""
+        keys = [e.key for e in run.stop.elements if isinstance(e, cst.DictElement)] if isinstance(run.stop, cst.Dict) else []
+        if run.stop is not None and not isinstance(run.stop, cst.Dict):
+            self.flag(
+                "Tune's stopping criteria name this project's result keys, nested with '/' "
+                "('env_runners/episode_return_mean' for episode_reward_mean, 'num_env_steps_sampled' for timesteps_total): "
+                "check the keys of this stop",
+                ANCHOR_TUNE, statement,
+            )
+        for key in [*keys, *run.metrics]:
+            text = _string(key)
+            if not isinstance(key, cst.SimpleString) or text is None or text in _TUNE_RESULT_KEYS:
+                continue
+            path = self._result_path(text.split("/"))
+            if path is None:
+                self.flag(
+                    f"result key {text!r} has no equivalent in {self.t.stack} results (see the result key table)",
+                    ANCHOR, statement,
+                )
+            elif path is not _KEEP:
+                self.renamed_keys[id(key)] = "/".join(path)
+
+    def _is_config_object(self, node: cst.BaseExpression) -> bool:
+        """A config object chain (``PPOConfig()...``), or its ``to_dict()``."""
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "to_dict" \
+                and not node.args:
+            node = node.func.value
+        return _is_config_object(node, self)
+
+    def _is_ours(self, config: cst.BaseExpression) -> bool:
+        """Whether a config is written for this project's algorithms: rewritten for a
+        trainer or Tune run here, given a module spec by the ``configs`` rule, or a config object."""
+        if self._is_config_object(config):
+            return True
+        found = self._config_of(config)
+        if any(id(n) in self.rewritten_configs for n in [*found.dicts, *(r for r, _ in found.defaults)]):
+            return True
+        if any(_binding(n, self.survey) in self.rewritten_names for n in found.names):
+            return True
+        if any(_dict_entry(d, "rl_module_spec") is not None for d in found.dicts):
+            return True
+        scopes = {(self.survey.scope.get(id(n)), n.value) for n in found.names}
+        return bool(scopes & self.survey.spec_items)
+
+    def _flag_run(self, run: _TuneRun, algorithm: Optional[str]) -> None:
+        call = self.survey.module.code_for_node(run.site.func) if isinstance(run.site, cst.Call) else "tune.run"
+        how = f"{call}(<Algo>.as_trainable(), ...) with <Algo> PPO, IMPALA, APPO or BC from rlmodule.algorithms.<algo>"
+        if isinstance(run.site, cst.Dict):
+            how = '"run": <Algo>.as_trainable() with <Algo> PPO, IMPALA, APPO or BC from rlmodule.algorithms.<algo>'
+        if algorithm is None or algorithm == "ours":
+            why = "the trainable is picked at run time"
+        elif algorithm in RLLIB_ALGORITHMS:
+            why = f"{algorithm} is not available on this project's stack (PPO, IMPALA, APPO, BC); ray's RLlib runs it"
+        else:
+            why = f"{algorithm} runs on ray's RLlib"
+        self.flag(
+            f"{why}, but this config is written for this project's algorithms (new key names, module specs), which "
+            f"RLlib's trainables cannot read: run it as {how} (or keep a legacy config for RLlib)",
+            ANCHOR_TUNE, self.survey.statement_of(run.site),
+        )
+
     # -- config keys -----------------------------------------------------------------------
     def _plan_keys(self, found: _Config) -> None:
-        self.tune_calls: List[cst.Call] = []
         for dict_node in found.dicts:
             self._plan_dict(dict_node)
         bindings = {(self.survey.scope.get(id(n)), n.value): n for n in found.names}
@@ -463,20 +701,6 @@ class TrainingScripts(Rule):
             call = self.survey.parent.get(id(parent))
             if type(call) is cst.Call and len(call.args) == 1 and isinstance(call.args[0].value, cst.Dict):
                 self._plan_dict(call.args[0].value)
-        elif type(parent) is cst.Arg:
-            call = self.survey.parent.get(id(parent))
-            path = self._resolve(dotted(call.func)) if type(call) is cst.Call else ""
-            if "tune" in path.split(".")[:-1] and path.split(".")[-1] in ("run", "Tuner", "run_experiments"):
-                self.tune_calls.append(call)
-
-    def _flag_tune(self) -> None:
-        for call in self.tune_calls:
-            self.flag(
-                    "this config is rewritten for this project's algorithm config (new key names, rlmodule "
-                    "defaults): Tune with ray's RLlib cannot run it; train with <Algo>Config.from_dict(config).build() "
-                    "and algo.train() in a loop until Tune support lands",
-                    ANCHOR, self.survey.statement_of(call),
-                )
 
     def _flag_multiagent(self, node: cst.CSTNode) -> None:
         self.flag(
@@ -579,8 +803,23 @@ class TrainingScripts(Rule):
         return None if path is None else [*path, *rest]
 
     def _plan_chain(self, node: cst.Subscript, keys: List[cst.BaseExpression]) -> None:
-        texts = [_string(k) for k in keys]
-        statement = self.survey.statement_of(node)
+        new = self._result_path(keys)
+        if new is _KEEP:
+            return
+        if new is None:
+            self.flag(
+                f"result key path {_shown([_string(k) for k in keys])} of a legacy trainer result has no equivalent in "
+                f"{self.t.stack} results (see the result key table)",
+                ANCHOR, self.survey.statement_of(node),
+            )
+            return
+        self.result_chains[id(node)] = new
+
+    def _result_path(self, keys: Sequence[Union[str, cst.BaseExpression]]):
+        """The key path of this project's results for a legacy result key path (keys as
+        strings or expressions): a list, ``None`` when it has no equivalent, ``_KEEP`` when
+        it is one of ours (or not a string)."""
+        texts = [k if isinstance(k, str) else _string(k) for k in keys]
         first = texts[0]
         new: Optional[List[Union[str, cst.BaseExpression]]] = None
         if first in self.t.result_keys:
@@ -593,19 +832,12 @@ class TrainingScripts(Rule):
                 new = self._mapped(texts[1], keys[2:])
             elif texts[1] == "learner" and len(keys) > 3:
                 stats = keys[4:] if texts[3] == "learner_stats" else keys[3:]
-                stat = _string(stats[0]) if stats else None
+                stat = stats[0] if stats and isinstance(stats[0], str) else _string(stats[0]) if stats else None
                 if stat in self.t.learner_stats:
                     new = ["learners", keys[2], self.t.learner_stats[stat], *stats[1:]]
         elif first in self.t.new_result_keys or first is None:
-            return
-        if new is None:
-            self.flag(
-                f"result key path {_shown(texts)} of a legacy trainer result has no equivalent in {self.t.stack} "
-                "results (see the result key table)",
-                ANCHOR, statement,
-            )
-            return
-        self.result_chains[id(node)] = new
+            return _KEEP
+        return new
 
     # -- ray.init / ray.shutdown ----------------------------------------------------------
     def _plan_ray_calls(self, module: cst.Module) -> None:
@@ -636,6 +868,8 @@ class TrainingScripts(Rule):
     # -- the rewrite ------------------------------------------------------------------------
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         key = id(original_node)
+        if key in self.trainables:
+            return self._as_trainable(original_node, updated_node)
         if key in self.calls:
             algorithm, config, env = self.calls[key]
             config_class = cst.Name(self.t.configs[algorithm][1])
@@ -673,13 +907,24 @@ class TrainingScripts(Rule):
         self.changed()
         return cst.Call(cst.Attribute(cst.Call(cst.Name(self.t.configs[algorithm][1])), cst.Name("to_dict")))
 
+    def _as_trainable(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
+        """A Tune trainable -> ``<Algo>.as_trainable()`` (``None``: not one to rewrite)."""
+        cls = self.trainables.get(id(original))
+        if cls is None:
+            return None
+        self.changed()
+        return cst.Call(cst.Attribute(cst.Name(cls), cst.Name("as_trainable")), lpar=updated.lpar, rpar=updated.rpar)
+
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
-        return self._default_config(original_node) or updated_node
+        return self._as_trainable(original_node, updated_node) or self._default_config(original_node) or updated_node
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
-        return self._default_config(original_node) or updated_node
+        return self._as_trainable(original_node, updated_node) or self._default_config(original_node) or updated_node
 
-    def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
+    def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.BaseExpression:
+        trainable = self._as_trainable(original_node, updated_node)
+        if trainable is not None:
+            return trainable
         new = self.renamed_keys.get(id(original_node))
         if new is None:
             return updated_node
@@ -763,7 +1008,7 @@ class _ImportRewriter(TodoTransformer):
             return updated_node
         statement = updated_node.body[0]
         specs = bound_imports(statement)
-        gone = [s for s in specs if bound_name(s) in self.drop and (s[0] == "ray" or s[0].startswith("ray.rllib"))]
+        gone = [s for s in specs if bound_name(s) in self.drop and (s[0] in ("ray", "ray.tune.registry") or s[0].startswith("ray.rllib"))]
         if not gone:
             return updated_node
         self.changed()
@@ -786,6 +1031,10 @@ class _ImportRewriter(TodoTransformer):
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
+def _keyword(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression]:
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
+
+
 def _in_import(survey: _Survey, node: cst.CSTNode) -> bool:
     current = survey.parent.get(id(node))
     while current is not None and type(current) not in (cst.SimpleStatementLine, cst.Module):

@@ -196,6 +196,29 @@ def test_an_algorithm_the_file_does_not_show_is_rewritten_with_a_todo(body):
     ) in out
 
 
+@pytest.mark.parametrize(
+    "site,trainable",
+    [("tune_run", "PPO"), ("tuner", "APPO"), ("trainable_cls", "IMPALA"), ("variable_to_tune", "IMPALA"),
+     ("experiment_spec", "PPO"), ("returned", "PPO")],
+)
+def test_a_tune_run_given_a_rewritten_config_runs_our_algorithm(site, trainable):
+    """The configs rule reads the algorithm at the Tune call; the training_scripts rule
+    (the one owner of Tune calls) makes its trainable ours: RLlib's would refuse the spec."""
+    body, imports = SUPPORTED_SITES[site]
+    out = migrate(script(body.replace("<M>", MODEL) + "\n", imports + "\n"))
+    assert f"{trainable}.as_trainable()" in out and f"from rlmodule.algorithms.{trainable.lower()} import {trainable}\n" in out
+    assert f"'{trainable}'" not in out and "get_trainable_cls" not in out and "TODO" not in out
+
+
+def test_a_tune_run_picked_at_run_time_keeps_its_trainable_and_says_how_to_run_ours():
+    out = migrate(script(f"tune.run(args.run, config={{'model': {MODEL}}})\n", "from ray import tune\n"))
+    assert rewritten(out) and "tune.run(args.run, config=" in out
+    assert (
+        "# TODO(rlmigrate): the trainable is picked at run time, but this config is written for this project's "
+        "algorithms"
+    ) in out and "tune.run(<Algo>.as_trainable(), ...)" in out and "see MIGRATION.md#sweeps-with-ray-tune" in out
+
+
 # ------------------------------------------------------------------------------------------
 # Registrations
 # ------------------------------------------------------------------------------------------
