@@ -642,7 +642,7 @@ class TrainingScripts(Rule):
         if isinstance(run.site, cst.Dict):
             how = '"run": <Algo>.as_trainable() with <Algo> PPO, IMPALA, APPO or BC from rlmodule.algorithms.<algo>'
         if algorithm is None or algorithm == "ours":
-            why = "the trainable is picked at run time"
+            why = "the codemod cannot tell what this trainable runs (picked at run time, or defined elsewhere)"
         elif algorithm in RLLIB_ALGORITHMS:
             why = f"{algorithm} is not available on this project's stack (PPO, IMPALA, APPO, BC); ray's RLlib runs it"
         else:

@@ -214,7 +214,8 @@ def test_a_tune_run_picked_at_run_time_keeps_its_trainable_and_says_how_to_run_o
     out = migrate(script(f"tune.run(args.run, config={{'model': {MODEL}}})\n", "from ray import tune\n"))
     assert rewritten(out) and "tune.run(args.run, config=" in out
     assert (
-        "# TODO(rlmigrate): the trainable is picked at run time, but this config is written for this project's "
+        "# TODO(rlmigrate): the codemod cannot tell what this trainable runs (picked at run time, or defined "
+        "elsewhere), but this config is written for this project's "
         "algorithms"
     ) in out and "tune.run(<Algo>.as_trainable(), ...)" in out and "see MIGRATION.md#sweeps-with-ray-tune" in out
 

@@ -766,7 +766,7 @@ def test_tune_runs_that_cannot_be_rewritten_get_a_todo_where_their_config_is_our
     ''')
     found = tune_todos(out)
     assert len(found) == 2, found
-    assert found[0].startswith("the trainable is picked at run time") and "tune.run(<Algo>.as_trainable(), ...)" in found[0]
+    assert found[0].startswith("the codemod cannot tell what this trainable runs (picked at run time") and "tune.run(<Algo>.as_trainable(), ...)" in found[0]
     assert found[1].startswith("DQN is not available on this project's stack")
     assert "until Tune support lands" not in out
     assert 'tune.run(args.run, config={"num_workers": 0})' in out and 'tune.run("PPO", config=load(args))' in out
