@@ -762,11 +762,13 @@ def _write(module: RLModule, directory: Path) -> None:
         checkpoint.write_metadata(directory, module, "multi_agent", spec, module_ids=list(module.keys()))
     else:
         weights = checkpoint.write_weights(module, directory)
-        checkpoint.write_metadata(directory, module, "single_agent", _single_spec_dict(module), **weights)
+        spec = spec_of(module)
+        checkpoint.write_metadata(directory, module, "single_agent", None if spec is None else spec.to_dict(), **weights)
 
 
-def _single_spec_dict(module: RLModule) -> Optional[Dict[str, Any]]:
-    """The spec that rebuilds ``module``, or None if it was built without a config."""
+def spec_of(module: RLModule) -> Optional[SingleAgentRLModuleSpec]:
+    """The spec that rebuilds ``module`` (its class, spaces, model config and catalog),
+    or None if it was built without a config holding both spaces."""
     config = module.config
     if config is None or config.observation_space is None or config.action_space is None:
         return None
@@ -776,7 +778,7 @@ def _single_spec_dict(module: RLModule) -> Optional[Dict[str, Any]]:
         action_space=config.action_space,
         model_config_dict=config.model_config_dict,
         catalog_class=config.catalog_class,
-    ).to_dict()
+    )
 
 
 def _marl_spec_dict(module: MultiAgentRLModule) -> Optional[Dict[str, Any]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from compat.rllib.spec import our_spec, to_rllib_spec
-from rlmodule.rl_module import MultiAgentRLModule, MultiAgentRLModuleSpec, RLModule, SingleAgentRLModuleSpec
+from rlmodule.rl_module import MultiAgentRLModule, MultiAgentRLModuleSpec, RLModule, SingleAgentRLModuleSpec, spec_of
 
 #: The adapter's name for our module: RLlib's weight names are ours behind this prefix.
 PREFIX = "inner."
@@ -33,19 +33,13 @@ PREFIX = "inner."
 
 def _spec_of(module: RLModule, where: str) -> SingleAgentRLModuleSpec:
     """The spec that rebuilds ``module`` (from its config)."""
-    config = module.config
-    if config is None or config.observation_space is None or config.action_space is None:
+    spec = spec_of(module)
+    if spec is None:
         raise ValueError(
             f"{where}: {type(module).__name__} was built without a config holding both spaces "
             "(build it from a SingleAgentRLModuleSpec); the RLlib checkpoint records them"
         )
-    return SingleAgentRLModuleSpec(
-        module_class=type(module),
-        observation_space=config.observation_space,
-        action_space=config.action_space,
-        model_config_dict=config.model_config_dict,
-        catalog_class=config.catalog_class,
-    )
+    return spec
 
 
 def export_rllib_checkpoint(module: RLModule, directory: Union[str, os.PathLike]) -> str:
