@@ -39,3 +39,16 @@ def test_the_fixtures_import_from_our_packages():
 def test_migrated_fixture_import_resolves(fixture, module, name):
     mod = importlib.import_module(module)
     assert name == "*" or hasattr(mod, name), f"{fixture}: from {module} import {name}: no such name"
+
+
+@pytest.mark.legacy
+@pytest.mark.parametrize("algo", ["ppo", "impala", "appo", "bc"])
+def test_our_algorithm_packages_have_rllibs_algorithm_and_config_names(algo):
+    """The import map sends ``ray.rllib.algorithms.<algo>`` to ours: every algorithm and
+    config name RLlib 2.60 exports there exists in ours (its policies are the policies
+    rule's)."""
+    rllib = importlib.import_module(f"ray.rllib.algorithms.{algo}")
+    ours = importlib.import_module(f"rlmodule.algorithms.{algo}")
+    names = [n for n in rllib.__all__ if "Policy" not in n]
+    assert names
+    assert [n for n in names if not hasattr(ours, n)] == []
