@@ -58,7 +58,7 @@ try:
     from ray.tune.execution.placement_groups import PlacementGroupFactory
     from ray.tune.tune import _Config
 except ImportError as exc:  # ray, or Tune's own dependencies (pandas, pyarrow, ...), missing
-    raise ImportError(f'Ray Tune is not installed ({exc}): pip install "ray[tune]==2.60.0"') from exc
+    raise ImportError(f'Ray Tune is not installed ({exc}): pip install "rlmodule-migrate[tune]" (ray[tune]==2.60.0)') from exc
 
 from rlmodule.algorithms.algorithm_config import AlgorithmConfig
 

@@ -133,8 +133,8 @@ def test_as_trainable_is_a_tune_trainable_named_like_the_algorithm():
 def test_without_ray_tune_as_trainable_names_what_to_install(monkeypatch):
     for name in ("ray", "ray.tune"):
         monkeypatch.setitem(sys.modules, name, None)  # "import ray" raises ImportError
-    monkeypatch.delitem(sys.modules, "rlmodule.algorithms.tune")
-    with pytest.raises(ImportError, match=re.escape('pip install "ray[tune]==2.60.0"')):
+    monkeypatch.delitem(sys.modules, "rlmodule.algorithms.tune", raising=False)
+    with pytest.raises(ImportError, match=re.escape('pip install "rlmodule-migrate[tune]" (ray[tune]==2.60.0)')):
         PPO.as_trainable()
 
 
