@@ -148,7 +148,20 @@ class AlgorithmConfig:
             self._enable_learner_api = True
         for key, value in kwargs.items():
             self._set_training_setting(key, value)
+        self._warn_if_lr_unused(kwargs)
         return self
+
+    def _warn_if_lr_unused(self, keys: Any) -> None:
+        """``lr`` set without ``lr_schedule`` while a schedule is on (PPO's default one):
+        the schedule decides the learning rate, so say so instead of ignoring ``lr``."""
+        if "lr" in keys and "lr_schedule" not in keys and self.lr_schedule is not None and not is_search_space(self.lr):
+            warnings.warn(
+                f"{type(self).__name__}: lr={self.lr!r} is not used: lr_schedule={self.lr_schedule!r} sets the "
+                "learning rate (the algorithm's default schedule unless you set one); pass lr_schedule=None "
+                "to train at a fixed lr",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _set_training_setting(self, key: str, value: Any) -> None:
         key = TRAINING_ALIASES.get(key, key)
@@ -374,6 +387,7 @@ class AlgorithmConfig:
                 self._set_training_setting(key, value)
             else:
                 getattr(self, setter)(**{key: value})
+        self._warn_if_lr_unused(settings)
         return self
 
     # --- specs ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ and the JSON form checkpoints store."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -263,3 +264,18 @@ def test_learner_class_must_be_a_learner_subclass_and_is_built_by_the_algorithm(
     finally:
         algo.stop()
     assert type(algo.learners["default_policy"]) is CountingLearner and CountingLearner.calls >= 2
+
+
+def test_an_lr_a_schedule_overrides_is_reported_not_ignored():
+    """PPO's default lr_schedule decides the learning rate: an lr set without a schedule
+    warns, naming both; lr_schedule=None (or a schedule of your own, or a to_dict() copy
+    holding both) does not."""
+    with pytest.warns(UserWarning, match=r"lr=5e-05 is not used: lr_schedule=\[\[0, 0.003\], \[100000, 0.0001\]\]"):
+        PPOConfig().training(lr=5e-5)
+    with pytest.warns(UserWarning, match="pass lr_schedule=None"):
+        PPOConfig.from_dict({"lr": 5e-5})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert PPOConfig().training(lr=5e-5, lr_schedule=None).lr_schedule is None
+        PPOConfig.from_dict(PPOConfig().training(lr=5e-5, lr_schedule=[[0, 1e-3], [10, 1e-4]]).to_dict())
+        PPOConfig().training(gamma=0.9)
