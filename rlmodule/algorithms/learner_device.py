@@ -48,9 +48,7 @@ def learner_copy(module: RLModule, device: str) -> RLModule:
 def copy_weights(source: RLModule, target: RLModule) -> None:
     """``target``'s parameters and buffers <- ``source``'s, in place and across devices
     (``source`` and ``target``: a module and its :func:`learner_copy`)."""
-    targets = by_module_id(target)
-    for module_id, sub in by_module_id(source).items():
-        targets[module_id].load_state_dict(sub.state_dict())
+    target.set_state(source.get_state())
 
 
 def by_module_id(module: RLModule) -> Dict[str, RLModule]:
