@@ -25,10 +25,15 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from compat.rllib.spec import our_spec, to_rllib_spec
+from rlmodule.checkpoint import dir_name
+from rlmodule.checkpoint_dir import Layout, save_dir
 from rlmodule.rl_module import MultiAgentRLModule, MultiAgentRLModuleSpec, RLModule, SingleAgentRLModuleSpec, spec_of
 
 #: The adapter's name for our module: RLlib's weight names are ours behind this prefix.
 PREFIX = "inner."
+#: What RLlib's ``save_to_path`` writes at a module checkpoint's top level (a
+#: ``MultiRLModule``'s also holds one directory per module id).
+RLLIB_FILES = frozenset({"metadata.json", "class_and_ctor_args.pkl", "module_state.pkl", "module_state.msgpack"})
 
 
 def _spec_of(module: RLModule, where: str) -> SingleAgentRLModuleSpec:
@@ -46,13 +51,18 @@ def export_rllib_checkpoint(module: RLModule, directory: Union[str, os.PathLike]
     """Write ``module`` (ours, torch; single-agent or a plain MultiAgentRLModule) as an
     RLlib 2.60 module checkpoint in ``directory``: an :class:`RLlibAdapter` (a
     ``MultiRLModule`` of them) holding ``module``'s weights, saved by RLlib (the format
-    pickles: see this module's docstring). Returns the directory as str."""
+    pickles: see this module's docstring). The save goes through the same staging swap as
+    ours (:mod:`rlmodule.checkpoint_dir`): a directory that is not empty and not such a
+    checkpoint is refused, and a failed save leaves the previous one. Returns the
+    directory as str."""
+    module_ids: list = []
     if isinstance(module, MultiAgentRLModule):
         if type(module) is not MultiAgentRLModule:
             raise ValueError(
                 f"export_rllib_checkpoint(): {type(module).__name__} is a custom multi-agent class; "
                 "only the plain MultiAgentRLModule container has an RLlib counterpart"
             )
+        module_ids = [dir_name(mid) for mid in module.keys()]  # RLlib names a directory after each
         specs = {mid: _spec_of(sub, f"export_rllib_checkpoint(): module {mid!r}") for mid, sub in module.items()}
         rllib_module = to_rllib_spec(MultiAgentRLModuleSpec(module_specs=specs)).build()
         for mid, sub in module.items():
@@ -60,9 +70,9 @@ def export_rllib_checkpoint(module: RLModule, directory: Union[str, os.PathLike]
     else:
         rllib_module = to_rllib_spec(_spec_of(module, "export_rllib_checkpoint()")).build()
         rllib_module.inner.set_state(module.get_state())
-    path = Path(directory)
-    rllib_module.save_to_path(path.resolve().as_posix())
-    return str(path)
+    layout = Layout("an RLlib module checkpoint", "class_and_ctor_args.pkl", RLLIB_FILES | frozenset(module_ids))
+    save_dir(directory, lambda staging: rllib_module.save_to_path(staging.as_posix()), layout)
+    return str(Path(directory))
 
 
 def import_rllib_module(

@@ -247,6 +247,28 @@ def test_a_multi_agent_module_round_trips_through_rllib_checkpoints(tmp_path):
 
 
 @legacy
+def test_an_export_replaces_only_an_rllib_checkpoint_and_never_a_users_files(tmp_path):
+    """The export saves through our staging swap: over its own previous export it
+    replaces it; into a directory holding other files it refuses and changes nothing."""
+    first, second = CASES["fc"]().build(), CASES["fc"]().build()
+    export_rllib_checkpoint(first, tmp_path / "ckpt")
+    export_rllib_checkpoint(second, tmp_path / "ckpt")
+    back = import_rllib_module(tmp_path / "ckpt", trust_pickle=True)
+    assert_same(dict(back.state_dict()), dict(second.state_dict()))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "metadata.json").write_text("users' own")
+    with pytest.raises(FileExistsError, match="is not an RLlib module checkpoint"):
+        export_rllib_checkpoint(first, project)
+    assert sorted(p.name for p in project.iterdir()) == ["metadata.json"]
+    assert (project / "metadata.json").read_text() == "users' own"
+    (tmp_path / "ckpt" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"also holds \['notes.txt'\]"):
+        export_rllib_checkpoint(first, tmp_path / "ckpt")
+    assert (tmp_path / "ckpt" / "notes.txt").read_text() == "mine"
+
+
+@legacy
 def test_reading_an_rllib_checkpoint_directory_needs_trust_because_it_pickles(tmp_path):
     ours = CASES["fc"]().build()
     export_rllib_checkpoint(ours, tmp_path)
