@@ -4,7 +4,7 @@ Usage: ``python benchmarks/learner_gpu.py``.
 
 One batch of CartPole-v1 experience (``TRAIN_BATCH_SIZE`` env steps, sampled once by
 the in-process env runner with seed 0) is trained on by two PPO algorithms with the
-default module (MLP 256x256, shared value layers), minibatch ``MINIBATCH_SIZE`` and
+default module (MLP 256x256, a separate value network: PPO's vf_share_layers=False), minibatch ``MINIBATCH_SIZE`` and
 ``NUM_EPOCHS`` epochs: one built with ``learners(num_gpus_per_learner=0)`` (CPU) and one
 with ``num_gpus_per_learner=1`` (CUDA). One update is one ``Algorithm.update(fragments)``:
 GAE, the batch to tensors (host to device for CUDA), ``NUM_EPOCHS`` passes of
